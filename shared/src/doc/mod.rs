@@ -1,0 +1,16 @@
+//! How records map onto Automerge documents: a root map per record kind, records as maps keyed by
+//! id, fields as scalars. Writing a record puts only the fields that changed, so concurrent edits of
+//! different fields never clash; concurrent edits of one field are kept by Automerge as a conflict.
+//!
+//! Every change carries a [`ChangeNote`] as its message: who (display name) changed which fields of
+//! which records. History and conflict authorship are read back from that change metadata.
+
+mod doc_id;
+mod history;
+mod records;
+mod workspace;
+
+pub use doc_id::{BadDocId, DocId, PLACE_SHARDS, is_valid_team_id};
+pub use history::{ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_of, history_of};
+pub use records::{conflicted_fields, read_record, record_ids, write_fields};
+pub use workspace::{Team, WorkspaceInfo, read_workspace, write_team, write_workspace};

@@ -1,0 +1,78 @@
+//! Reading and writing records in a document.
+
+use crate::domain::{FieldMap, FieldValue, RecordKind};
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, Value, transaction::Transactable};
+
+/// The map holding records of `kind`, if the document has one.
+pub(crate) fn records_obj(doc: &AutoCommit, kind: RecordKind) -> Option<ObjId> {
+    map_at(doc, &ROOT, kind.root_key())
+}
+
+/// The map at `obj[key]`, if there is one.
+pub(crate) fn map_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key).ok().flatten() {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// The map at `obj[key]`, created when missing.
+pub(crate) fn ensure_map(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+) -> Result<ObjId, automerge::AutomergeError> {
+    match map_at(doc, obj, key) {
+        Some(id) => Ok(id),
+        None => doc.put_object(obj, key, ObjType::Map),
+    }
+}
+
+/// The ids of every record of `kind` in the document (deleted ones included).
+pub fn record_ids(doc: &AutoCommit, kind: RecordKind) -> Vec<String> {
+    records_obj(doc, kind)
+        .map(|obj| doc.keys(&obj).collect())
+        .unwrap_or_default()
+}
+
+/// The record's fields as they currently resolve (the winning value where there is a conflict).
+pub fn read_record(doc: &AutoCommit, kind: RecordKind, id: &str) -> Option<FieldMap> {
+    let rec = map_at(doc, &records_obj(doc, kind)?, id)?;
+    let mut fields = FieldMap::new();
+    for key in doc.keys(&rec) {
+        if let Ok(Some((Value::Scalar(v), _))) = doc.get(&rec, key.as_str()) {
+            fields.insert(key, FieldValue::from_scalar(v.as_ref()));
+        }
+    }
+    Some(fields)
+}
+
+/// Puts `fields` of record `id` (creating the record if needed). Callers pass only the fields a
+/// person changed, so a conflict on another field stays visible. The caller commits.
+pub fn write_fields(
+    doc: &mut AutoCommit,
+    kind: RecordKind,
+    id: &str,
+    fields: &FieldMap,
+) -> Result<(), automerge::AutomergeError> {
+    let records = ensure_map(doc, &ROOT, kind.root_key())?;
+    let rec = ensure_map(doc, &records, id)?;
+    for (key, value) in fields {
+        doc.put(&rec, key.as_str(), value.to_scalar())?;
+    }
+    Ok(())
+}
+
+/// Names of the record's fields that currently hold conflicting values.
+pub fn conflicted_fields(doc: &AutoCommit, kind: RecordKind, id: &str) -> Vec<String> {
+    let Some(rec) = records_obj(doc, kind).and_then(|r| map_at(doc, &r, id)) else {
+        return Vec::new();
+    };
+    doc.keys(&rec)
+        .filter(|key| {
+            doc.get_all(&rec, key.as_str())
+                .map(|v| v.len() > 1)
+                .unwrap_or(false)
+        })
+        .collect()
+}

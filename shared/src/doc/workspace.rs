@@ -1,0 +1,87 @@
+//! The `workspace` document: name, teams, taxonomy version.
+
+use super::records::{ensure_map, map_at};
+use automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
+use serde::Serialize;
+
+/// A team: the unit that owns visit records (an organization's outreach staff).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Team {
+    /// Team id (used in visit document ids).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// What the workspace document says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct WorkspaceInfo {
+    /// Workspace id.
+    pub id: String,
+    /// Name (e.g. 座間市 孤独・孤立官民連携PF).
+    pub name: String,
+    /// Taxonomy version.
+    pub taxonomy_version: u32,
+    /// Teams, by name.
+    pub teams: Vec<Team>,
+}
+
+fn text(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> String {
+    match doc.get(obj, key).ok().flatten() {
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// Reads the workspace document.
+pub fn read_workspace(doc: &AutoCommit) -> WorkspaceInfo {
+    let mut teams = Vec::new();
+    if let Some(map) = map_at(doc, &ROOT, "teams") {
+        for id in doc.keys(&map) {
+            let name = map_at(doc, &map, &id)
+                .map(|t| text(doc, &t, "name"))
+                .unwrap_or_default();
+            teams.push(Team { id, name });
+        }
+    }
+    teams.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let taxonomy_version = match doc.get(ROOT, "taxonomy_version").ok().flatten() {
+        Some((Value::Scalar(v), _)) => match v.as_ref() {
+            ScalarValue::Uint(n) => *n as u32,
+            ScalarValue::Int(n) => *n as u32,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    WorkspaceInfo {
+        id: text(doc, &ROOT, "id"),
+        name: text(doc, &ROOT, "name"),
+        taxonomy_version,
+        teams,
+    }
+}
+
+/// Writes the workspace's id, name and taxonomy version. The caller commits.
+pub fn write_workspace(
+    doc: &mut AutoCommit,
+    id: &str,
+    name: &str,
+    taxonomy_version: u32,
+) -> Result<(), automerge::AutomergeError> {
+    doc.put(ROOT, "id", id)?;
+    doc.put(ROOT, "name", name)?;
+    doc.put(ROOT, "taxonomy_version", i64::from(taxonomy_version))?;
+    ensure_map(doc, &ROOT, "teams")?;
+    Ok(())
+}
+
+/// Adds or renames a team. The caller commits.
+pub fn write_team(doc: &mut AutoCommit, team: &Team) -> Result<(), automerge::AutomergeError> {
+    let teams = ensure_map(doc, &ROOT, "teams")?;
+    let t = ensure_map(doc, &teams, &team.id)?;
+    doc.put(&t, "name", team.name.as_str())?;
+    Ok(())
+}

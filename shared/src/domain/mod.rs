@@ -1,0 +1,18 @@
+//! The records ibasho keeps: places, organizations, visits and the workspace, with their validation.
+
+pub mod fields;
+mod org;
+mod place;
+mod record;
+mod visit;
+
+pub use fields::{FieldMap, FieldMapExt, FieldValue};
+pub use org::Org;
+pub use place::Place;
+pub use record::{Record, RecordKind};
+pub use visit::Visit;
+
+/// Generates a new record id: a UUID v7 (time-ordered, random), generated on the device.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

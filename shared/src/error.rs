@@ -1,0 +1,86 @@
+//! The engine's error type.
+
+use crate::i18n::Lang;
+use crate::validate::ValidationError;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input refused; nothing was changed.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// No record with that id.
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// Record kind.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The replica has no workspace yet.
+    #[error("no workspace here yet: run `ibasho init --name NAME` or `ibasho demo`")]
+    NoWorkspace,
+    /// `init` on a replica that already has one.
+    #[error("this replica already holds workspace {0:?}")]
+    WorkspaceExists(String),
+    /// A conflict choice that does not exist.
+    #[error("{record} {field}: no conflict value number {choice} (there are {count})")]
+    NoSuchChoice {
+        /// Record id.
+        record: String,
+        /// Field.
+        field: String,
+        /// Choice asked for (1-based).
+        choice: usize,
+        /// Values available.
+        count: usize,
+    },
+    /// Import refused; nothing was imported.
+    #[error("{0}")]
+    Import(crate::exchange::ImportReport),
+    /// A document id that is not one.
+    #[error(transparent)]
+    BadDocId(#[from] crate::doc::BadDocId),
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// Stored document bytes could not be read.
+    #[error("stored document: {0}")]
+    Load(#[from] crate::store::doc_store::LoadError),
+    /// Automerge refused an operation or bytes.
+    #[error("document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A CSV file could not be read or written.
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+impl Error {
+    /// The message in `lang`, for people.
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Error::Invalid(e), _) => e.message(lang),
+            (Error::NotFound { kind, id }, Lang::Ja) => format!("見つかりません（{kind}）: {id}"),
+            (Error::NoWorkspace, Lang::Ja) => {
+                "ワークスペースがまだありません。`ibasho init --name 名前` か `ibasho demo` を実行してください".into()
+            }
+            (Error::WorkspaceExists(name), Lang::Ja) => format!("この端末にはすでにワークスペース「{name}」があります"),
+            (Error::NoSuchChoice { record, field, choice, count }, Lang::Ja) => {
+                format!("{record} の {field}: {choice} 番の値はありません（{count} 件）")
+            }
+            (Error::Import(report), _) => report.message(lang),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// Result with the engine's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

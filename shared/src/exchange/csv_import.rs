@@ -1,0 +1,205 @@
+//! CSV import of places: UTF-8 (with or without BOM) or Shift_JIS, headers by id or by Japanese or
+//! English label. Every bad row is reported with its line number and reason.
+
+use super::csv_columns::column_of;
+use crate::domain::{Place, Record};
+use crate::i18n::Lang;
+use crate::validate::{Reason, ValidationError};
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A refused row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowError {
+    /// Line number in the file (the header is line 1).
+    pub line: u64,
+    /// The refused field.
+    pub field: String,
+    /// Why, in Japanese.
+    pub message_ja: String,
+    /// Why, in English.
+    pub message_en: String,
+}
+
+/// What an import found and did.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct ImportReport {
+    /// Data rows read.
+    pub rows: usize,
+    /// Places imported.
+    pub imported: usize,
+    /// The text encoding detected.
+    pub encoding: String,
+    /// Every refused row.
+    pub errors: Vec<RowError>,
+}
+
+impl ImportReport {
+    /// A summary and every error, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let mut out = match (lang, self.imported) {
+            (Lang::Ja, 0) if !self.errors.is_empty() => format!(
+                "{} 行中 {} 行に誤りがあるため、何も取り込んでいません（--skip-invalid で正しい行だけ取り込めます）",
+                self.rows,
+                self.errors.len()
+            ),
+            (Lang::En, 0) if !self.errors.is_empty() => format!(
+                "{} of {} rows have errors, so nothing was imported (--skip-invalid imports the valid rows)",
+                self.errors.len(),
+                self.rows
+            ),
+            (Lang::Ja, n) => format!(
+                "{} 行中 {n} 件を取り込みました（{}）",
+                self.rows, self.encoding
+            ),
+            (Lang::En, n) => format!("imported {n} of {} rows ({})", self.rows, self.encoding),
+        };
+        for e in &self.errors {
+            let msg = if lang == Lang::Ja {
+                &e.message_ja
+            } else {
+                &e.message_en
+            };
+            let line = if lang == Lang::Ja {
+                format!("\n  {} 行目: {msg}", e.line)
+            } else {
+                format!("\n  line {}: {msg}", e.line)
+            };
+            out.push_str(&line);
+        }
+        out
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+/// Decodes file bytes as UTF-8 (BOM stripped) or else Shift_JIS; returns the text and the encoding,
+/// or `None` when the bytes are neither.
+pub fn decode_text(bytes: &[u8]) -> Option<(String, &'static str)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some((text.to_string(), "UTF-8"));
+    }
+    let (text, _, had_errors) = encoding_rs::SHIFT_JIS.decode(bytes);
+    (!had_errors).then(|| (text.into_owned(), "Shift_JIS"))
+}
+
+fn row_error(line: u64, e: &ValidationError) -> RowError {
+    RowError {
+        line,
+        field: e.field.clone(),
+        message_ja: e.message(Lang::Ja),
+        message_en: e.message(Lang::En),
+    }
+}
+
+/// Parses places from CSV bytes. Returns the valid places with their line numbers and a report of
+/// the rows refused (nothing is stored here).
+pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>, ImportReport) {
+    let mut report = ImportReport::default();
+    let text = match decode_text(bytes) {
+        Some((text, encoding)) => {
+            report.encoding = encoding.to_string();
+            text
+        }
+        None => {
+            report.errors.push(RowError {
+                line: 1,
+                field: "file".into(),
+                message_ja: "UTF-8 でも Shift_JIS でもない文字が含まれています".into(),
+                message_en: "the file is neither UTF-8 nor Shift_JIS text".into(),
+            });
+            return (Vec::new(), report);
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            report.errors.push(RowError {
+                line: 1,
+                field: "header".into(),
+                message_ja: format!("見出し行が読めません: {e}"),
+                message_en: format!("cannot read the header row: {e}"),
+            });
+            return (Vec::new(), report);
+        }
+    };
+    let columns: HashMap<&'static str, usize> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
+        .collect();
+    for required in ["name", "category", "lat", "lon"] {
+        if !columns.contains_key(required) {
+            report.errors.push(row_error(
+                1,
+                &ValidationError::new(required, Reason::Required),
+            ));
+        }
+    }
+    if !report.errors.is_empty() {
+        return (Vec::new(), report);
+    }
+    let mut places = Vec::new();
+    for record in reader.records() {
+        report.rows += 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                report.errors.push(RowError {
+                    line,
+                    field: "row".into(),
+                    message_ja: format!("行が読めません: {e}"),
+                    message_en: format!("unreadable row: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let get = |c: &str| {
+            columns
+                .get(c)
+                .and_then(|&i| record.get(i))
+                .unwrap_or("")
+                .to_string()
+        };
+        let parsed = (|| {
+            let lat = crate::validate::parse_f64("lat", &get("lat"))?;
+            let lon = crate::validate::parse_f64("lon", &get("lon"))?;
+            let mut place = Place::new(&get("name"), &get("category"), lat, lon);
+            for field in [
+                "reading",
+                "targets",
+                "accuracy_m",
+                "address",
+                "hours",
+                "contact",
+                "description",
+                "status",
+                "listing_consent",
+                "hours_checked_at",
+            ] {
+                let value = get(field);
+                if columns.contains_key(field) && !(field == "status" && value.trim().is_empty()) {
+                    place.set_text(field, &value)?;
+                }
+            }
+            place.normalized(now)
+        })();
+        match parsed {
+            Ok(place) => places.push((line, place)),
+            Err(e) => report.errors.push(row_error(line, &e)),
+        }
+    }
+    (places, report)
+}

@@ -1,0 +1,10 @@
+//! Files in and out: GeoJSON (RFC 7946) and CSV that Excel opens, and CSV import in UTF-8 or Shift_JIS.
+
+mod csv_columns;
+mod csv_export;
+mod csv_import;
+mod geojson_export;
+
+pub use csv_export::places_csv;
+pub use csv_import::{ImportReport, RowError, decode_text, parse_places_csv};
+pub use geojson_export::places_geojson;

@@ -1,0 +1,30 @@
+//! The ibasho engine, shared by the app, the `ibasho` CLI and the sync server.
+//!
+//! - [`domain`]: places, organizations, visits; [`validate`]: the rules, with errors that name the
+//!   field in Japanese and English; [`taxonomy`]: the default categories and target groups.
+//! - [`doc`]: how records map onto Automerge documents, conflicts and history.
+//! - [`store`]: SQLite schema, document bytes and the query index; [`Replica`]: the API the app and
+//!   CLI call.
+//! - [`exchange`]: GeoJSON and CSV out, CSV in.
+//!
+//! Architecture invariant: this crate does no network IO.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod doc;
+pub mod domain;
+mod error;
+pub mod exchange;
+pub mod hours;
+pub mod i18n;
+mod replica;
+pub mod store;
+pub mod taxonomy;
+pub mod validate;
+
+pub use doc::DocId;
+pub use domain::{Org, Place, Record, RecordKind, Visit};
+pub use error::{Error, Result};
+pub use i18n::Lang;
+pub use replica::Replica;
+pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

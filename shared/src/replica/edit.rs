@@ -1,0 +1,352 @@
+//! The write path shared by every record kind: validate, apply, persist with the index, or change
+//! nothing. Also merging documents received from elsewhere.
+
+use super::Replica;
+use crate::doc::{self, ChangeNote, Conflict, DocId, HistoryEntry};
+use crate::domain::{FieldMap, FieldValue, Org, Place, Record, RecordKind, Visit};
+use crate::error::{Error, Result};
+use crate::hours::now_jst;
+use crate::store::{doc_store, index};
+use automerge::AutoCommit;
+use automerge::transaction::CommitOptions;
+use rusqlite::{Connection, OptionalExtension};
+use std::collections::BTreeMap;
+
+/// One record write: which fields of which record, in which document.
+pub(super) struct RecordEdit {
+    pub(super) doc_id: DocId,
+    pub kind: RecordKind,
+    pub id: String,
+    pub fields: FieldMap,
+    pub created: bool,
+}
+
+impl RecordEdit {
+    /// A new record: every field.
+    pub(super) fn create<R: Record>(doc_id: DocId, record: &R) -> Self {
+        RecordEdit {
+            doc_id,
+            kind: R::KIND,
+            id: record.id().to_string(),
+            fields: record.to_fields(),
+            created: true,
+        }
+    }
+
+    /// The fields that differ between `before` and `after`.
+    pub(super) fn diff<R: Record>(doc_id: DocId, before: &R, after: &R) -> Self {
+        let old = before.to_fields();
+        let fields = after
+            .to_fields()
+            .into_iter()
+            .filter(|(k, v)| old.get(k) != Some(v))
+            .collect();
+        RecordEdit {
+            doc_id,
+            kind: R::KIND,
+            id: after.id().to_string(),
+            fields,
+            created: false,
+        }
+    }
+}
+
+fn now_iso() -> String {
+    now_jst().format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+impl Replica {
+    /// Applies record edits: one Automerge change per document, all made durable in one SQLite
+    /// transaction together with the index. On any failure nothing is kept.
+    pub(super) fn apply(&mut self, edits: Vec<RecordEdit>) -> Result<()> {
+        let person = self.person()?;
+        let mut by_doc: BTreeMap<DocId, Vec<RecordEdit>> = BTreeMap::new();
+        for edit in edits.into_iter().filter(|e| !e.fields.is_empty()) {
+            by_doc.entry(edit.doc_id.clone()).or_default().push(edit);
+        }
+        if by_doc.is_empty() {
+            return Ok(());
+        }
+        let touched: Vec<DocId> = by_doc.keys().cloned().collect();
+        let result = (|| {
+            let mut records = Vec::new();
+            for (doc_id, edits) in &by_doc {
+                let entry = self.loaded(doc_id)?;
+                let mut note = ChangeNote::by(&person);
+                for edit in edits {
+                    doc::write_fields(&mut entry.doc, edit.kind, &edit.id, &edit.fields)?;
+                    let fields = if edit.created {
+                        vec!["*".to_string()]
+                    } else {
+                        edit.fields.keys().cloned().collect()
+                    };
+                    note.touch(&edit.id, fields);
+                    records.push((doc_id.clone(), edit.kind, edit.id.clone()));
+                }
+                commit(&mut entry.doc, &note);
+            }
+            self.persist(&touched, &records, false)
+        })();
+        if result.is_err() {
+            self.evict(touched);
+        }
+        result
+    }
+
+    /// Applies a change to the workspace document and makes it durable.
+    pub(super) fn edit_workspace(
+        &mut self,
+        f: impl FnOnce(&mut AutoCommit) -> Result<()>,
+    ) -> Result<()> {
+        let person = self.person()?;
+        let result = (|| {
+            let entry = self.loaded(&DocId::Workspace)?;
+            f(&mut entry.doc)?;
+            commit(&mut entry.doc, &ChangeNote::by(&person));
+            self.persist(&[DocId::Workspace], &[], false)
+        })();
+        if result.is_err() {
+            self.evict([DocId::Workspace]);
+        }
+        result
+    }
+
+    /// Appends the unsaved changes of `docs` and re-indexes `records` (or the whole documents when
+    /// `reindex_all`), in one transaction. Then compacts documents whose chunks piled up.
+    fn persist(
+        &mut self,
+        docs: &[DocId],
+        records: &[(DocId, RecordKind, String)],
+        reindex_all: bool,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for doc_id in docs {
+            let entry = self
+                .docs
+                .get_mut(doc_id)
+                .expect("persisted documents are loaded");
+            let bytes = entry.doc.save_after(&entry.saved_heads);
+            if !bytes.is_empty() {
+                doc_store::append_chunk(&tx, &doc_id.to_string(), &bytes)?;
+            }
+            if reindex_all {
+                reindex_doc(&tx, &entry.doc, doc_id)?;
+            }
+        }
+        for (doc_id, kind, id) in records {
+            reindex_record(&tx, &self.docs[doc_id].doc, doc_id, *kind, id)?;
+        }
+        tx.commit()?;
+        for doc_id in docs {
+            let entry = self
+                .docs
+                .get_mut(doc_id)
+                .expect("persisted documents are loaded");
+            entry.saved_heads = entry.doc.get_heads();
+            if doc_store::chunk_count(&self.conn, &doc_id.to_string())?
+                > doc_store::COMPACT_AFTER_CHUNKS
+            {
+                self.compact_doc(doc_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges Automerge bytes received from elsewhere (a whole document or changes) into `doc_id`
+    /// and updates the index. Returns whether anything new arrived. Bytes that are not Automerge
+    /// change nothing.
+    pub fn merge_doc(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
+        let result = (|| {
+            let entry = self.loaded(doc_id)?;
+            let before = entry.doc.get_heads();
+            entry.doc.load_incremental(bytes)?;
+            if entry.doc.get_heads() == before {
+                return Ok(false);
+            }
+            self.persist(std::slice::from_ref(doc_id), &[], true)?;
+            Ok(true)
+        })();
+        if result.is_err() {
+            self.evict([doc_id.clone()]);
+        }
+        result
+    }
+
+    /// Where a record lives: its kind and document.
+    pub(super) fn locate(&self, id: &str) -> Result<(RecordKind, DocId)> {
+        let found: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT 'place', doc_id FROM places WHERE id = ?1
+                 UNION ALL SELECT 'org', doc_id FROM orgs WHERE id = ?1
+                 UNION ALL SELECT 'visit', doc_id FROM visits WHERE id = ?1 LIMIT 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (kind, doc_id) = found.ok_or_else(|| Error::NotFound {
+            kind: "record",
+            id: id.to_string(),
+        })?;
+        let kind = match kind.as_str() {
+            "place" => RecordKind::Place,
+            "org" => RecordKind::Org,
+            _ => RecordKind::Visit,
+        };
+        Ok((kind, doc_id.parse()?))
+    }
+
+    /// Reads a record of type `R` from its document.
+    pub(super) fn record<R: Record>(&mut self, id: &str) -> Result<(DocId, R)> {
+        let not_found = || Error::NotFound {
+            kind: kind_name(R::KIND),
+            id: id.to_string(),
+        };
+        let (kind, doc_id) = self.locate(id).map_err(|_| not_found())?;
+        if kind != R::KIND {
+            return Err(not_found());
+        }
+        let fields =
+            doc::read_record(&self.loaded(&doc_id)?.doc, kind, id).ok_or_else(not_found)?;
+        Ok((doc_id, R::from_fields(id, &fields)))
+    }
+
+    /// Sets one field of a record from text, validating the whole record first.
+    pub(super) fn set_field<R: Record>(&mut self, id: &str, field: &str, value: &str) -> Result<R> {
+        let (doc_id, before) = self.record::<R>(id)?;
+        let mut after = before.clone();
+        after.set_text(field, value)?;
+        after.validate(now_jst())?;
+        self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
+        Ok(after)
+    }
+
+    /// Sets or clears a record's tombstone.
+    pub(super) fn set_deleted<R: Record>(&mut self, id: &str, deleted: bool) -> Result<()> {
+        let (doc_id, _) = self.record::<R>(id)?;
+        let value = if deleted {
+            FieldValue::Str(now_iso())
+        } else {
+            FieldValue::Null
+        };
+        let fields = FieldMap::from([("deleted_at".to_string(), value)]);
+        self.apply(vec![RecordEdit {
+            doc_id,
+            kind: R::KIND,
+            id: id.to_string(),
+            fields,
+            created: false,
+        }])
+    }
+
+    /// Every change to a record: who changed which field when, from which device.
+    pub fn history(&mut self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let (_, doc_id) = self.locate(id)?;
+        Ok(doc::history_of(&mut self.loaded(&doc_id)?.doc, id))
+    }
+
+    /// Every field that holds concurrent values, with each value and who wrote it.
+    pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
+        let rows = crate::store::query::conflicts(&self.conn)?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (record, _field, kind, doc_id) in rows {
+            if !seen.insert(record.clone()) {
+                continue;
+            }
+            let doc_id: DocId = doc_id.parse()?;
+            let kind = match kind.as_str() {
+                "place" => RecordKind::Place,
+                "org" => RecordKind::Org,
+                _ => RecordKind::Visit,
+            };
+            out.extend(doc::conflicts_of(
+                &mut self.loaded(&doc_id)?.doc,
+                kind,
+                &record,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Resolves a conflict by choosing value number `choice` (1-based, in the order
+    /// [`Replica::conflicts`] lists them). The chosen value is written again, replacing all of them.
+    pub fn resolve_conflict(&mut self, record: &str, field: &str, choice: usize) -> Result<()> {
+        let (kind, doc_id) = self.locate(record)?;
+        let conflict = doc::conflicts_of(&mut self.loaded(&doc_id)?.doc, kind, record)
+            .into_iter()
+            .find(|c| c.field == field)
+            .ok_or_else(|| Error::NotFound {
+                kind: "conflict",
+                id: format!("{record} {field}"),
+            })?;
+        let count = conflict.values.len();
+        let value = conflict
+            .values
+            .into_iter()
+            .nth(choice.wrapping_sub(1))
+            .ok_or(Error::NoSuchChoice {
+                record: record.into(),
+                field: field.into(),
+                choice,
+                count,
+            })?
+            .value;
+        let fields = FieldMap::from([(field.to_string(), value)]);
+        self.apply(vec![RecordEdit {
+            doc_id,
+            kind,
+            id: record.to_string(),
+            fields,
+            created: false,
+        }])
+    }
+}
+
+fn kind_name(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Place => "place",
+        RecordKind::Org => "org",
+        RecordKind::Visit => "visit",
+    }
+}
+
+fn commit(doc: &mut AutoCommit, note: &ChangeNote) {
+    let time = chrono::Utc::now().timestamp();
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(note.to_message())
+            .with_time(time),
+    );
+}
+
+/// Re-indexes one record from the document.
+fn reindex_record(
+    conn: &Connection,
+    doc: &AutoCommit,
+    doc_id: &DocId,
+    kind: RecordKind,
+    id: &str,
+) -> rusqlite::Result<()> {
+    let Some(fields) = doc::read_record(doc, kind, id) else {
+        return Ok(());
+    };
+    let key = doc_id.to_string();
+    match kind {
+        RecordKind::Place => index::place(conn, &key, &Place::from_fields(id, &fields))?,
+        RecordKind::Org => index::org(conn, &key, &Org::from_fields(id, &fields))?,
+        RecordKind::Visit => index::visit(conn, &key, &Visit::from_fields(id, &fields))?,
+    }
+    index::conflicts(conn, kind, &key, id, &doc::conflicted_fields(doc, kind, id))
+}
+
+/// Re-indexes every record of a document.
+fn reindex_doc(conn: &Connection, doc: &AutoCommit, doc_id: &DocId) -> rusqlite::Result<()> {
+    index::clear_doc(conn, &doc_id.to_string())?;
+    if let Some(kind) = doc_id.record_kind() {
+        for id in doc::record_ids(doc, kind) {
+            reindex_record(conn, doc, doc_id, kind, &id)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! The replica: this device's full copy of a workspace. Automerge documents stored in SQLite, a
+//! query index kept in step with them, and device-only data.
+//!
+//! Every edit is validated first (invalid input changes nothing), applied to the document, and made
+//! durable — the new change chunk appended in the same SQLite transaction as the index update —
+//! before the call returns. UI and CLI use only this API: neither touches SQL or Automerge.
+//!
+//! ```
+//! use ibasho_shared::{Replica, Place, PlaceQuery};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut replica = Replica::open(&dir.path().join("replica.sqlite3")).unwrap();
+//! replica.init("座間市 孤独・孤立官民連携PF", "佐藤").unwrap();
+//! let place = replica.add_place(Place::new("喫茶ランドリー", "laundry_cafe", 35.4889, 139.4075)).unwrap();
+//! let found = replica.places(&PlaceQuery { search: Some("ランドリー".into()), ..Default::default() }).unwrap();
+//! assert_eq!(found[0].place.id, place.id);
+//! ```
+
+mod edit;
+mod orgs;
+mod places;
+mod visits;
+
+use crate::doc::{self, DocId, Team, WorkspaceInfo};
+use crate::error::{Error, Result};
+use crate::store::{doc_store, schema};
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use rusqlite::{Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A document held in memory, with the heads already stored in SQLite.
+#[derive(Debug)]
+struct LoadedDoc {
+    doc: AutoCommit,
+    saved_heads: Vec<ChangeHash>,
+}
+
+/// This device's replica of a workspace.
+#[derive(Debug)]
+pub struct Replica {
+    conn: Connection,
+    docs: HashMap<DocId, LoadedDoc>,
+    actor: ActorId,
+    path: PathBuf,
+}
+
+const META_ACTOR: &str = "actor";
+const META_WORKSPACE: &str = "workspace_id";
+const META_PERSON: &str = "person";
+const META_TEAM: &str = "team";
+
+impl Replica {
+    /// Opens (or creates) the replica file at `path`, creating parent folders.
+    pub fn open(path: &Path) -> Result<Replica> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        schema::prepare(&conn)?;
+        let actor = match meta_get(&conn, META_ACTOR)? {
+            Some(hex) => ActorId::from(decode_hex(&hex).unwrap_or_default()),
+            None => {
+                let actor = ActorId::random();
+                meta_set(&conn, META_ACTOR, &actor.to_hex_string())?;
+                actor
+            }
+        };
+        Ok(Replica {
+            conn,
+            docs: HashMap::new(),
+            actor,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The replica file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's id (its Automerge actor id, hex).
+    pub fn device_id(&self) -> String {
+        self.actor.to_hex_string()
+    }
+
+    /// The display name recorded on changes made here.
+    pub fn person(&self) -> Result<String> {
+        Ok(meta_get(&self.conn, META_PERSON)?.unwrap_or_default())
+    }
+
+    /// Sets the display name recorded on changes made here.
+    pub fn set_person(&mut self, name: &str) -> Result<()> {
+        crate::validate::required_text("person", name, crate::validate::MAX_NAME_CHARS)?;
+        meta_set(&self.conn, META_PERSON, name.trim())?;
+        Ok(())
+    }
+
+    /// Creates a local workspace named `name`, with one team, usable with no server.
+    pub fn init(&mut self, name: &str, person: &str) -> Result<WorkspaceInfo> {
+        crate::validate::required_text("workspace", name, crate::validate::MAX_NAME_CHARS)?;
+        crate::validate::required_text("person", person, crate::validate::MAX_NAME_CHARS)?;
+        if meta_get(&self.conn, META_WORKSPACE)?.is_some() {
+            return Err(Error::WorkspaceExists(self.workspace()?.name));
+        }
+        let workspace_id = crate::domain::new_id();
+        let team = Team {
+            id: short_id(),
+            name: format!("{} チーム", person.trim()),
+        };
+        meta_set(&self.conn, META_PERSON, person.trim())?;
+        self.edit_workspace(|doc| {
+            doc::write_workspace(
+                doc,
+                &workspace_id,
+                name.trim(),
+                crate::taxonomy::TAXONOMY_VERSION,
+            )?;
+            doc::write_team(doc, &team)?;
+            Ok(())
+        })?;
+        meta_set(&self.conn, META_WORKSPACE, &workspace_id)?;
+        meta_set(&self.conn, META_TEAM, &team.id)?;
+        self.workspace()
+    }
+
+    /// The workspace this replica holds.
+    pub fn workspace(&mut self) -> Result<WorkspaceInfo> {
+        if meta_get(&self.conn, META_WORKSPACE)?.is_none() {
+            return Err(Error::NoWorkspace);
+        }
+        let entry = self.loaded(&DocId::Workspace)?;
+        Ok(doc::read_workspace(&entry.doc))
+    }
+
+    /// Adds a team to the workspace.
+    pub fn add_team(&mut self, name: &str) -> Result<Team> {
+        crate::validate::required_text("team", name, crate::validate::MAX_NAME_CHARS)?;
+        self.workspace()?;
+        let team = Team {
+            id: short_id(),
+            name: name.trim().to_string(),
+        };
+        self.edit_workspace(|doc| Ok(doc::write_team(doc, &team)?))?;
+        Ok(team)
+    }
+
+    /// The team this device logs visits for by default.
+    pub fn default_team(&self) -> Result<String> {
+        meta_get(&self.conn, META_TEAM)?.ok_or(Error::NoWorkspace)
+    }
+
+    /// Sets the team this device logs visits for by default.
+    pub fn set_default_team(&mut self, team: &str) -> Result<()> {
+        meta_set(&self.conn, META_TEAM, team)?;
+        Ok(())
+    }
+
+    /// Every document stored here.
+    pub fn doc_ids(&self) -> Result<Vec<DocId>> {
+        doc_store::doc_ids(&self.conn)?
+            .into_iter()
+            .map(|s| s.parse::<DocId>().map_err(Error::from))
+            .collect()
+    }
+
+    /// The document's whole state as standard Automerge bytes (readable by any implementation).
+    pub fn doc_bytes(&mut self, doc_id: &DocId) -> Result<Vec<u8>> {
+        Ok(self.loaded(doc_id)?.doc.save())
+    }
+
+    /// The document's current heads.
+    pub fn doc_heads(&mut self, doc_id: &DocId) -> Result<Vec<ChangeHash>> {
+        Ok(self.loaded(doc_id)?.doc.get_heads())
+    }
+
+    /// Loads a document into memory (an empty one if nothing is stored yet).
+    fn loaded(&mut self, doc_id: &DocId) -> Result<&mut LoadedDoc> {
+        if !self.docs.contains_key(doc_id) {
+            let mut doc = doc_store::load(&self.conn, &doc_id.to_string())?.unwrap_or_default();
+            doc.set_actor(self.actor.clone());
+            let saved_heads = doc.get_heads();
+            self.docs
+                .insert(doc_id.clone(), LoadedDoc { doc, saved_heads });
+        }
+        Ok(self.docs.get_mut(doc_id).expect("just inserted"))
+    }
+
+    /// Drops documents from memory (after a failed edit they reload from what is stored).
+    fn evict(&mut self, doc_ids: impl IntoIterator<Item = DocId>) {
+        for id in doc_ids {
+            self.docs.remove(&id);
+        }
+    }
+
+    /// Runs SQLite's integrity check; `Ok(())` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Compacts every document into a fresh snapshot.
+    pub fn compact(&mut self) -> Result<()> {
+        for doc_id in self.doc_ids()? {
+            self.compact_doc(&doc_id)?;
+        }
+        Ok(())
+    }
+
+    fn compact_doc(&mut self, doc_id: &DocId) -> Result<()> {
+        let bytes = self.loaded(doc_id)?.doc.save();
+        let tx = self.conn.transaction()?;
+        doc_store::write_snapshot(&tx, &doc_id.to_string(), &bytes)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+fn meta_set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A short random id for teams (document ids carry it).
+fn short_id() -> String {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    id[id.len() - 12..].to_string()
+}

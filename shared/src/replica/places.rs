@@ -1,0 +1,118 @@
+//! Places through the replica.
+
+use super::Replica;
+use super::edit::RecordEdit;
+use crate::doc::DocId;
+use crate::domain::{Place, Record};
+use crate::error::Result;
+use crate::hours::now_jst;
+use crate::store::query::{self, PlaceHit, PlaceQuery};
+
+impl Replica {
+    /// Adds a place: labels normalised to ids, validated, durable before returning.
+    pub fn add_place(&mut self, place: Place) -> Result<Place> {
+        let mut added = self.add_places(vec![place])?;
+        Ok(added.remove(0))
+    }
+
+    /// Adds many places at once: all are validated first and either all are stored or none.
+    pub fn add_places(&mut self, places: Vec<Place>) -> Result<Vec<Place>> {
+        self.workspace()?;
+        let now = now_jst();
+        let person = self.person()?;
+        let mut ready = Vec::with_capacity(places.len());
+        for mut place in places {
+            place.added_by = person.clone();
+            place.added_at = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+            ready.push(place.normalized(now)?);
+        }
+        let edits = ready
+            .iter()
+            .map(|p| RecordEdit::create(DocId::for_place(&p.id), p))
+            .collect();
+        self.apply(edits)?;
+        Ok(ready)
+    }
+
+    /// The place with this id (deleted ones too).
+    pub fn place(&mut self, id: &str) -> Result<Place> {
+        Ok(self.record::<Place>(id)?.1)
+    }
+
+    /// Sets one field from text (`name`, `lat`, `targets`, …), validating the whole place.
+    pub fn set_place_field(&mut self, id: &str, field: &str, value: &str) -> Result<Place> {
+        if !Place::SETTABLE.contains(&field) {
+            return Err(crate::validate::ValidationError::new(
+                field,
+                crate::validate::Reason::UnknownField(field.to_string()),
+            )
+            .into());
+        }
+        self.set_field::<Place>(id, field, value)
+    }
+
+    /// Saves an edited place (from a form): validated whole, only the changed fields written.
+    pub fn update_place(&mut self, place: Place) -> Result<Place> {
+        let (doc_id, before) = self.record::<Place>(&place.id)?;
+        let after = Place {
+            added_by: before.added_by.clone(),
+            added_at: before.added_at.clone(),
+            ..place
+        }
+        .normalized(now_jst())?;
+        self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
+        Ok(after)
+    }
+
+    /// Marks a place deleted (a tombstone: it can be restored).
+    pub fn delete_place(&mut self, id: &str) -> Result<()> {
+        self.set_deleted::<Place>(id, true)
+    }
+
+    /// Restores a deleted place.
+    pub fn restore_place(&mut self, id: &str) -> Result<()> {
+        self.set_deleted::<Place>(id, false)
+    }
+
+    /// Places matching a query, read from the index.
+    pub fn places(&self, q: &PlaceQuery) -> Result<Vec<PlaceHit>> {
+        Ok(query::places(&self.conn, q)?)
+    }
+
+    /// Number of places (not deleted).
+    pub fn place_count(&self) -> Result<usize> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM places WHERE deleted = 0", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n as usize)
+    }
+}
+
+impl PlaceHit {
+    /// The place's id.
+    pub fn id(&self) -> &str {
+        self.place.id()
+    }
+}
+
+impl Replica {
+    /// Imports places from CSV bytes (UTF-8 or Shift_JIS). Unless `skip_invalid`, nothing is imported
+    /// when any row is refused; the report lists every refused row with its line number.
+    pub fn import_places_csv(
+        &mut self,
+        bytes: &[u8],
+        skip_invalid: bool,
+    ) -> Result<crate::exchange::ImportReport> {
+        self.workspace()?;
+        let (places, mut report) = crate::exchange::parse_places_csv(bytes, now_jst());
+        let header_broken = report.errors.iter().any(|e| e.line <= 1);
+        if header_broken || (!report.errors.is_empty() && !skip_invalid) {
+            return Err(crate::Error::Import(report));
+        }
+        let added = self.add_places(places.into_iter().map(|(_, p)| p).collect())?;
+        report.imported = added.len();
+        Ok(report)
+    }
+}

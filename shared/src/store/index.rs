@@ -1,0 +1,123 @@
+//! Keeps the query index tables in step with the documents.
+
+use crate::domain::{Org, Place, RecordKind, Visit};
+use rusqlite::{Connection, params};
+
+/// Removes every index row that came from `doc_id` (before re-indexing the whole document).
+pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM place_targets WHERE place_id IN (SELECT id FROM places WHERE doc_id = ?1)",
+        [doc_id],
+    )?;
+    conn.execute(
+        "DELETE FROM places_fts WHERE id IN (SELECT id FROM places WHERE doc_id = ?1)",
+        [doc_id],
+    )?;
+    for table in ["places", "orgs", "visits", "conflicts"] {
+        conn.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [doc_id])?;
+    }
+    Ok(())
+}
+
+/// Writes a place's index rows.
+pub fn place(conn: &Connection, doc_id: &str, p: &Place) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(p).expect("a place always encodes");
+    conn.prepare_cached(
+        "INSERT INTO places (id, doc_id, name, category, lat, lon, status, hours, listing_consent, deleted, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET doc_id = excluded.doc_id, name = excluded.name,
+           category = excluded.category, lat = excluded.lat, lon = excluded.lon, status = excluded.status,
+           hours = excluded.hours, listing_consent = excluded.listing_consent,
+           deleted = excluded.deleted, json = excluded.json",
+    )?
+    .execute(params![
+        p.id,
+        doc_id,
+        p.name,
+        p.category,
+        p.lat.is_finite().then_some(p.lat),
+        p.lon.is_finite().then_some(p.lon),
+        p.status,
+        p.hours,
+        p.listing_consent,
+        p.deleted_at.is_some(),
+        json
+    ])?;
+    conn.prepare_cached("DELETE FROM place_targets WHERE place_id = ?1")?
+        .execute([&p.id])?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO place_targets (place_id, target) VALUES (?1, ?2)")?;
+    for target in &p.targets {
+        insert.execute(params![p.id, target])?;
+    }
+    conn.prepare_cached("DELETE FROM places_fts WHERE id = ?1")?
+        .execute([&p.id])?;
+    conn.prepare_cached("INSERT INTO places_fts (id, name, reading, address, description) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![p.id, p.name, p.reading, p.address, p.description])?;
+    Ok(())
+}
+
+/// Writes an organization's index row.
+pub fn org(conn: &Connection, doc_id: &str, o: &Org) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(o).expect("an org always encodes");
+    conn.prepare_cached(
+        "INSERT INTO orgs (id, doc_id, name, sector, deleted, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET doc_id = excluded.doc_id, name = excluded.name,
+           sector = excluded.sector, deleted = excluded.deleted, json = excluded.json",
+    )?
+    .execute(params![
+        o.id,
+        doc_id,
+        o.name,
+        o.sector,
+        o.deleted_at.is_some(),
+        json
+    ])?;
+    Ok(())
+}
+
+/// Writes a visit's index row.
+pub fn visit(conn: &Connection, doc_id: &str, v: &Visit) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(v).expect("a visit always encodes");
+    conn.prepare_cached(
+        "INSERT INTO visits (id, doc_id, team, at, kind, place_id, people, follow_up, follow_up_done, deleted, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET doc_id = excluded.doc_id, team = excluded.team, at = excluded.at,
+           kind = excluded.kind, place_id = excluded.place_id, people = excluded.people,
+           follow_up = excluded.follow_up, follow_up_done = excluded.follow_up_done,
+           deleted = excluded.deleted, json = excluded.json",
+    )?
+    .execute(params![
+        v.id,
+        doc_id,
+        v.team,
+        v.at,
+        v.kind,
+        v.place_id,
+        v.people,
+        v.follow_up,
+        v.follow_up_done,
+        v.deleted_at.is_some(),
+        json
+    ])?;
+    Ok(())
+}
+
+/// Records which fields of a record are in conflict (replacing what was recorded before).
+pub fn conflicts(
+    conn: &Connection,
+    kind: RecordKind,
+    doc_id: &str,
+    record_id: &str,
+    fields: &[String],
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM conflicts WHERE record_id = ?1")?
+        .execute([record_id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR REPLACE INTO conflicts (record_id, field, kind, doc_id) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for field in fields {
+        insert.execute(params![record_id, field, kind.to_string(), doc_id])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The replica's SQLite schema: document bytes, the query index and device-only data.
+
+use rusqlite::Connection;
+
+/// Schema version written to `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Document bytes: one compacted snapshot plus the change chunks appended since.
+CREATE TABLE IF NOT EXISTS doc_snapshots (
+    doc_id TEXT PRIMARY KEY,
+    bytes  BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doc_chunks (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL,
+    bytes  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_chunks_by_doc ON doc_chunks (doc_id, seq);
+
+-- Query index, rebuilt from the documents.
+CREATE TABLE IF NOT EXISTS places (
+    id              TEXT PRIMARY KEY,
+    doc_id          TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    lat             REAL,
+    lon             REAL,
+    status          TEXT NOT NULL,
+    hours           TEXT NOT NULL,
+    listing_consent INTEGER NOT NULL,
+    deleted         INTEGER NOT NULL,
+    json            TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS places_by_doc ON places (doc_id);
+CREATE INDEX IF NOT EXISTS places_by_lat ON places (lat, lon);
+CREATE INDEX IF NOT EXISTS places_by_category ON places (category);
+CREATE TABLE IF NOT EXISTS place_targets (
+    place_id TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    PRIMARY KEY (place_id, target)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS place_targets_by_target ON place_targets (target, place_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS places_fts USING fts5 (
+    id UNINDEXED, name, reading, address, description, tokenize = 'trigram'
+);
+
+CREATE TABLE IF NOT EXISTS orgs (
+    id      TEXT PRIMARY KEY,
+    doc_id  TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    sector  TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    json    TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS visits (
+    id             TEXT PRIMARY KEY,
+    doc_id         TEXT NOT NULL,
+    team           TEXT NOT NULL,
+    at             TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    place_id       TEXT,
+    people         INTEGER NOT NULL,
+    follow_up      TEXT,
+    follow_up_done INTEGER NOT NULL,
+    deleted        INTEGER NOT NULL,
+    json           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_by_doc ON visits (doc_id);
+CREATE INDEX IF NOT EXISTS visits_by_team_at ON visits (team, at);
+CREATE INDEX IF NOT EXISTS visits_due ON visits (follow_up)
+    WHERE follow_up IS NOT NULL AND follow_up_done = 0 AND deleted = 0;
+
+CREATE TABLE IF NOT EXISTS conflicts (
+    record_id TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    PRIMARY KEY (record_id, field)
+);
+CREATE INDEX IF NOT EXISTS conflicts_by_doc ON conflicts (doc_id);
+
+-- Device-only: never part of a document, never synced.
+CREATE TABLE IF NOT EXISTS private_notes (
+    visit_id   TEXT PRIMARY KEY,
+    note       TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"#;
+
+/// Opens the connection in WAL mode with full fsync and creates the schema.
+pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before the call that made the edit returns, also across power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}

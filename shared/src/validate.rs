@@ -1,0 +1,353 @@
+//! Validation rules shared by the app, the CLI, imports and the sync server.
+//!
+//! A [`ValidationError`] names the field and the reason, in Japanese and English. Callers validate a
+//! whole record before writing anything, so invalid input changes nothing.
+
+use crate::i18n::{Lang, field_label};
+use crate::taxonomy::{self, Term};
+use chrono::{NaiveDate, NaiveDateTime};
+use std::fmt;
+
+/// Longest name accepted (characters).
+pub const MAX_NAME_CHARS: usize = 120;
+/// Longest free-text field accepted (characters): descriptions, offers, notes.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest short text accepted (characters): address, contact, reading.
+pub const MAX_SHORT_CHARS: usize = 300;
+/// Most people one visit record may count.
+pub const MAX_PEOPLE: u32 = 10_000;
+
+/// Why a field was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// The field is required and was empty.
+    Required,
+    /// Longer than `max` characters.
+    TooLong {
+        /// The bound.
+        max: usize,
+    },
+    /// A number outside `min..=max`.
+    OutOfRange {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Not a number.
+    NotANumber(String),
+    /// Latitude and longitude both zero: a GPS fix that never happened.
+    NullIsland,
+    /// Not one of the taxonomy's ids.
+    UnknownTerm {
+        /// The value given.
+        value: String,
+        /// Up to a few valid ids, as a hint.
+        expected: String,
+    },
+    /// The same value twice in a list.
+    Duplicate(String),
+    /// Opening hours that the OSM `opening_hours` grammar does not accept.
+    BadHours(String),
+    /// Not a date (YYYY-MM-DD) or date-time.
+    BadDate(String),
+    /// A date before 2000 or too far in the future for this field.
+    DateOutOfRange(String),
+    /// A follow-up date before the visit itself.
+    BeforeVisit,
+    /// Not `true` or `false`.
+    NotABool(String),
+    /// A reference to a record that does not exist (or is deleted).
+    UnknownRecord(String),
+    /// A field the record does not have, or one that cannot be set this way.
+    UnknownField(String),
+}
+
+/// A refused field: which one and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationError {
+    /// The field's id (`name`, `lat`, …).
+    pub field: String,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl ValidationError {
+    /// Builds an error for `field`.
+    pub fn new(field: &str, reason: Reason) -> Self {
+        ValidationError {
+            field: field.to_string(),
+            reason,
+        }
+    }
+
+    /// The message in `lang`, starting with the field's label.
+    pub fn message(&self, lang: Lang) -> String {
+        let label = field_label(&self.field).get(lang);
+        let why = match (lang, &self.reason) {
+            (Lang::Ja, Reason::Required) => "入力してください".to_string(),
+            (Lang::En, Reason::Required) => "is required".to_string(),
+            (Lang::Ja, Reason::TooLong { max }) => format!("{max}文字以内にしてください"),
+            (Lang::En, Reason::TooLong { max }) => format!("must be at most {max} characters"),
+            (Lang::Ja, Reason::OutOfRange { min, max }) => {
+                format!("{min}から{max}の範囲で入力してください")
+            }
+            (Lang::En, Reason::OutOfRange { min, max }) => {
+                format!("must be between {min} and {max}")
+            }
+            (Lang::Ja, Reason::NotANumber(v)) => format!("数値ではありません: {v:?}"),
+            (Lang::En, Reason::NotANumber(v)) => format!("is not a number: {v:?}"),
+            (Lang::Ja, Reason::NullIsland) => {
+                "緯度0・経度0は位置が取れていない値です。地図で位置を選んでください".to_string()
+            }
+            (Lang::En, Reason::NullIsland) => {
+                "0,0 is not a real location (no GPS fix); pick the place on the map".to_string()
+            }
+            (Lang::Ja, Reason::UnknownTerm { value, expected }) => {
+                format!("{value:?} は選べる値ではありません（例: {expected}）")
+            }
+            (Lang::En, Reason::UnknownTerm { value, expected }) => {
+                format!("{value:?} is not one of the allowed values (e.g. {expected})")
+            }
+            (Lang::Ja, Reason::Duplicate(v)) => format!("{v:?} が重複しています"),
+            (Lang::En, Reason::Duplicate(v)) => format!("{v:?} is listed twice"),
+            (Lang::Ja, Reason::BadHours(e)) => {
+                format!(
+                    "OSMのopening_hours形式として読めません（例: Mo-Fr 10:00-16:00; PH off）: {e}"
+                )
+            }
+            (Lang::En, Reason::BadHours(e)) => format!(
+                "is not valid OSM opening_hours syntax (e.g. Mo-Fr 10:00-16:00; PH off): {e}"
+            ),
+            (Lang::Ja, Reason::BadDate(v)) => {
+                format!("日付として読めません（YYYY-MM-DD）: {v:?}")
+            }
+            (Lang::En, Reason::BadDate(v)) => format!("is not a date (YYYY-MM-DD): {v:?}"),
+            (Lang::Ja, Reason::DateOutOfRange(v)) => format!("ありえない日付です: {v}"),
+            (Lang::En, Reason::DateOutOfRange(v)) => format!("is not a plausible date: {v}"),
+            (Lang::Ja, Reason::BeforeVisit) => "訪問日より前にはできません".to_string(),
+            (Lang::En, Reason::BeforeVisit) => "cannot be before the visit".to_string(),
+            (Lang::Ja, Reason::NotABool(v)) => {
+                format!("はい/いいえ（true/false）で入力してください: {v:?}")
+            }
+            (Lang::En, Reason::NotABool(v)) => format!("must be true or false: {v:?}"),
+            (Lang::Ja, Reason::UnknownRecord(id)) => format!("見つかりません: {id}"),
+            (Lang::En, Reason::UnknownRecord(id)) => format!("no such record: {id}"),
+            (Lang::Ja, Reason::UnknownField(f)) => format!("この方法では変更できない項目です: {f}"),
+            (Lang::En, Reason::UnknownField(f)) => format!("cannot be set this way: {f}"),
+        };
+        match lang {
+            Lang::Ja => format!("{label}: {why}"),
+            Lang::En => format!("{label} {why}"),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / {}", self.message(Lang::Ja), self.message(Lang::En))
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Result of a validation rule.
+pub type Check = Result<(), ValidationError>;
+
+/// A required text no longer than `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Check {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    optional_text(field, value, max)
+}
+
+/// An optional text no longer than `max` characters.
+pub fn optional_text(field: &str, value: &str, max: usize) -> Check {
+    if value.chars().count() > max {
+        return Err(ValidationError::new(field, Reason::TooLong { max }));
+    }
+    Ok(())
+}
+
+/// Latitude and longitude in range and not (0,0).
+pub fn location(lat: f64, lon: f64) -> Check {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(ValidationError::new(
+            "lat",
+            Reason::OutOfRange {
+                min: -90.0,
+                max: 90.0,
+            },
+        ));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(ValidationError::new(
+            "lon",
+            Reason::OutOfRange {
+                min: -180.0,
+                max: 180.0,
+            },
+        ));
+    }
+    if lat == 0.0 && lon == 0.0 {
+        return Err(ValidationError::new("location", Reason::NullIsland));
+    }
+    Ok(())
+}
+
+/// Parses a number given as text, naming the field when it is not one.
+pub fn parse_f64(field: &str, value: &str) -> Result<f64, ValidationError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| ValidationError::new(field, Reason::NotANumber(value.to_string())))
+}
+
+/// Parses `true`/`false` (also はい/いいえ, yes/no, 1/0).
+pub fn parse_bool(field: &str, value: &str) -> Result<bool, ValidationError> {
+    match value.trim().to_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "はい" | "あり" | "同意" => Ok(true),
+        "false" | "no" | "n" | "0" | "いいえ" | "なし" | "" => Ok(false),
+        _ => Err(ValidationError::new(
+            field,
+            Reason::NotABool(value.to_string()),
+        )),
+    }
+}
+
+/// A value from a taxonomy list (by id or label); returns the stored id.
+pub fn term(
+    field: &str,
+    list: &'static [Term],
+    value: &str,
+) -> Result<&'static str, ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, Reason::Required));
+    }
+    taxonomy::lookup(list, value).map(|t| t.id).ok_or_else(|| {
+        let expected = list
+            .iter()
+            .take(4)
+            .map(|t| t.id)
+            .collect::<Vec<_>>()
+            .join(", ");
+        ValidationError::new(
+            field,
+            Reason::UnknownTerm {
+                value: value.trim().to_string(),
+                expected,
+            },
+        )
+    })
+}
+
+/// A list of target groups (ids or labels); returns the ids in taxonomy order, no duplicates.
+pub fn targets<S: AsRef<str>>(values: &[S]) -> Result<Vec<String>, ValidationError> {
+    let mut ids: Vec<&'static str> = Vec::new();
+    for value in values
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|v| !v.trim().is_empty())
+    {
+        let id = term("targets", taxonomy::TARGET_GROUPS, value)?;
+        if ids.contains(&id) {
+            return Err(ValidationError::new(
+                "targets",
+                Reason::Duplicate(value.trim().to_string()),
+            ));
+        }
+        ids.push(id);
+    }
+    ids.sort_by_key(|id| taxonomy::TARGET_GROUPS.iter().position(|t| t.id == *id));
+    Ok(ids.into_iter().map(String::from).collect())
+}
+
+/// Splits a target-group list written as text: commas, semicolons, 、 or ・ separate entries.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split([',', ';', '、', '|', '，'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Opening hours in OSM syntax (empty is allowed: unknown).
+pub fn hours(value: &str) -> Check {
+    if value.trim().is_empty() {
+        return Ok(());
+    }
+    crate::hours::Hours::parse(value).map(|_| ())
+}
+
+/// The earliest date accepted anywhere.
+pub fn earliest_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date")
+}
+
+/// Parses a date `YYYY-MM-DD` (also `YYYY/MM/DD`) and checks it is after 2000-01-01 and at most
+/// `max_years_ahead` years after `today`.
+pub fn date(
+    field: &str,
+    value: &str,
+    today: NaiveDate,
+    max_years_ahead: i32,
+) -> Result<NaiveDate, ValidationError> {
+    let v = value.trim().replace('/', "-");
+    let d = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+        .map_err(|_| ValidationError::new(field, Reason::BadDate(value.to_string())))?;
+    let latest = today
+        .checked_add_months(chrono::Months::new(12 * max_years_ahead.max(0) as u32))
+        .unwrap_or(today);
+    if d < earliest_date() || d > latest {
+        return Err(ValidationError::new(
+            field,
+            Reason::DateOutOfRange(d.to_string()),
+        ));
+    }
+    Ok(d)
+}
+
+/// Parses a date-time `YYYY-MM-DDTHH:MM[:SS]` (or a bare date, taken as 00:00) no earlier than 2000 and
+/// no more than a day after `now`.
+pub fn datetime(
+    field: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> Result<NaiveDateTime, ValidationError> {
+    let v = value.trim().replace('/', "-").replace(' ', "T");
+    let parsed = NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+        })
+        .map_err(|_| ValidationError::new(field, Reason::BadDate(value.to_string())))?;
+    if parsed.date() < earliest_date() || parsed > now + chrono::Duration::days(1) {
+        return Err(ValidationError::new(
+            field,
+            Reason::DateOutOfRange(parsed.to_string()),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A non-negative count no larger than [`MAX_PEOPLE`].
+pub fn people(value: &str) -> Result<u32, ValidationError> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| ValidationError::new("people", Reason::NotANumber(value.to_string())))?;
+    if !(0..=MAX_PEOPLE as i64).contains(&n) {
+        return Err(ValidationError::new(
+            "people",
+            Reason::OutOfRange {
+                min: 0.0,
+                max: MAX_PEOPLE as f64,
+            },
+        ));
+    }
+    Ok(n as u32)
+}
