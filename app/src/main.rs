@@ -1,1 +1,8 @@
-fn main() {}
+//! `ibasho`: the command line (and, later, the app window) over this device's replica.
+
+mod cli;
+mod paths;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}

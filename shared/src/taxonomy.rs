@@ -149,11 +149,17 @@ pub const PARTICIPATION: &[Term] = &[
     term("not_now", "参画しない", "Not now"),
 ];
 
-/// Finds a term by id, or by its Japanese or English label (case-insensitive for English).
+/// Finds a term by id, or by its Japanese or English label (case-insensitive for English). A label's
+/// short form, without its parenthesised part, also matches: 高齢者 finds 高齢者（ひとり暮らし）.
 pub fn lookup(list: &'static [Term], key: &str) -> Option<&'static Term> {
     let key = key.trim();
+    let short = |label: &'static str, open: &str| label.split(open).next().unwrap_or(label).trim();
     list.iter().find(|term| {
-        term.id == key || term.label.ja == key || term.label.en.eq_ignore_ascii_case(key)
+        term.id == key
+            || term.label.ja == key
+            || term.label.en.eq_ignore_ascii_case(key)
+            || short(term.label.ja, "（") == key
+            || short(term.label.en, " (").eq_ignore_ascii_case(key)
     })
 }
 
@@ -232,6 +238,8 @@ mod tests {
         assert_eq!(category("子ども食堂").unwrap().id, "kodomo_shokudo");
         assert_eq!(category("laundromat café").unwrap().id, "laundry_cafe");
         assert_eq!(target_group("hikikomori").unwrap().id, "hikikomori");
+        assert_eq!(target_group("高齢者").unwrap().id, "elderly");
+        assert_eq!(target_group("older people").unwrap().id, "elderly");
         assert!(category("pachinko").is_none());
     }
 }

@@ -1,0 +1,330 @@
+//! Command-line grammar.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ibasho_shared::Lang;
+use std::path::PathBuf;
+
+/// ibasho — 居場所: an offline-first field tool for community outreach.
+#[derive(Debug, Parser)]
+#[command(name = "ibasho", version, about)]
+pub struct Cli {
+    /// Where this device's replica lives (default: the platform data directory).
+    #[arg(long, global = true, env = "IBASHO_HOME")]
+    pub home: Option<PathBuf>,
+    /// Language of messages: ja (default) or en.
+    #[arg(long, global = true, env = "IBASHO_LANG", default_value = "ja")]
+    pub lang: Lang,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a local workspace on this device (usable with no server).
+    Init {
+        /// Workspace name, e.g. "座間市 孤独・孤立官民連携PF".
+        #[arg(long)]
+        name: String,
+        /// Your display name, recorded on your changes (default: $USER).
+        #[arg(long)]
+        person: Option<String>,
+    },
+    /// Print categories, target groups, sectors and contact types with their labels.
+    Taxonomy {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Gathering places (居場所).
+    #[command(subcommand)]
+    Place(PlaceCmd),
+    /// Visits, follow-ups and referrals.
+    #[command(subcommand)]
+    Visit(VisitCmd),
+    /// The member-organization directory.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Teams of the workspace.
+    #[command(subcommand)]
+    Team(TeamCmd),
+    /// List fields edited concurrently on two devices, or resolve one.
+    Conflicts {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<ConflictCmd>,
+    },
+    /// Write places or documents to files.
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Read places from a file.
+    #[command(subcommand)]
+    Import(ImportCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaceCmd {
+    /// Add a place; prints its id.
+    Add(PlaceAdd),
+    /// Set one field: name, reading, category, targets, lat, lon, accuracy_m, address, hours,
+    /// contact, description, status, listing_consent, hours_checked_at.
+    Set {
+        id: String,
+        field: String,
+        value: String,
+    },
+    /// Delete a place (it can be restored).
+    Delete { id: String },
+    /// Restore a deleted place.
+    Restore { id: String },
+    /// Show one place.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List places.
+    List(PlaceList),
+    /// Who changed what, when.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlaceAdd {
+    /// Name.
+    #[arg(long)]
+    pub name: String,
+    /// Category id or label (see `ibasho taxonomy`).
+    #[arg(long)]
+    pub category: String,
+    /// Latitude.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lat: f64,
+    /// Longitude.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lon: f64,
+    /// Target group id or label; repeat or separate with commas.
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Opening hours, OSM syntax, e.g. "Mo-Fr 10:00-16:00; PH off".
+    #[arg(long)]
+    pub hours: Option<String>,
+    /// Address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Reading (よみがな).
+    #[arg(long)]
+    pub reading: Option<String>,
+    /// Contact.
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// Description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Status: active, temporarily_closed, moved, closed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// The place agreed to be listed publicly.
+    #[arg(long)]
+    pub consent: bool,
+    /// GPS accuracy in metres.
+    #[arg(long)]
+    pub accuracy_m: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaceList {
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Centre for a radius search: LAT,LON.
+    #[arg(long, allow_hyphen_values = true)]
+    pub near: Option<String>,
+    /// Radius around --near, in metres.
+    #[arg(long, default_value_t = 1000.0)]
+    pub radius_m: f64,
+    /// Category id or label.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Target group id or label.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Status id or label.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only places open now (Japan time, Japanese public holidays).
+    #[arg(long)]
+    pub open_now: bool,
+    /// Full-text search (Japanese works).
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Include deleted places.
+    #[arg(long)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitCmd {
+    /// Log a visit; prints its id.
+    Add(VisitAdd),
+    /// List visits.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only visits whose follow-up is due (today or earlier, not done).
+        #[arg(long)]
+        due: bool,
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Set one field: kind, targets, people, follow_up, follow_up_done, referral_to,
+    /// referral_reason, referral_outcome.
+    Set {
+        id: String,
+        field: String,
+        value: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct VisitAdd {
+    /// The place visited.
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Contact type: visit, phone, event, walk_in (or a label).
+    #[arg(long)]
+    pub kind: String,
+    /// People reached.
+    #[arg(long, default_value_t = 1)]
+    pub people: u32,
+    /// Follow-up due date (YYYY-MM-DD).
+    #[arg(long)]
+    pub follow_up: Option<String>,
+    /// Private note: stays on this device.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Target group; repeat or separate with commas.
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// When (YYYY-MM-DDTHH:MM, Japan time; default now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Team id (default: this device's team).
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Area instead of a place: latitude.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lat: Option<f64>,
+    /// Area instead of a place: longitude.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lon: Option<f64>,
+    /// Earlier visit this one follows up.
+    #[arg(long)]
+    pub follows: Option<String>,
+    /// Organization id referred to (つなぐ).
+    #[arg(long)]
+    pub referral_to: Option<String>,
+    /// Reason for the referral.
+    #[arg(long)]
+    pub referral_reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Add a directory entry; prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Sector id or label (行政, 社協, NPO, 企業, 地域団体, 個人).
+        #[arg(long)]
+        sector: String,
+        #[arg(long)]
+        contact: Option<String>,
+        /// What they offer.
+        #[arg(long)]
+        offers: Option<String>,
+        /// Willingness to join: joined, wants, considering, not_now.
+        #[arg(long)]
+        participation: Option<String>,
+        #[arg(long)]
+        introduced_by: Option<String>,
+        /// They asked to be listed publicly.
+        #[arg(long)]
+        consent: bool,
+    },
+    /// List the directory.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set one field.
+    Set {
+        id: String,
+        field: String,
+        value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCmd {
+    /// Add a team; prints its id.
+    Add { name: String },
+    /// List teams.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConflictCmd {
+    /// Keep value number CHOICE (as `ibasho conflicts` numbers them) for RECORD's FIELD.
+    Resolve {
+        record: String,
+        field: String,
+        choice: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlaceFormat {
+    Geojson,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Places as GeoJSON (RFC 7946).
+    Geojson(ExportPlaces),
+    /// Places as CSV that Excel opens (UTF-8 with BOM).
+    Csv(ExportPlaces),
+    /// Every document's raw Automerge bytes, one file per document.
+    Automerge {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportPlaces {
+    /// Output file (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only places with public-listing consent.
+    #[arg(long)]
+    pub public: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Places from CSV (UTF-8 or Shift_JIS).
+    Csv {
+        file: PathBuf,
+        /// Import the valid rows even when some are refused.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+}

@@ -1,0 +1,96 @@
+//! The `ibasho` command line: parses arguments, calls the replica API, prints results.
+
+mod args;
+mod files;
+mod places;
+mod records;
+
+use anyhow::Result;
+use args::{Cli, Command, ConflictCmd, TeamCmd};
+use clap::Parser;
+use ibasho_shared::{Lang, Replica};
+use std::process::ExitCode;
+
+/// Runs the command line; errors go to stderr with a non-zero exit.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = cli.lang;
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let text = match e.downcast_ref::<ibasho_shared::Error>() {
+                Some(engine) => engine.message(lang),
+                None => format!("{e:#}"),
+            };
+            let prefix = if lang == Lang::Ja {
+                "エラー"
+            } else {
+                "error"
+            };
+            eprintln!("{prefix}: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Replica> {
+    let home = cli.home.clone().unwrap_or_else(crate::paths::default_home);
+    Ok(Replica::open(&crate::paths::replica_file(&home))?)
+}
+
+fn execute(cli: Cli) -> Result<()> {
+    let lang = cli.lang;
+    match &cli.command {
+        Command::Taxonomy { json } => records::taxonomy(*json, lang),
+        Command::Init { name, person } => {
+            let mut replica = open(&cli)?;
+            let person = person
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "me".into());
+            let ws = replica.init(name, &person)?;
+            println!("{}", ws.id);
+            Ok(())
+        }
+        Command::Place(cmd) => places::run(&mut open(&cli)?, cmd, lang),
+        Command::Visit(cmd) => records::visit(&mut open(&cli)?, cmd, lang),
+        Command::Org(cmd) => records::org(&mut open(&cli)?, cmd, lang),
+        Command::Team(cmd) => {
+            let mut replica = open(&cli)?;
+            match cmd {
+                TeamCmd::Add { name } => println!("{}", replica.add_team(name)?.id),
+                TeamCmd::List => {
+                    let default = replica.default_team().ok();
+                    for team in replica.workspace()?.teams {
+                        let mark = if default.as_deref() == Some(&team.id) {
+                            "*"
+                        } else {
+                            " "
+                        };
+                        println!("{mark} {}  {}", team.id, team.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Conflicts { json, action } => {
+            let mut replica = open(&cli)?;
+            match action {
+                Some(ConflictCmd::Resolve {
+                    record,
+                    field,
+                    choice,
+                }) => Ok(replica.resolve_conflict(record, field, *choice)?),
+                None => records::conflicts(&mut replica, *json, lang),
+            }
+        }
+        Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
+        Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
+    }
+}
+
+/// Prints a value as pretty JSON.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

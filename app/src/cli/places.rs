@@ -1,0 +1,175 @@
+//! `ibasho place …`
+
+use super::args::{PlaceAdd, PlaceCmd, PlaceList};
+use super::print_json;
+use anyhow::{Context, Result};
+use ibasho_shared::hours::{Hours, OpenState, now_jst};
+use ibasho_shared::taxonomy::{self, CATEGORIES};
+use ibasho_shared::{Lang, Place, PlaceQuery, Replica, validate};
+
+pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<()> {
+    match cmd {
+        PlaceCmd::Add(add) => {
+            let place = replica.add_place(new_place(add)?)?;
+            println!("{}", place.id);
+        }
+        PlaceCmd::Set { id, field, value } => {
+            replica.set_place_field(id, field, value)?;
+        }
+        PlaceCmd::Delete { id } => replica.delete_place(id)?,
+        PlaceCmd::Restore { id } => replica.restore_place(id)?,
+        PlaceCmd::Show { id, json } => {
+            let place = replica.place(id)?;
+            if *json {
+                print_json(&place)?;
+            } else {
+                show(&place, lang);
+            }
+        }
+        PlaceCmd::List(list) => {
+            let hits = replica.places(&query(list)?)?;
+            if list.json {
+                print_json(&hits)?;
+            } else {
+                for hit in &hits {
+                    let p = &hit.place;
+                    let category = taxonomy::lookup(CATEGORIES, &p.category)
+                        .map(|t| t.label(lang))
+                        .unwrap_or(&p.category);
+                    let distance = hit
+                        .distance_m
+                        .map(|d| format!("  {d:.0} m"))
+                        .unwrap_or_default();
+                    let deleted = if p.deleted_at.is_some() {
+                        "  [deleted]"
+                    } else {
+                        ""
+                    };
+                    println!("{}  {}  ({category}){distance}{deleted}", p.id, p.name);
+                }
+                eprintln!(
+                    "{} {}",
+                    hits.len(),
+                    if lang == Lang::Ja { "件" } else { "places" }
+                );
+            }
+        }
+        PlaceCmd::History { id, json } => {
+            let history = replica.history(id)?;
+            if *json {
+                print_json(&history)?;
+            } else {
+                for h in history {
+                    println!("{}  {} ({})  {}", h.at, h.by, h.device, h.fields.join(", "));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn new_place(add: &PlaceAdd) -> Result<Place> {
+    let mut place = Place::new(&add.name, &add.category, add.lat, add.lon);
+    place.targets = add
+        .targets
+        .iter()
+        .flat_map(|t| validate::split_list(t))
+        .collect();
+    place.hours = add.hours.clone().unwrap_or_default();
+    place.address = add.address.clone().unwrap_or_default();
+    place.reading = add.reading.clone().unwrap_or_default();
+    place.contact = add.contact.clone().unwrap_or_default();
+    place.description = add.description.clone().unwrap_or_default();
+    if let Some(status) = &add.status {
+        place.status = status.clone();
+    }
+    place.listing_consent = add.consent;
+    place.accuracy_m = add.accuracy_m;
+    Ok(place)
+}
+
+fn query(list: &PlaceList) -> Result<PlaceQuery> {
+    let near = match &list.near {
+        Some(text) => {
+            let (lat, lon) = text
+                .split_once(',')
+                .context("--near takes LAT,LON, e.g. 35.4889,139.4075")?;
+            let lat = validate::parse_f64("lat", lat)?;
+            let lon = validate::parse_f64("lon", lon)?;
+            validate::location(lat, lon)?;
+            if !(list.radius_m > 0.0 && list.radius_m <= 500_000.0) {
+                anyhow::bail!("--radius-m must be between 0 and 500000 metres");
+            }
+            Some((lat, lon, list.radius_m))
+        }
+        None => None,
+    };
+    let term = |field, terms, value: &Option<String>| -> Result<Option<String>> {
+        Ok(match value {
+            Some(v) => Some(validate::term(field, terms, v)?.to_string()),
+            None => None,
+        })
+    };
+    Ok(PlaceQuery {
+        near,
+        category: term("category", CATEGORIES, &list.category)?,
+        target: term("targets", taxonomy::TARGET_GROUPS, &list.target)?,
+        status: term("status", taxonomy::STATUSES, &list.status)?,
+        open_at: list.open_now.then(now_jst),
+        search: list.search.clone(),
+        include_deleted: list.deleted,
+        ..Default::default()
+    })
+}
+
+fn show(p: &Place, lang: Lang) {
+    let label = |list, id: &str| {
+        taxonomy::lookup(list, id)
+            .map(|t| t.label(lang).to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let field = |name: &str| ibasho_shared::i18n::field_label(name).get(lang);
+    println!("{}: {}", field("name"), p.name);
+    println!("id: {}", p.id);
+    println!("{}: {}", field("category"), label(CATEGORIES, &p.category));
+    let targets: Vec<String> = p
+        .targets
+        .iter()
+        .map(|t| label(taxonomy::TARGET_GROUPS, t))
+        .collect();
+    println!("{}: {}", field("targets"), targets.join("、"));
+    println!("{}: {}, {}", field("location"), p.lat, p.lon);
+    println!("{}: {}", field("address"), p.address);
+    let now = now_jst();
+    let state = Hours::parse(&p.hours)
+        .ok()
+        .filter(|_| !p.hours.is_empty())
+        .map(|h| {
+            let word = match (h.state(now), lang) {
+                (OpenState::Open, Lang::Ja) => "営業中",
+                (OpenState::Open, Lang::En) => "open now",
+                (OpenState::Closed, Lang::Ja) => "時間外",
+                (OpenState::Closed, Lang::En) => "closed now",
+                (OpenState::Unknown, _) => "?",
+            };
+            match h.next_change(now) {
+                Some(next) => format!(" [{word}, → {}]", next.format("%m/%d %H:%M")),
+                None => format!(" [{word}]"),
+            }
+        });
+    println!(
+        "{}: {}{}",
+        field("hours"),
+        p.hours,
+        state.unwrap_or_default()
+    );
+    println!(
+        "{}: {}",
+        field("status"),
+        label(taxonomy::STATUSES, &p.status)
+    );
+    println!("{}: {}", field("listing_consent"), p.listing_consent);
+    if let Some(d) = &p.deleted_at {
+        println!("deleted_at: {d}");
+    }
+}

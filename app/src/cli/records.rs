@@ -1,0 +1,183 @@
+//! `ibasho taxonomy`, `visit …`, `org …`, `conflicts`.
+
+use super::args::{OrgCmd, VisitAdd, VisitCmd};
+use super::print_json;
+use anyhow::Result;
+use ibasho_shared::hours::now_jst;
+use ibasho_shared::taxonomy::{self, Term};
+use ibasho_shared::{Lang, Org, Replica, Visit, VisitQuery, validate};
+
+pub(super) fn taxonomy(json: bool, lang: Lang) -> Result<()> {
+    let tax = taxonomy::default_taxonomy();
+    if json {
+        return print_json(&tax);
+    }
+    let sections: [(&str, &str, &[Term]); 6] = [
+        ("カテゴリ", "Categories", tax.categories),
+        ("対象", "Target groups", tax.target_groups),
+        ("セクター", "Sectors", tax.sectors),
+        ("接触の種類", "Contact types", tax.contact_types),
+        ("状態", "Statuses", tax.statuses),
+        ("参画意向", "Willingness to join", tax.participation),
+    ];
+    for (ja, en, terms) in sections {
+        println!("# {}", if lang == Lang::Ja { ja } else { en });
+        for t in terms {
+            println!("{:<24} {}  /  {}", t.id, t.label.ja, t.label.en);
+        }
+        println!();
+    }
+    Ok(())
+}
+
+pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result<()> {
+    match cmd {
+        VisitCmd::Add(add) => {
+            let visit = replica.add_visit(new_visit(replica, add)?, add.note.as_deref())?;
+            println!("{}", visit.id);
+        }
+        VisitCmd::List { json, due, team } => {
+            let q = VisitQuery {
+                team: team.clone(),
+                due_by: due.then(|| now_jst().date()),
+                ..Default::default()
+            };
+            let visits = replica.visits(&q)?;
+            if *json {
+                let with_notes: Vec<serde_json::Value> = visits
+                    .iter()
+                    .map(|v| {
+                        let mut value = serde_json::to_value(v).expect("visits encode");
+                        value["private_note"] =
+                            serde_json::json!(replica.private_note(&v.id).ok().flatten());
+                        value
+                    })
+                    .collect();
+                print_json(&with_notes)?;
+            } else {
+                for v in &visits {
+                    let kind = taxonomy::lookup(taxonomy::CONTACT_TYPES, &v.kind)
+                        .map(|t| t.label(lang))
+                        .unwrap_or(&v.kind);
+                    let due = v
+                        .follow_up
+                        .as_deref()
+                        .map(|d| format!("  → {d}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}  {}  {kind}  {}{due}  {}",
+                        v.id, v.at, v.people, v.worker
+                    );
+                }
+                eprintln!(
+                    "{} {}",
+                    visits.len(),
+                    if lang == Lang::Ja { "件" } else { "visits" }
+                );
+            }
+        }
+        VisitCmd::Set { id, field, value } => {
+            replica.set_visit_field(id, field, value)?;
+        }
+    }
+    Ok(())
+}
+
+fn new_visit(replica: &Replica, add: &VisitAdd) -> Result<Visit> {
+    let now = now_jst();
+    let at = match &add.at {
+        Some(text) => validate::datetime("at", text, now)?,
+        None => now,
+    };
+    let team = match &add.team {
+        Some(t) => t.clone(),
+        None => replica.default_team()?,
+    };
+    let mut visit = Visit::new(&team, &add.kind, at);
+    visit.place_id = add.place.clone();
+    visit.lat = add.lat;
+    visit.lon = add.lon;
+    visit.people = add.people;
+    visit.follow_up = add.follow_up.clone();
+    visit.targets = add
+        .targets
+        .iter()
+        .flat_map(|t| validate::split_list(t))
+        .collect();
+    visit.follows = add.follows.clone();
+    visit.referral_to = add.referral_to.clone();
+    visit.referral_reason = add.referral_reason.clone().unwrap_or_default();
+    Ok(visit)
+}
+
+pub(super) fn org(replica: &mut Replica, cmd: &OrgCmd, lang: Lang) -> Result<()> {
+    match cmd {
+        OrgCmd::Add {
+            name,
+            sector,
+            contact,
+            offers,
+            participation,
+            introduced_by,
+            consent,
+        } => {
+            let org = Org {
+                contact: contact.clone().unwrap_or_default(),
+                offers: offers.clone().unwrap_or_default(),
+                participation: participation.clone().unwrap_or_default(),
+                introduced_by: introduced_by.clone().unwrap_or_default(),
+                listing_consent: *consent,
+                ..Org::new(name, sector)
+            };
+            println!("{}", replica.add_org(org)?.id);
+        }
+        OrgCmd::List { json } => {
+            let orgs = replica.orgs()?;
+            if *json {
+                print_json(&orgs)?;
+            } else {
+                for o in &orgs {
+                    let sector = taxonomy::lookup(taxonomy::SECTORS, &o.sector)
+                        .map(|t| t.label(lang))
+                        .unwrap_or(&o.sector);
+                    println!("{}  {}  ({sector})  {}", o.id, o.name, o.offers);
+                }
+            }
+        }
+        OrgCmd::Set { id, field, value } => {
+            replica.set_org_field(id, field, value)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result<()> {
+    let conflicts = replica.conflicts()?;
+    if json {
+        return print_json(&conflicts);
+    }
+    if conflicts.is_empty() {
+        println!(
+            "{}",
+            if lang == Lang::Ja {
+                "競合はありません"
+            } else {
+                "no conflicts"
+            }
+        );
+    }
+    for c in &conflicts {
+        println!("{} {} {}", c.kind, c.record, c.field);
+        for (i, v) in c.values.iter().enumerate() {
+            println!(
+                "  {}. {:?}  — {} ({}) {}",
+                i + 1,
+                v.value.as_text(),
+                v.by,
+                v.device,
+                v.at
+            );
+        }
+    }
+    Ok(())
+}
