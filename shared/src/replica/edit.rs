@@ -161,9 +161,21 @@ impl Replica {
             let before = entry.doc.get_heads();
             entry.doc.load_incremental(bytes)?;
             if entry.doc.get_heads() == before {
+                // Nothing new: either bytes we already have, or not Automerge at all (which
+                // `load_incremental` skips silently). Say which.
+                if !bytes.is_empty() {
+                    automerge::Automerge::load_with_options(
+                        bytes,
+                        automerge::LoadOptions::new()
+                            .on_partial_load(automerge::OnPartialLoad::Error),
+                    )?;
+                }
                 return Ok(false);
             }
             self.persist(std::slice::from_ref(doc_id), &[], true)?;
+            if *doc_id == DocId::Workspace {
+                self.adopt_workspace()?;
+            }
             Ok(true)
         })();
         if result.is_err() {

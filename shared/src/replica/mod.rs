@@ -135,6 +135,25 @@ impl Replica {
         Ok(doc::read_workspace(&entry.doc))
     }
 
+    /// Binds an empty replica to the workspace whose document it just received (joining), with the
+    /// first team as the default for visits until one is chosen.
+    fn adopt_workspace(&mut self) -> Result<()> {
+        if meta_get(&self.conn, META_WORKSPACE)?.is_some() {
+            return Ok(());
+        }
+        let info = doc::read_workspace(&self.loaded(&DocId::Workspace)?.doc);
+        if info.id.is_empty() {
+            return Ok(());
+        }
+        meta_set(&self.conn, META_WORKSPACE, &info.id)?;
+        if meta_get(&self.conn, META_TEAM)?.is_none()
+            && let Some(team) = info.teams.first()
+        {
+            meta_set(&self.conn, META_TEAM, &team.id)?;
+        }
+        Ok(())
+    }
+
     /// Adds a team to the workspace.
     pub fn add_team(&mut self, name: &str) -> Result<Team> {
         crate::validate::required_text("team", name, crate::validate::MAX_NAME_CHARS)?;

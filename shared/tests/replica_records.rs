@@ -1,0 +1,322 @@
+//! Places, visits and organizations through the replica API: validation, durability, tombstones,
+//! the query index and device-only notes.
+
+mod support;
+
+use chrono::NaiveDate;
+use ibasho_shared::{Error, Org, Place, PlaceQuery, Replica, Visit, VisitQuery, hours::now_jst};
+use support::*;
+
+#[test]
+fn invalid_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let good = r.add_place(cafe("カフェ・ひだまり")).unwrap();
+    let heads = all_heads(&mut r);
+
+    let err = r
+        .add_place(Place {
+            lat: 0.0,
+            lon: 0.0,
+            ..cafe("ぬるぽ島")
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "location"),
+        "{err}"
+    );
+    let err = r
+        .set_place_field(&good.id, "hours", "毎日いつでも")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "hours"),
+        "{err}"
+    );
+    let err = r.set_place_field(&good.id, "lat", "95").unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "lat"),
+        "{err}"
+    );
+    let batch = vec![
+        cafe("一軒目"),
+        Place {
+            category: "casino".into(),
+            ..cafe("二軒目")
+        },
+    ];
+    assert!(r.add_places(batch).is_err());
+
+    assert_eq!(all_heads(&mut r), heads, "no document changed");
+    assert_eq!(r.place_count().unwrap(), 1);
+    assert_eq!(r.place(&good.id).unwrap(), good);
+}
+
+#[test]
+fn edits_survive_reopening_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("佐藤.sqlite3");
+    let id = {
+        let mut r = founder(dir.path(), "佐藤");
+        let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+        // More edits than a document keeps as chunks: it is compacted into a snapshot on the way.
+        for i in 0..80 {
+            r.set_place_field(&p.id, "description", &format!("第{i}版"))
+                .unwrap();
+        }
+        p.id
+    };
+    let mut r = Replica::open(&path).unwrap();
+    let p = r.place(&id).unwrap();
+    assert_eq!(p.description, "第79版");
+    assert_eq!(r.history(&id).unwrap().len(), 81);
+    assert_eq!(r.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn delete_is_a_tombstone_that_can_be_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("古書ほんの木")).unwrap();
+    r.delete_place(&p.id).unwrap();
+    assert!(r.places(&PlaceQuery::default()).unwrap().is_empty());
+    let with_deleted = r
+        .places(&PlaceQuery {
+            include_deleted: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(with_deleted[0].place.deleted_at.is_some());
+    r.restore_place(&p.id).unwrap();
+    assert_eq!(r.places(&PlaceQuery::default()).unwrap().len(), 1);
+    let fields: Vec<_> = r
+        .history(&p.id)
+        .unwrap()
+        .into_iter()
+        .flat_map(|h| h.fields)
+        .collect();
+    assert_eq!(fields, vec!["*", "deleted_at", "deleted_at"]);
+}
+
+#[test]
+fn queries_filter_by_area_category_target_text_and_open_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let mut shokudo = Place::new("ざま子ども食堂", "子ども食堂", 35.4880, 139.4070);
+    shokudo.targets = vec!["子ども・若者".into(), "生活困窮".into()];
+    shokudo.hours = "Sa 11:00-14:00".into();
+    shokudo.address = "座間市緑ケ丘".into();
+    let shokudo = r.add_place(shokudo).unwrap();
+    let cafe_near = r.add_place(cafe("相武台カフェ")).unwrap();
+    let mut far = Place::new("仙台市民図書館", "library", 38.2682, 140.8694);
+    far.description = "仙台の中心にある図書館".into();
+    let far = r.add_place(far).unwrap();
+
+    let ids = |q: PlaceQuery| -> Vec<String> {
+        r.places(&q)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.place.id)
+            .collect()
+    };
+    let near = ids(PlaceQuery {
+        near: Some((35.4885, 139.4072, 2_000.0)),
+        ..Default::default()
+    });
+    assert_eq!(near.len(), 2);
+    assert!(!near.contains(&far.id));
+    assert_eq!(
+        ids(PlaceQuery {
+            category: Some("kodomo_shokudo".into()),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    assert_eq!(
+        ids(PlaceQuery {
+            target: Some("poverty".into()),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    // Trigram full text (3+ characters) and short Japanese words (2 characters) both find.
+    assert_eq!(
+        ids(PlaceQuery {
+            search: Some("子ども食堂".into()),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    assert_eq!(
+        ids(PlaceQuery {
+            search: Some("食堂".into()),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    assert_eq!(
+        ids(PlaceQuery {
+            search: Some("緑ケ丘".into()),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    assert_eq!(
+        ids(PlaceQuery {
+            search: Some("仙台 図書館".into()),
+            ..Default::default()
+        }),
+        vec![far.id.clone()]
+    );
+    assert!(
+        ids(PlaceQuery {
+            search: Some("居酒屋".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    // Saturday 2026-11-28 12:00: the cafeteria is open, the weekday café is not.
+    let saturday_noon = NaiveDate::from_ymd_opt(2026, 11, 28)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    assert_eq!(
+        ids(PlaceQuery {
+            open_at: Some(saturday_noon),
+            ..Default::default()
+        }),
+        vec![shokudo.id.clone()]
+    );
+    // Monday 2026-11-23 is a public holiday (勤労感謝の日): the café's `PH off` closes it.
+    let holiday = NaiveDate::from_ymd_opt(2026, 11, 23)
+        .unwrap()
+        .and_hms_opt(11, 0, 0)
+        .unwrap();
+    assert!(
+        ids(PlaceQuery {
+            open_at: Some(holiday),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    let tuesday = NaiveDate::from_ymd_opt(2026, 11, 24)
+        .unwrap()
+        .and_hms_opt(11, 0, 0)
+        .unwrap();
+    assert_eq!(
+        ids(PlaceQuery {
+            open_at: Some(tuesday),
+            ..Default::default()
+        }),
+        vec![cafe_near.id]
+    );
+}
+
+#[test]
+fn follow_ups_due_are_listed_and_notes_stay_on_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let team = r.default_team().unwrap();
+    let place = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let org = r.add_org(Org::new("座間市社会福祉協議会", "社協")).unwrap();
+    let now = now_jst();
+    let mut due = Visit::new(&team, "visit", now - chrono::Duration::days(10));
+    due.place_id = Some(place.id.clone());
+    due.follow_up = Some((now.date() - chrono::Duration::days(1)).to_string());
+    due.referral_to = Some(org.id.clone());
+    let due = r
+        .add_visit(due, Some("PRIVATE-MARKER-4711 本人の事情"))
+        .unwrap();
+    let mut later = Visit::new(&team, "phone", now - chrono::Duration::days(1));
+    later.follow_up = Some((now.date() + chrono::Duration::days(30)).to_string());
+    r.add_visit(later, None).unwrap();
+
+    let q = VisitQuery {
+        due_by: Some(now.date()),
+        ..Default::default()
+    };
+    assert_eq!(
+        r.visits(&q)
+            .unwrap()
+            .iter()
+            .map(|v| v.id.clone())
+            .collect::<Vec<_>>(),
+        vec![due.id.clone()]
+    );
+    r.set_visit_field(&due.id, "follow_up_done", "true")
+        .unwrap();
+    assert!(r.visits(&q).unwrap().is_empty());
+
+    assert_eq!(
+        r.private_note(&due.id).unwrap().as_deref(),
+        Some("PRIVATE-MARKER-4711 本人の事情")
+    );
+    for id in r.doc_ids().unwrap() {
+        let bytes = r.doc_bytes(&id).unwrap();
+        assert!(
+            !bytes.windows(19).any(|w| w == b"PRIVATE-MARKER-4711"),
+            "note leaked into {id}"
+        );
+    }
+}
+
+#[test]
+fn visits_refuse_unknown_teams_places_and_organizations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let team = r.default_team().unwrap();
+    let now = now_jst();
+    let err = r
+        .add_visit(Visit::new("no-such-team", "visit", now), None)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "team"),
+        "{err}"
+    );
+    let err = r
+        .add_visit(
+            Visit {
+                place_id: Some("nowhere".into()),
+                ..Visit::new(&team, "visit", now)
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "place"),
+        "{err}"
+    );
+    let err = r
+        .add_visit(
+            Visit {
+                referral_to: Some("nobody".into()),
+                ..Visit::new(&team, "visit", now)
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(e) if e.field == "referral_to"),
+        "{err}"
+    );
+    assert!(r.visits(&VisitQuery::default()).unwrap().is_empty());
+}
+
+#[test]
+fn garbage_bytes_do_not_touch_a_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let before = all_heads(&mut r);
+    let shard = r
+        .doc_ids()
+        .unwrap()
+        .into_iter()
+        .find(|d| matches!(d, ibasho_shared::DocId::Places(_)))
+        .unwrap();
+    assert!(
+        r.merge_doc(&shard, b"\x85\x6f\x4a\x83 definitely not automerge")
+            .is_err()
+    );
+    assert_eq!(all_heads(&mut r), before);
+    assert_eq!(r.place_count().unwrap(), 1);
+}
