@@ -154,14 +154,26 @@ pub const PARTICIPATION: &[Term] = &[
 pub fn lookup(list: &'static [Term], key: &str) -> Option<&'static Term> {
     let key = key.trim();
     let short = |label: &'static str, open: &str| label.split(open).next().unwrap_or(label).trim();
+    let alias = ALIASES.iter().find(|(a, _)| *a == key).map(|(_, id)| *id);
     list.iter().find(|term| {
         term.id == key
+            || alias == Some(term.id)
             || term.label.ja == key
             || term.label.en.eq_ignore_ascii_case(key)
             || short(term.label.ja, "（") == key
             || short(term.label.en, " (").eq_ignore_ascii_case(key)
+            || (term.label.ja.contains('・') && term.label.ja.split('・').any(|part| part == key))
     })
 }
+
+/// Other spellings people use for a term.
+const ALIASES: &[(&str, &str)] = &[
+    ("こども食堂", "kodomo_shokudo"),
+    ("子供食堂", "kodomo_shokudo"),
+    ("誰でも食堂", "daremo_shokudo"),
+    ("コインランドリーカフェ", "laundry_cafe"),
+    ("社会福祉協議会", "shakyo"),
+];
 
 /// Finds a category by id or label.
 pub fn category(key: &str) -> Option<&'static Term> {
@@ -239,6 +251,9 @@ mod tests {
         assert_eq!(category("laundromat café").unwrap().id, "laundry_cafe");
         assert_eq!(target_group("hikikomori").unwrap().id, "hikikomori");
         assert_eq!(target_group("高齢者").unwrap().id, "elderly");
+        assert_eq!(category("カフェ").unwrap().id, "cafe");
+        assert_eq!(category("古本屋").unwrap().id, "bookshop");
+        assert_eq!(category("こども食堂").unwrap().id, "kodomo_shokudo");
         assert_eq!(target_group("older people").unwrap().id, "elderly");
         assert!(category("pachinko").is_none());
     }

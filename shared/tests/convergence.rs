@@ -132,7 +132,7 @@ fn view(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn replicas_converge_whatever_the_order_of_exchange(ops in prop::collection::vec(op(), 1..40)) {
@@ -194,6 +194,11 @@ proptest! {
             prop_assert_eq!(&all_heads(r), &heads0);
             prop_assert_eq!(&view(r), &view0);
         }
+        // What was merged is durable: a replica reopened from its file is the same.
+        let path = replicas[1].path().to_path_buf();
+        replicas[1] = Replica::open(&path).unwrap();
+        prop_assert_eq!(&all_heads(&mut replicas[1]), &heads0);
+        prop_assert_eq!(&view(&mut replicas[1]), &view0);
         // Same heads means the same change set; check the materialised content too.
         let ids = replicas[0].doc_ids().unwrap();
         let content0: Vec<serde_json::Value> = ids.iter().map(|id| content(&replicas[0].doc_bytes(id).unwrap())).collect();

@@ -58,6 +58,14 @@ fn edits_survive_reopening_and_compaction() {
     let id = {
         let mut r = founder(dir.path(), "佐藤");
         let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+        drop(r);
+        let mut r = Replica::open(&path).unwrap();
+        assert_eq!(
+            r.place(&p.id).unwrap(),
+            p,
+            "a single edit is read back after reopening"
+        );
+        assert_eq!(r.workspace().unwrap().name, "座間市 孤独・孤立官民連携PF");
         // More edits than a document keeps as chunks: it is compacted into a snapshot on the way.
         for i in 0..80 {
             r.set_place_field(&p.id, "description", &format!("第{i}版"))

@@ -99,6 +99,17 @@ fn row_error(line: u64, e: &ValidationError) -> RowError {
     }
 }
 
+/// The 1-based line on which a record starting at `byte` lies (quoted fields may span lines). The
+/// csv reader puts a record's start on the `\n` of a preceding CRLF, so that byte is counted too.
+fn line_at(text: &str, byte: u64) -> u64 {
+    let end = (byte as usize + 1).min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64
+        + 1
+}
+
 /// Parses places from CSV bytes. Returns the valid places with their line numbers and a report of
 /// the rows refused (nothing is stored here).
 pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>, ImportReport) {
@@ -155,7 +166,7 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>,
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e.position().map(|p| line_at(&text, p.byte())).unwrap_or(0);
                 report.errors.push(RowError {
                     line,
                     field: "row".into(),
@@ -165,7 +176,10 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>,
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record
+            .position()
+            .map(|p| line_at(&text, p.byte()))
+            .unwrap_or(0);
         let get = |c: &str| {
             columns
                 .get(c)

@@ -198,9 +198,16 @@ impl Replica {
     /// Loads a document into memory (an empty one if nothing is stored yet).
     fn loaded(&mut self, doc_id: &DocId) -> Result<&mut LoadedDoc> {
         if !self.docs.contains_key(doc_id) {
-            let mut doc = doc_store::load(&self.conn, &doc_id.to_string())?.unwrap_or_default();
+            // A document not stored yet starts from its genesis change, which is then stored with
+            // the first change made or received (nothing of it is saved yet).
+            let (mut doc, saved_heads) = match doc_store::load(&self.conn, &doc_id.to_string())? {
+                Some(mut doc) => {
+                    let heads = doc.get_heads();
+                    (doc, heads)
+                }
+                None => (doc::genesis(doc_id, self.actor.clone()), Vec::new()),
+            };
             doc.set_actor(self.actor.clone());
-            let saved_heads = doc.get_heads();
             self.docs
                 .insert(doc_id.clone(), LoadedDoc { doc, saved_heads });
         }
