@@ -46,10 +46,10 @@ pub enum Error {
     Sql(#[from] rusqlite::Error),
     /// Stored document bytes could not be read.
     #[error("stored document: {0}")]
-    Load(#[from] crate::store::doc_store::LoadError),
+    Load(Box<crate::store::doc_store::LoadError>),
     /// Automerge refused an operation or bytes.
     #[error("document: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -79,6 +79,18 @@ impl Error {
             (Error::Import(report), _) => report.message(lang),
             _ => self.to_string(),
         }
+    }
+}
+
+impl From<crate::store::doc_store::LoadError> for Error {
+    fn from(e: crate::store::doc_store::LoadError) -> Self {
+        Error::Load(Box::new(e))
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Self {
+        Error::Automerge(Box::new(e))
     }
 }
 

@@ -82,16 +82,18 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Everything a user could see through the index.
-fn view(
-    r: &mut Replica,
-) -> (
+/// Everything a user could see through the index: all places, places near a point, a search,
+/// visits and conflicts.
+type View = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
     Vec<String>,
     Vec<ibasho_shared::doc::Conflict>,
-) {
+);
+
+/// What `r` shows.
+fn view(r: &mut Replica) -> View {
     let all = r
         .places(&PlaceQuery {
             include_deleted: true,

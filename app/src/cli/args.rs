@@ -66,12 +66,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum PlaceCmd {
     /// Add a place; prints its id.
-    Add(PlaceAdd),
+    Add(Box<PlaceAdd>),
     /// Set one field: name, reading, category, targets, lat, lon, accuracy_m, address, hours,
     /// contact, description, status, listing_consent, hours_checked_at.
     Set {
         id: String,
         field: String,
+        /// The new value (may start with '-', e.g. a longitude).
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
     /// Delete a place (it can be restored).
@@ -171,7 +173,7 @@ pub struct PlaceList {
 #[derive(Debug, Subcommand)]
 pub enum VisitCmd {
     /// Log a visit; prints its id.
-    Add(VisitAdd),
+    Add(Box<VisitAdd>),
     /// List visits.
     List {
         #[arg(long)]
@@ -188,6 +190,8 @@ pub enum VisitCmd {
     Set {
         id: String,
         field: String,
+        /// The new value (may start with '-', e.g. a longitude).
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
 }
@@ -267,6 +271,8 @@ pub enum OrgCmd {
     Set {
         id: String,
         field: String,
+        /// The new value (may start with '-', e.g. a longitude).
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
 }
@@ -320,6 +326,14 @@ pub struct ExportPlaces {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCmd {
+    /// Merge documents written by `ibasho export automerge` on another device (e.g. carried on a
+    /// USB stick): every `*.automerge` file in DIR.
+    Automerge {
+        dir: PathBuf,
+        /// Your display name, when this device has none yet (default: $USER).
+        #[arg(long)]
+        person: Option<String>,
+    },
     /// Places from CSV (UTF-8 or Shift_JIS).
     Csv {
         file: PathBuf,

@@ -3,7 +3,7 @@
 use super::args::{ExportCmd, ExportPlaces, ImportCmd};
 use anyhow::{Context, Result};
 use ibasho_shared::exchange;
-use ibasho_shared::{Lang, PlaceQuery, Replica};
+use ibasho_shared::{DocId, Lang, PlaceQuery, Replica};
 use std::io::Write;
 use std::path::Path;
 
@@ -52,6 +52,50 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
 
 pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Result<()> {
     match cmd {
+        ImportCmd::Automerge { dir, person } => {
+            if replica.person()?.is_empty() {
+                let name = person
+                    .clone()
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "me".into());
+                replica.set_person(&name)?;
+            }
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "automerge"))
+                .collect();
+            files.sort();
+            // The workspace first: it binds an empty replica to the workspace.
+            files.sort_by_key(|p| p.file_stem().is_none_or(|s| s != "workspace"));
+            let mut changed = 0;
+            for file in &files {
+                let stem = file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                let doc_id: DocId = stem
+                    .replace("__", "/")
+                    .parse()
+                    .with_context(|| format!("{}: not a document file", file.display()))?;
+                let bytes =
+                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                if replica
+                    .merge_doc(&doc_id, &bytes)
+                    .with_context(|| format!("merging {}", file.display()))?
+                {
+                    changed += 1;
+                }
+            }
+            match lang {
+                Lang::Ja => println!(
+                    "{} 文書を読み込み、{changed} 文書が更新されました",
+                    files.len()
+                ),
+                Lang::En => println!("read {} documents, {changed} changed", files.len()),
+            }
+            Ok(())
+        }
         ImportCmd::Csv { file, skip_invalid } => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

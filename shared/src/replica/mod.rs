@@ -128,9 +128,7 @@ impl Replica {
 
     /// The workspace this replica holds.
     pub fn workspace(&mut self) -> Result<WorkspaceInfo> {
-        if meta_get(&self.conn, META_WORKSPACE)?.is_none() {
-            return Err(Error::NoWorkspace);
-        }
+        self.require_workspace()?;
         let entry = self.loaded(&DocId::Workspace)?;
         Ok(doc::read_workspace(&entry.doc))
     }
@@ -152,6 +150,14 @@ impl Replica {
             meta_set(&self.conn, META_TEAM, &team.id)?;
         }
         Ok(())
+    }
+
+    /// Fails with [`Error::NoWorkspace`] until the replica holds a workspace.
+    fn require_workspace(&self) -> Result<()> {
+        match meta_get(&self.conn, META_WORKSPACE)? {
+            Some(_) => Ok(()),
+            None => Err(Error::NoWorkspace),
+        }
     }
 
     /// Adds a team to the workspace.

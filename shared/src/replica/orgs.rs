@@ -40,6 +40,7 @@ impl Replica {
 
     /// Every entry, by name.
     pub fn orgs(&self) -> Result<Vec<Org>> {
+        self.require_workspace()?;
         Ok(query::orgs(&self.conn, false)?)
     }
 }

@@ -76,6 +76,7 @@ impl Replica {
 
     /// Places matching a query, read from the index.
     pub fn places(&self, q: &PlaceQuery) -> Result<Vec<PlaceHit>> {
+        self.require_workspace()?;
         Ok(query::places(&self.conn, q)?)
     }
 

@@ -67,6 +67,7 @@ impl Replica {
 
     /// Visits matching a query.
     pub fn visits(&self, q: &VisitQuery) -> Result<Vec<Visit>> {
+        self.require_workspace()?;
         Ok(query::visits(&self.conn, q)?)
     }
 

@@ -18,7 +18,7 @@ pub enum LoadError {
         /// Document id.
         doc: String,
         /// Cause.
-        source: automerge::AutomergeError,
+        source: Box<automerge::AutomergeError>,
     },
 }
 
@@ -39,9 +39,9 @@ pub fn load(conn: &Connection, doc_id: &str) -> Result<Option<AutoCommit>, LoadE
     if snapshot.is_none() && chunks.is_empty() {
         return Ok(None);
     }
-    let wrap = |source| LoadError::Automerge {
+    let wrap = |source: automerge::AutomergeError| LoadError::Automerge {
         doc: doc_id.to_string(),
-        source,
+        source: Box::new(source),
     };
     let mut doc = match snapshot {
         Some(bytes) => AutoCommit::load(&bytes).map_err(wrap)?,

@@ -1,0 +1,426 @@
+//! The `ibasho` binary as a person uses it: commands, outputs, exit codes and error messages.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Ibasho {
+    home: tempfile::TempDir,
+}
+
+impl Ibasho {
+    fn new() -> Self {
+        Ibasho {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ibasho"))
+            .arg("--home")
+            .arg(self.home.path())
+            .args(args)
+            .env_remove("IBASHO_LANG")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ibasho {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "ibasho {args:?} should fail");
+        assert!(out.stdout.is_empty(), "nothing on stdout when failing");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn init(&self, person: &str) {
+        self.ok(&[
+            "init",
+            "--name",
+            "座間市 孤独・孤立官民連携PF",
+            "--person",
+            person,
+        ]);
+    }
+
+    fn add_cafe(&self, name: &str) -> String {
+        self.ok(&[
+            "place",
+            "add",
+            "--name",
+            name,
+            "--category",
+            "喫茶ランドリー",
+            "--lat",
+            "35.4889",
+            "--lon",
+            "139.4075",
+            "--target",
+            "高齢者,子育て中",
+            "--hours",
+            "Mo-Sa 09:00-18:00; PH off",
+            "--address",
+            "座間市相武台1-1",
+        ])
+        .trim()
+        .to_string()
+    }
+}
+
+#[test]
+fn a_workspace_is_needed_first_and_the_error_says_how() {
+    let ibasho = Ibasho::new();
+    let err = ibasho.fails(&["place", "list"]);
+    assert!(err.contains("ibasho init"), "{err}");
+}
+
+#[test]
+fn places_are_added_listed_searched_edited_and_shown() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let id = ibasho.add_cafe("喫茶ランドリー座間");
+    assert_eq!(id.len(), 32);
+    ibasho.ok(&["place", "set", &id, "name", "喫茶ランドリー相武台"]);
+
+    let list = ibasho.json(&["place", "list", "--json", "--search", "ランドリー"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["name"], "喫茶ランドリー相武台");
+    assert_eq!(
+        list[0]["targets"],
+        serde_json::json!(["elderly", "parenting"])
+    );
+    let near = ibasho.json(&[
+        "place",
+        "list",
+        "--json",
+        "--near",
+        "35.49,139.41",
+        "--radius-m",
+        "500",
+    ]);
+    assert!(near[0]["distance_m"].as_f64().unwrap() < 500.0);
+    let far = ibasho.json(&[
+        "place",
+        "list",
+        "--json",
+        "--near",
+        "38.26,140.87",
+        "--radius-m",
+        "500",
+    ]);
+    assert_eq!(far, serde_json::json!([]));
+    assert_eq!(
+        ibasho.json(&["place", "list", "--json", "--category", "library"]),
+        serde_json::json!([])
+    );
+
+    let shown = ibasho.ok(&["place", "show", &id]);
+    assert!(shown.contains("名称: 喫茶ランドリー相武台"), "{shown}");
+    assert!(
+        shown.contains("対象: 高齢者（ひとり暮らし）、子育て中"),
+        "{shown}"
+    );
+    let history = ibasho.json(&["place", "history", &id, "--json"]);
+    assert_eq!(history[0]["by"], "佐藤");
+    assert_eq!(history[1]["fields"], serde_json::json!(["name"]));
+
+    ibasho.ok(&["place", "delete", &id]);
+    assert_eq!(
+        ibasho.json(&["place", "list", "--json"]),
+        serde_json::json!([])
+    );
+    ibasho.ok(&["place", "restore", &id]);
+    assert_eq!(
+        ibasho
+            .json(&["place", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn bad_input_names_the_field_in_japanese_or_english_and_changes_nothing() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let id = ibasho.add_cafe("喫茶ランドリー");
+    let before = ibasho.ok(&["place", "list", "--json"]);
+
+    let err = ibasho.fails(&[
+        "place",
+        "add",
+        "--name",
+        "ぬるぽ",
+        "--category",
+        "cafe",
+        "--lat",
+        "0",
+        "--lon",
+        "0",
+    ]);
+    assert!(err.starts_with("エラー: 位置:"), "{err}");
+    let err = ibasho.fails(&[
+        "--lang",
+        "en",
+        "place",
+        "add",
+        "--name",
+        "x",
+        "--category",
+        "casino",
+        "--lat",
+        "35",
+        "--lon",
+        "139",
+    ]);
+    assert!(
+        err.starts_with("error: category \"casino\" is not one of the allowed values"),
+        "{err}"
+    );
+    let err = ibasho.fails(&["--lang", "en", "place", "set", &id, "hours", "whenever"]);
+    assert!(err.contains("opening hours"), "{err}");
+    let err = ibasho.fails(&["--lang", "en", "place", "set", &id, "lat", "-91"]);
+    assert!(err.contains("latitude must be between -90 and 90"), "{err}");
+    let err = ibasho.fails(&["place", "set", "no-such-id", "name", "x"]);
+    assert!(err.contains("no-such-id"), "{err}");
+    let err = ibasho.fails(&[
+        "place",
+        "add",
+        "--name",
+        "",
+        "--category",
+        "cafe",
+        "--lat",
+        "35",
+        "--lon",
+        "139",
+    ]);
+    assert!(err.contains("名称: 入力してください"), "{err}");
+
+    assert_eq!(ibasho.ok(&["place", "list", "--json"]), before);
+}
+
+#[test]
+fn taxonomy_lists_every_term_with_both_labels() {
+    let ibasho = Ibasho::new();
+    let tax = ibasho.json(&["taxonomy", "--json"]);
+    for list in ["categories", "target_groups", "sectors", "contact_types"] {
+        let terms = tax[list].as_array().unwrap();
+        assert!(!terms.is_empty(), "{list}");
+        for t in terms {
+            assert!(t["label"]["ja"].as_str().is_some_and(|s| !s.is_empty()));
+            assert!(t["label"]["en"].as_str().is_some_and(|s| !s.is_empty()));
+        }
+    }
+    assert!(
+        tax["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == "laundry_cafe" && t["label"]["ja"] == "喫茶ランドリー")
+    );
+    assert!(
+        tax["target_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["label"]["ja"] == "ひきこもり")
+    );
+    assert!(ibasho.ok(&["taxonomy"]).contains("子ども食堂"));
+}
+
+#[test]
+fn visits_keep_private_notes_on_the_device_and_list_follow_ups_due() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let place = ibasho.add_cafe("喫茶ランドリー");
+    let today = ibasho_shared::hours::now_jst().date().to_string();
+    let visit = ibasho.ok(&[
+        "visit",
+        "add",
+        "--place",
+        &place,
+        "--kind",
+        "訪問",
+        "--people",
+        "3",
+        "--follow-up",
+        &today,
+        "--note",
+        "MARKER-本人の事情",
+        "--target",
+        "ひきこもり",
+    ]);
+    let visit = visit.trim();
+    ibasho.ok(&[
+        "visit", "add", "--kind", "phone", "--lat", "35.49", "--lon", "139.40",
+    ]);
+    let due = ibasho.json(&["visit", "list", "--json", "--due"]);
+    assert_eq!(due.as_array().unwrap().len(), 1);
+    assert_eq!(due[0]["id"], visit);
+    assert_eq!(due[0]["private_note"], "MARKER-本人の事情");
+    assert_eq!(due[0]["worker"], "佐藤");
+    ibasho.ok(&["visit", "set", visit, "follow_up_done", "true"]);
+    assert_eq!(
+        ibasho.json(&["visit", "list", "--json", "--due"]),
+        serde_json::json!([])
+    );
+    let err = ibasho.fails(&[
+        "--lang",
+        "en",
+        "visit",
+        "add",
+        "--kind",
+        "visit",
+        "--follow-up",
+        "2020-01-01",
+    ]);
+    assert!(err.contains("follow-up date"), "{err}");
+
+    let out = ibasho.home.path().join("docs");
+    ibasho.run(&["export", "automerge", "--out", out.to_str().unwrap()]);
+    for file in std::fs::read_dir(&out).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"MARKER"),
+            "a private note left the replica's device-only table"
+        );
+    }
+}
+
+#[test]
+fn exports_write_geojson_excel_csv_and_automerge_files() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    ibasho.add_cafe("喫茶ランドリー");
+    let dir = ibasho.home.path();
+    let geo = dir.join("places.geojson");
+    ibasho.ok(&["export", "geojson", "--out", geo.to_str().unwrap()]);
+    let fc: Value = serde_json::from_slice(&std::fs::read(&geo).unwrap()).unwrap();
+    assert_eq!(fc["type"], "FeatureCollection");
+    assert_eq!(
+        fc["features"][0]["geometry"]["coordinates"],
+        serde_json::json!([139.4075, 35.4889])
+    );
+    let public: Value =
+        serde_json::from_str(&ibasho.ok(&["export", "geojson", "--public"])).unwrap();
+    assert_eq!(
+        public["features"],
+        serde_json::json!([]),
+        "no consent, no public listing"
+    );
+
+    let csv = dir.join("places.csv");
+    ibasho.ok(&["export", "csv", "--out", csv.to_str().unwrap()]);
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+
+    let docs = dir.join("docs");
+    ibasho.ok(&["export", "automerge", "--out", docs.to_str().unwrap()]);
+    let names: Vec<String> = std::fs::read_dir(&docs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"workspace.automerge".to_string()),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("places__")), "{names:?}");
+}
+
+fn write_sjis(path: &Path, text: &str) {
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn shift_jis_import_reports_bad_rows_by_line_and_imports_all_or_nothing() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let file = ibasho.home.path().join("places_sjis.csv");
+    write_sjis(
+        &file,
+        "名称,カテゴリ,緯度,経度\r\nざま子ども食堂,子ども食堂,35.488,139.407\r\n謎の店,パチンコ,35.49,139.40\r\n北の図書館,図書館,95,139\r\n",
+    );
+    let err = ibasho.fails(&["import", "csv", file.to_str().unwrap()]);
+    assert!(err.contains("3 行目: カテゴリ"), "{err}");
+    assert!(err.contains("4 行目: 緯度"), "{err}");
+    assert_eq!(
+        ibasho.json(&["place", "list", "--json"]),
+        serde_json::json!([])
+    );
+    let out = ibasho.ok(&[
+        "--lang",
+        "en",
+        "import",
+        "csv",
+        "--skip-invalid",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.contains("imported 1 of 3 rows (Shift_JIS)"), "{out}");
+    assert_eq!(
+        ibasho.json(&["place", "list", "--json"])[0]["name"],
+        "ざま子ども食堂"
+    );
+}
+
+#[test]
+fn two_devices_exchanging_files_see_and_resolve_the_same_conflict() {
+    let sato = Ibasho::new();
+    sato.init("佐藤");
+    let id = sato.add_cafe("カフェ");
+    let carry = |from: &Ibasho, to: &Ibasho| {
+        let stick = tempfile::tempdir().unwrap();
+        from.ok(&[
+            "export",
+            "automerge",
+            "--out",
+            stick.path().to_str().unwrap(),
+        ]);
+        to.ok(&[
+            "import",
+            "automerge",
+            stick.path().to_str().unwrap(),
+            "--person",
+            "鈴木",
+        ]);
+    };
+    let suzuki = Ibasho::new();
+    carry(&sato, &suzuki);
+    sato.ok(&["place", "set", &id, "name", "カフェ・ひだまり"]);
+    suzuki.ok(&["place", "set", &id, "name", "ひだまりカフェ"]);
+    carry(&sato, &suzuki);
+    carry(&suzuki, &sato);
+
+    let a = sato.json(&["conflicts", "--json"]);
+    assert_eq!(a, suzuki.json(&["conflicts", "--json"]));
+    assert_eq!(a[0]["field"], "name");
+    let values = a[0]["values"].as_array().unwrap();
+    let choice = values.iter().position(|v| v["by"] == "鈴木").unwrap() + 1;
+    let err = sato.fails(&["conflicts", "resolve", &id, "name", "9"]);
+    assert!(err.contains('9'), "{err}");
+    sato.ok(&["conflicts", "resolve", &id, "name", &choice.to_string()]);
+    assert_eq!(sato.json(&["conflicts", "--json"]), serde_json::json!([]));
+    carry(&sato, &suzuki);
+    assert_eq!(suzuki.json(&["conflicts", "--json"]), serde_json::json!([]));
+    assert_eq!(
+        suzuki.json(&["place", "show", &id, "--json"])["name"],
+        "ひだまりカフェ"
+    );
+}
