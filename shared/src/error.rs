@@ -35,6 +35,12 @@ pub enum Error {
         /// Values available.
         count: usize,
     },
+    /// `join` on a replica already bound to a server.
+    #[error("this replica already syncs with {0}")]
+    AlreadyJoined(String),
+    /// A message from the server that does not follow the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
     /// Import refused; nothing was imported.
     #[error("{0}")]
     Import(crate::exchange::ImportReport),
@@ -77,6 +83,7 @@ impl Error {
                 format!("{record} の {field}: {choice} 番の値はありません（{count} 件）")
             }
             (Error::Import(report), _) => report.message(lang),
+            (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             _ => self.to_string(),
         }
     }

@@ -19,6 +19,7 @@ pub mod hours;
 pub mod i18n;
 mod replica;
 pub mod store;
+pub mod sync;
 pub mod taxonomy;
 pub mod validate;
 
@@ -26,5 +27,5 @@ pub use doc::DocId;
 pub use domain::{Org, Place, Record, RecordKind, Visit};
 pub use error::{Error, Result};
 pub use i18n::Lang;
-pub use replica::Replica;
+pub use replica::{JoinReport, Replica, ServerBinding};
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

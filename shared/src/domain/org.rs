@@ -32,6 +32,8 @@ pub struct Org {
     pub added_by: String,
     /// When it was added.
     pub added_at: String,
+    /// The device that created it, when a member did: a member may edit only its own entry.
+    pub owner: Option<String>,
     /// Tombstone.
     pub deleted_at: Option<String>,
 }
@@ -50,6 +52,7 @@ impl Org {
             listing_consent: false,
             added_by: String::new(),
             added_at: String::new(),
+            owner: None,
             deleted_at: None,
         }
     }
@@ -87,6 +90,7 @@ impl Record for Org {
         );
         m.insert("added_by".into(), text_or_null(&self.added_by));
         m.insert("added_at".into(), text_or_null(&self.added_at));
+        m.insert("owner".into(), opt(&self.owner));
         m.insert("deleted_at".into(), opt(&self.deleted_at));
         m
     }
@@ -103,6 +107,7 @@ impl Record for Org {
             listing_consent: f.flag("listing_consent"),
             added_by: f.text("added_by"),
             added_at: f.text("added_at"),
+            owner: f.opt_text("owner"),
             deleted_at: f.opt_text("deleted_at"),
         }
     }

@@ -172,16 +172,22 @@ impl Replica {
                 }
                 return Ok(false);
             }
-            self.persist(std::slice::from_ref(doc_id), &[], true)?;
-            if *doc_id == DocId::Workspace {
-                self.adopt_workspace()?;
-            }
+            self.persist_received(doc_id)?;
             Ok(true)
         })();
         if result.is_err() {
             self.evict([doc_id.clone()]);
         }
         result
+    }
+
+    /// Stores changes that arrived from elsewhere and re-indexes the document.
+    pub(super) fn persist_received(&mut self, doc_id: &DocId) -> Result<()> {
+        self.persist(std::slice::from_ref(doc_id), &[], true)?;
+        if *doc_id == DocId::Workspace {
+            self.adopt_workspace()?;
+        }
+        Ok(())
     }
 
     /// Where a record lives: its kind and document.

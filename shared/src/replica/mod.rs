@@ -18,7 +18,10 @@
 mod edit;
 mod orgs;
 mod places;
+mod sync;
 mod visits;
+
+pub use sync::{JoinReport, ServerBinding};
 
 use crate::doc::{self, DocId, Team, WorkspaceInfo};
 use crate::error::{Error, Result};
@@ -40,6 +43,8 @@ struct LoadedDoc {
 pub struct Replica {
     conn: Connection,
     docs: HashMap<DocId, LoadedDoc>,
+    /// Sync states with the server for documents touched in the current session.
+    sync_states: HashMap<DocId, automerge::sync::State>,
     actor: ActorId,
     path: PathBuf,
 }
@@ -71,6 +76,7 @@ impl Replica {
         Ok(Replica {
             conn,
             docs: HashMap::new(),
+            sync_states: HashMap::new(),
             actor,
             path: path.to_path_buf(),
         })

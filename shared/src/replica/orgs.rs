@@ -14,6 +14,7 @@ impl Replica {
         self.workspace()?;
         let now = now_jst();
         let org = Org {
+            owner: self.server()?.map(|s| s.device).or(org.owner.clone()),
             added_by: self.person()?,
             added_at: now.format("%Y-%m-%dT%H:%M:%S").to_string(),
             ..org

@@ -86,6 +86,12 @@ CREATE TABLE IF NOT EXISTS conflicts (
 );
 CREATE INDEX IF NOT EXISTS conflicts_by_doc ON conflicts (doc_id);
 
+-- Sync bookkeeping: the encoded automerge sync::State with the server, per document.
+CREATE TABLE IF NOT EXISTS sync_states (
+    doc_id TEXT PRIMARY KEY,
+    state  BLOB NOT NULL
+);
+
 -- Device-only: never part of a document, never synced.
 CREATE TABLE IF NOT EXISTS private_notes (
     visit_id   TEXT PRIMARY KEY,

@@ -1,0 +1,361 @@
+//! The client side of sync: which documents to exchange, Automerge sync messages in and out with a
+//! persisted `sync::State` per document, and binding the replica to a server's workspace.
+
+use super::edit::RecordEdit;
+use super::{LoadedDoc, META_TEAM, META_WORKSPACE, Replica, meta_get, meta_set};
+use crate::doc::{self, DocId};
+use crate::domain::{Record, RecordKind, Visit};
+use crate::error::{Error, Result};
+use crate::store::index;
+use crate::sync::{Access, AccessPolicy, DocMessage, ManifestEntry, Role};
+use automerge::ChangeHash;
+use automerge::sync::{Message, State, SyncDoc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+const META_SERVER_URL: &str = "server_url";
+const META_DEVICE: &str = "server_device";
+const META_TOKEN: &str = "server_token";
+const META_ROLE: &str = "server_role";
+const META_SERVER_TEAM: &str = "server_team";
+const META_LAST_SYNC: &str = "last_sync";
+
+/// The server this replica syncs with, as joining recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerBinding {
+    /// Base URL, e.g. `ws://127.0.0.1:7700`.
+    pub url: String,
+    /// Device id on the server.
+    pub device: String,
+    /// Bearer token (kept on the device only).
+    #[serde(skip)]
+    pub token: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// Role.
+    pub role: Role,
+    /// Team, for workers.
+    pub team: Option<String>,
+}
+
+/// What joining did with what the replica held before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JoinReport {
+    /// Places made offline that will be merged into the workspace.
+    pub places: usize,
+    /// Visits re-filed under the device's team in the workspace.
+    pub visits_refiled: usize,
+    /// Visits that stay on this device only (the role cannot share them).
+    pub visits_local_only: usize,
+    /// Directory entries that stay on this device only (the role cannot add to the directory).
+    pub orgs_local_only: usize,
+}
+
+fn hashes(heads: &[[u8; 32]]) -> Vec<ChangeHash> {
+    let mut h: Vec<ChangeHash> = heads.iter().map(|b| ChangeHash(*b)).collect();
+    h.sort();
+    h
+}
+
+impl Replica {
+    /// The server binding, if the replica joined one.
+    pub fn server(&self) -> Result<Option<ServerBinding>> {
+        let Some(url) = meta_get(&self.conn, META_SERVER_URL)? else {
+            return Ok(None);
+        };
+        let get = |k| meta_get(&self.conn, k).map(Option::unwrap_or_default);
+        Ok(Some(ServerBinding {
+            url,
+            device: get(META_DEVICE)?,
+            token: get(META_TOKEN)?,
+            workspace: get(META_WORKSPACE)?,
+            role: get(META_ROLE)?.parse().unwrap_or(Role::Member),
+            team: meta_get(&self.conn, META_SERVER_TEAM)?,
+        }))
+    }
+
+    /// The access rules of this device (everything, before joining a server).
+    pub fn policy(&self) -> Result<AccessPolicy> {
+        Ok(match self.server()? {
+            Some(s) => AccessPolicy {
+                role: s.role,
+                team: s.team,
+            },
+            None => AccessPolicy {
+                role: Role::Coordinator,
+                team: None,
+            },
+        })
+    }
+
+    /// Binds the replica to a server's workspace after an invite was exchanged. Places made offline
+    /// are kept and merge into the workspace; visits are re-filed under the device's team, or stay
+    /// on the device when the role cannot share them; the local workspace document is dropped.
+    pub fn bind_server(&mut self, binding: ServerBinding, person: &str) -> Result<JoinReport> {
+        if let Some(existing) = self.server()? {
+            return Err(Error::AlreadyJoined(existing.url));
+        }
+        self.set_person(person)?;
+        let policy = AccessPolicy {
+            role: binding.role,
+            team: binding.team.clone(),
+        };
+        let mut report = JoinReport::default();
+        let local_workspace = meta_get(&self.conn, META_WORKSPACE)?;
+        if local_workspace
+            .as_deref()
+            .is_some_and(|w| w != binding.workspace)
+        {
+            self.drop_doc(&DocId::Workspace)?;
+            for doc_id in self.doc_ids()? {
+                match &doc_id {
+                    DocId::Places(_) => {
+                        report.places +=
+                            doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Place).len();
+                    }
+                    DocId::Orgs if policy.access(&doc_id) != Access::Write => {
+                        report.orgs_local_only +=
+                            doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Org).len();
+                    }
+                    DocId::Visits { .. } => {
+                        let ids = doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Visit);
+                        match &binding.team {
+                            Some(team) => {
+                                let mut edits = Vec::new();
+                                for id in &ids {
+                                    let fields = doc::read_record(
+                                        &self.loaded(&doc_id)?.doc,
+                                        RecordKind::Visit,
+                                        id,
+                                    )
+                                    .unwrap_or_default();
+                                    let visit = Visit {
+                                        team: team.clone(),
+                                        ..Visit::from_fields(id, &fields)
+                                    };
+                                    let target = DocId::Visits {
+                                        team: team.clone(),
+                                        month: visit.month(),
+                                    };
+                                    edits.push(RecordEdit::create(target, &visit));
+                                }
+                                self.apply(edits)?;
+                                self.drop_doc(&doc_id)?;
+                                report.visits_refiled += ids.len();
+                            }
+                            None => report.visits_local_only += ids.len(),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        meta_set(&self.conn, META_SERVER_URL, &binding.url)?;
+        meta_set(&self.conn, META_DEVICE, &binding.device)?;
+        meta_set(&self.conn, META_TOKEN, &binding.token)?;
+        meta_set(&self.conn, META_ROLE, &binding.role.to_string())?;
+        meta_set(&self.conn, META_WORKSPACE, &binding.workspace)?;
+        match &binding.team {
+            Some(team) => {
+                meta_set(&self.conn, META_SERVER_TEAM, team)?;
+                meta_set(&self.conn, META_TEAM, team)?;
+            }
+            None => {
+                self.conn.execute(
+                    "DELETE FROM meta WHERE key IN (?1, ?2)",
+                    [META_SERVER_TEAM, META_TEAM],
+                )?;
+            }
+        }
+        self.conn.execute("DELETE FROM sync_states", [])?;
+        self.sync_states.clear();
+        Ok(report)
+    }
+
+    /// Removes a document and its index rows from this replica.
+    fn drop_doc(&mut self, doc_id: &DocId) -> Result<()> {
+        let key = doc_id.to_string();
+        let tx = self.conn.transaction()?;
+        index::clear_doc(&tx, &key)?;
+        tx.execute("DELETE FROM doc_snapshots WHERE doc_id = ?1", [&key])?;
+        tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [&key])?;
+        tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&key])?;
+        tx.commit()?;
+        self.docs.remove(doc_id);
+        self.sync_states.remove(doc_id);
+        Ok(())
+    }
+
+    /// Starts a sync session: forgets in-flight bookkeeping of an earlier connection (the persisted
+    /// shared heads stay, so a reconnect sends only what is new).
+    pub fn begin_sync_session(&mut self) {
+        self.sync_states.clear();
+    }
+
+    fn sync_state(&mut self, doc_id: &DocId) -> Result<&mut State> {
+        if !self.sync_states.contains_key(doc_id) {
+            let stored: Option<Vec<u8>> = self
+                .conn
+                .query_row(
+                    "SELECT state FROM sync_states WHERE doc_id = ?1",
+                    [doc_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let state = stored
+                .and_then(|b| State::decode(&b).ok())
+                .unwrap_or_default();
+            self.sync_states.insert(doc_id.clone(), state);
+        }
+        Ok(self.sync_states.get_mut(doc_id).expect("just inserted"))
+    }
+
+    fn save_sync_state(&self, doc_id: &DocId) -> Result<()> {
+        if let Some(state) = self.sync_states.get(doc_id) {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO sync_states (doc_id, state) VALUES (?1, ?2)
+                     ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state",
+                )?
+                .execute(params![doc_id.to_string(), state.encode()])?;
+        }
+        Ok(())
+    }
+
+    /// The next Automerge sync message for `doc_id`, if there is anything to say.
+    pub fn sync_message(&mut self, doc_id: &DocId) -> Result<Option<Vec<u8>>> {
+        self.loaded(doc_id)?;
+        let mut state = std::mem::take(self.sync_state(doc_id)?);
+        let LoadedDoc { doc, .. } = self.docs.get_mut(doc_id).expect("loaded above");
+        let message = doc
+            .sync()
+            .generate_sync_message(&mut state)
+            .map(Message::encode);
+        self.sync_states.insert(doc_id.clone(), state);
+        self.save_sync_state(doc_id)?;
+        Ok(message)
+    }
+
+    /// Receives an Automerge sync message for `doc_id`; new changes are stored and indexed.
+    /// Returns whether the document changed.
+    pub fn receive_sync_message(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
+        let message =
+            Message::decode(bytes).map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
+        self.loaded(doc_id)?;
+        let mut state = std::mem::take(self.sync_state(doc_id)?);
+        let result = (|| {
+            let entry = self.docs.get_mut(doc_id).expect("loaded above");
+            let before = entry.doc.get_heads();
+            entry.doc.sync().receive_sync_message(&mut state, message)?;
+            if entry.doc.get_heads() == before {
+                return Ok(false);
+            }
+            self.persist_received(doc_id)?;
+            Ok(true)
+        })();
+        self.sync_states.insert(doc_id.clone(), state);
+        match result {
+            Ok(changed) => {
+                self.save_sync_state(doc_id)?;
+                Ok(changed)
+            }
+            Err(e) => {
+                self.evict([doc_id.clone()]);
+                self.sync_states.remove(doc_id);
+                Err(e)
+            }
+        }
+    }
+
+    /// The first messages of a session: every document whose heads differ from the server's
+    /// manifest, and documents of this device's that the server does not have yet and the device
+    /// may write.
+    pub fn sync_plan(&mut self, manifest: &[ManifestEntry]) -> Result<Vec<DocMessage>> {
+        let policy = self.policy()?;
+        let mut out = Vec::new();
+        let mut listed = std::collections::HashSet::new();
+        for entry in manifest {
+            let Ok(doc_id) = entry.doc.parse::<DocId>() else {
+                continue;
+            };
+            listed.insert(doc_id.clone());
+            let mut local = self.doc_heads(&doc_id)?;
+            local.sort();
+            if local == hashes(&entry.heads) {
+                continue;
+            }
+            if let Some(message) = self.sync_message(&doc_id)? {
+                out.push(DocMessage {
+                    doc: entry.doc.clone(),
+                    message,
+                });
+            }
+        }
+        for doc_id in self.doc_ids()? {
+            if !listed.contains(&doc_id)
+                && policy.access(&doc_id) == Access::Write
+                && let Some(message) = self.sync_message(&doc_id)?
+            {
+                out.push(DocMessage {
+                    doc: doc_id.to_string(),
+                    message,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Messages for every document of the session (after receiving, or after local edits).
+    pub fn pending_sync_messages(&mut self) -> Result<Vec<DocMessage>> {
+        let policy = self.policy()?;
+        let mut ids: Vec<DocId> = self.sync_states.keys().cloned().collect();
+        for doc_id in self.doc_ids()? {
+            if !ids.contains(&doc_id) && policy.access(&doc_id) == Access::Write {
+                ids.push(doc_id);
+            }
+        }
+        ids.sort();
+        let mut out = Vec::new();
+        for doc_id in ids {
+            if let Some(message) = self.sync_message(&doc_id)? {
+                out.push(DocMessage {
+                    doc: doc_id.to_string(),
+                    message,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes made here that the server is not known to have, over every document this device may
+    /// write.
+    pub fn unsent_changes(&mut self) -> Result<usize> {
+        let policy = self.policy()?;
+        let mut total = 0;
+        for doc_id in self.doc_ids()? {
+            if policy.access(&doc_id) != Access::Write {
+                continue;
+            }
+            let shared = self.sync_state(&doc_id)?.shared_heads.clone();
+            let actor = self.actor.clone();
+            let doc = &mut self.loaded(&doc_id)?.doc;
+            total += doc
+                .get_changes_meta(&shared)
+                .iter()
+                .filter(|c| *c.actor == actor)
+                .count();
+        }
+        Ok(total)
+    }
+
+    /// Records that a sync round completed now.
+    pub fn record_sync(&mut self) -> Result<()> {
+        meta_set(&self.conn, META_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
+        Ok(())
+    }
+
+    /// When the last sync round completed (RFC 3339, UTC).
+    pub fn last_sync(&self) -> Result<Option<String>> {
+        Ok(meta_get(&self.conn, META_LAST_SYNC)?)
+    }
+}

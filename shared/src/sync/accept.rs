@@ -1,0 +1,268 @@
+//! The server's gate for incoming changes: applied to a fork, checked, and only then accepted.
+
+use super::access::{Access, Role};
+use super::frame::ErrorCode;
+use crate::doc::{self, DocId};
+use crate::domain::{Org, Place, Record, RecordKind, Visit};
+use crate::hours::now_jst;
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{AutoCommit, PatchAction, Prop, Value};
+use std::collections::BTreeSet;
+
+/// Why a message was refused. Nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Kind of refusal.
+    pub code: ErrorCode,
+    /// Words for people, naming the record and field where there is one.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the device sending the message is.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// Its role.
+    pub role: Role,
+    /// Its device id (a member may change only organization entries it owns).
+    pub device: String,
+}
+
+/// What receiving a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether the document changed.
+    pub changed: bool,
+    /// Changes the device sent for a document it may only read: dropped, not merged. The rest of
+    /// the message (what the device has and needs) was still processed, so it keeps receiving.
+    pub dropped: Option<Rejection>,
+}
+
+/// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied to a fork and
+/// checked (structure, record validation, ownership); only if all pass is the document updated.
+/// On refusal neither `doc` nor `state` changes.
+pub fn receive(
+    doc: &mut AutoCommit,
+    doc_id: &DocId,
+    state: &mut State,
+    message: &[u8],
+    access: Access,
+    sender: &Sender,
+) -> Result<Outcome, Rejection> {
+    let mut message = Message::decode(message).map_err(|e| {
+        Rejection::new(
+            ErrorCode::BadFrame,
+            format!("{doc_id}: not a sync message: {e}"),
+        )
+    })?;
+    if access == Access::None {
+        return Err(Rejection::new(
+            ErrorCode::Forbidden,
+            format!("{doc_id}: not readable by this device"),
+        ));
+    }
+    let mut dropped = None;
+    if access == Access::Read && !message.changes.is_empty() {
+        message.changes = automerge::sync::ChunkList::empty();
+        dropped = Some(Rejection::new(
+            ErrorCode::ReadOnly,
+            format!("{doc_id}: read-only for this device; its changes were not merged"),
+        ));
+    }
+    let before = doc.get_heads();
+    let mut fork = doc.fork();
+    let mut fork_state = state.clone();
+    fork.sync()
+        .receive_sync_message(&mut fork_state, message)
+        .map_err(|e| {
+            Rejection::new(
+                ErrorCode::Invalid,
+                format!("{doc_id}: changes do not apply: {e}"),
+            )
+        })?;
+    let after = fork.get_heads();
+    if after != before {
+        check(doc, &mut fork, doc_id, &before, &after, sender)?;
+        *doc = fork;
+    }
+    *state = fork_state;
+    Ok(Outcome {
+        changed: after != before,
+        dropped,
+    })
+}
+
+/// Checks what changed between `before` and `after` in `fork`.
+fn check(
+    original: &AutoCommit,
+    fork: &mut AutoCommit,
+    doc_id: &DocId,
+    before: &[automerge::ChangeHash],
+    after: &[automerge::ChangeHash],
+    sender: &Sender,
+) -> Result<(), Rejection> {
+    let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
+    let patches = fork.diff(before, after);
+    let Some(kind) = doc_id.record_kind() else {
+        return check_workspace(&patches).map_err(invalid);
+    };
+    let allowed_fields: BTreeSet<String> = match kind {
+        RecordKind::Place => Place::new("x", "cafe", 1.0, 1.0)
+            .to_fields()
+            .into_keys()
+            .collect(),
+        RecordKind::Org => Org::new("x", "npo").to_fields().into_keys().collect(),
+        RecordKind::Visit => Visit::new("t", "visit", now_jst())
+            .to_fields()
+            .into_keys()
+            .collect(),
+    };
+    let mut touched = BTreeSet::new();
+    for patch in &patches {
+        match patch.path.as_slice() {
+            [] => return Err(invalid("the document's structure cannot be changed".into())),
+            [(_, Prop::Map(root))] if root == kind.root_key() => {
+                // A record added or replaced: it must be a map.
+                if let PatchAction::PutMap {
+                    key,
+                    value: (value, _),
+                    ..
+                } = &patch.action
+                {
+                    if !matches!(value, Value::Object(automerge::ObjType::Map)) {
+                        return Err(invalid(format!("record {key} is not a map")));
+                    }
+                    touched.insert(key.clone());
+                } else {
+                    return Err(invalid("records are kept in a map keyed by id".into()));
+                }
+            }
+            [(_, Prop::Map(root)), (_, Prop::Map(id))] if root == kind.root_key() => {
+                match &patch.action {
+                    PatchAction::PutMap {
+                        key,
+                        value: (Value::Scalar(_), _),
+                        ..
+                    } if allowed_fields.contains(key) => {}
+                    PatchAction::PutMap { key, .. } => {
+                        return Err(invalid(format!(
+                            "record {id}: field {key:?} is not allowed"
+                        )));
+                    }
+                    PatchAction::DeleteMap { key } => {
+                        return Err(invalid(format!(
+                            "record {id}: field {key:?} cannot be removed"
+                        )));
+                    }
+                    _ => return Err(invalid(format!("record {id}: fields are plain values"))),
+                }
+                touched.insert(id.clone());
+            }
+            _ => return Err(invalid("records hold plain values only".into())),
+        }
+    }
+    let now = now_jst();
+    for id in &touched {
+        let old = doc::read_record(original, kind, id);
+        let is_new = old.is_none();
+        let new = doc::read_record(fork, kind, id).ok_or_else(|| {
+            invalid(format!(
+                "record {id} was removed (delete with a tombstone instead)"
+            ))
+        })?;
+        let result = match kind {
+            RecordKind::Place => Place::from_fields(id, &new).validate(now),
+            RecordKind::Org => {
+                let org = Org::from_fields(id, &new);
+                if sender.role == Role::Member {
+                    let owner_before = old.as_ref().map(|o| Org::from_fields(id, o).owner);
+                    let ours = org.owner.as_deref() == Some(sender.device.as_str());
+                    if !ours
+                        || owner_before
+                            .is_some_and(|o| o.as_deref() != Some(sender.device.as_str()))
+                    {
+                        return Err(Rejection::new(
+                            ErrorCode::Forbidden,
+                            format!(
+                                "{doc_id}: record {id}: a member may change only its own organization's entry"
+                            ),
+                        ));
+                    }
+                }
+                org.validate(now)
+            }
+            RecordKind::Visit => {
+                let visit = Visit::from_fields(id, &new);
+                match doc_id {
+                    DocId::Visits { team, month }
+                        if &visit.team == team && &visit.month() == month =>
+                    {
+                        visit.validate(now)
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "record {id}: a visit belongs in visits/{{its team}}/{{its month}}"
+                        )));
+                    }
+                }
+            }
+        };
+        // A record already invalid before (e.g. two valid concurrent edits that together break a
+        // cross-field rule) must not block sync forever; a new or valid record must stay valid.
+        let was_valid = old.is_some_and(|o| match kind {
+            RecordKind::Place => Place::from_fields(id, &o).validate(now).is_ok(),
+            RecordKind::Org => Org::from_fields(id, &o).validate(now).is_ok(),
+            RecordKind::Visit => Visit::from_fields(id, &o).validate(now).is_ok(),
+        });
+        if let Err(e) = result
+            && (is_new || was_valid)
+        {
+            return Err(invalid(format!(
+                "record {id}: {}",
+                e.message(crate::Lang::En)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The workspace document: only its known keys, teams as maps of plain values.
+fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
+    for patch in patches {
+        match (patch.path.as_slice(), &patch.action) {
+            (
+                [],
+                PatchAction::PutMap {
+                    key,
+                    value: (Value::Scalar(_), _),
+                    ..
+                },
+            ) if ["id", "name", "taxonomy_version"].contains(&key.as_str()) => {}
+            (
+                [(_, Prop::Map(root))],
+                PatchAction::PutMap {
+                    value: (Value::Object(automerge::ObjType::Map), _),
+                    ..
+                },
+            ) if root == "teams" => {}
+            (
+                [(_, Prop::Map(root)), _],
+                PatchAction::PutMap {
+                    key,
+                    value: (Value::Scalar(_), _),
+                    ..
+                },
+            ) if root == "teams" && key == "name" => {}
+            _ => return Err("only the workspace's name and teams can change".into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The server's gate: what a device sends is merged only when its role allows it and every record it
+//! touches stays valid; otherwise nothing of it is stored.
+
+mod support;
+
+use automerge::sync::{State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT, ReadDoc};
+use ibasho_shared::doc::genesis;
+use ibasho_shared::sync::{Access, AccessPolicy, ErrorCode, Rejection, Role, Sender, accept};
+use ibasho_shared::{DocId, Org, Visit, hours::now_jst};
+use support::*;
+
+/// Runs a raw document's sync against the server's copy until quiet; returns the first refusal.
+fn push_raw(
+    server: &mut AutoCommit,
+    doc_id: &DocId,
+    device: &mut AutoCommit,
+    access: Access,
+    sender: &Sender,
+) -> Result<Vec<Rejection>, Rejection> {
+    let (mut server_state, mut device_state) = (State::new(), State::new());
+    let mut dropped = Vec::new();
+    for _ in 0..10 {
+        let Some(m) = device.sync().generate_sync_message(&mut device_state) else {
+            break;
+        };
+        let outcome = accept::receive(
+            server,
+            doc_id,
+            &mut server_state,
+            &m.encode(),
+            access,
+            sender,
+        )?;
+        dropped.extend(outcome.dropped);
+        if let Some(reply) = server.sync().generate_sync_message(&mut server_state) {
+            device
+                .sync()
+                .receive_sync_message(&mut device_state, reply)
+                .unwrap();
+        }
+    }
+    Ok(dropped)
+}
+
+fn worker() -> Sender {
+    Sender {
+        role: Role::Worker,
+        device: "dev-worker".into(),
+    }
+}
+
+fn member(device: &str) -> Sender {
+    Sender {
+        role: Role::Member,
+        device: device.into(),
+    }
+}
+
+fn server_copy_of(replica: &mut ibasho_shared::Replica, doc_id: &DocId) -> AutoCommit {
+    AutoCommit::load(&replica.doc_bytes(doc_id).unwrap()).unwrap()
+}
+
+#[test]
+fn a_valid_new_place_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    let mut device = server_copy_of(&mut r, &doc_id);
+    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    assert_eq!(server.get_heads(), r.doc_heads(&doc_id).unwrap());
+}
+
+#[test]
+fn an_invalid_record_is_refused_naming_the_record_and_field_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let before = server.get_heads();
+    // A device that bypasses local validation: latitude 999.
+    let mut device = server.fork();
+    let places = device.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = device.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    device.put(&rec, "lat", 999.0).unwrap();
+    device.commit();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(
+        err.message.contains(&p.id) && err.message.contains("latitude"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        server.get_heads(),
+        before,
+        "nothing of the batch was stored"
+    );
+}
+
+#[test]
+fn the_structure_of_a_document_cannot_be_changed() {
+    let doc_id = DocId::Places(1);
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    let before = server.get_heads();
+    let mut device = server.fork();
+    device.put(ROOT, "places", "gone").unwrap();
+    device.commit();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert_eq!(server.get_heads(), before);
+
+    let mut device = server.fork();
+    let places = device.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = device
+        .put_object(&places, "x1", automerge::ObjType::Map)
+        .unwrap();
+    device
+        .put_object(&rec, "name", automerge::ObjType::List)
+        .unwrap();
+    device.commit();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert_eq!(server.get_heads(), before);
+}
+
+#[test]
+fn changes_to_a_read_only_document_are_dropped_while_reading_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut coordinator = founder(dir.path(), "佐藤");
+    coordinator
+        .add_org(Org::new("座間市社会福祉協議会", "社協"))
+        .unwrap();
+    let mut server = server_copy_of(&mut coordinator, &DocId::Orgs);
+    let before = server.get_heads();
+    // A worker's device holds an entry it made offline; orgs are read-only for workers.
+    let mut device = genesis(&DocId::Orgs, automerge::ActorId::random());
+    let orgs = device.get(ROOT, "orgs").unwrap().unwrap().1;
+    let rec = device
+        .put_object(&orgs, "w1", automerge::ObjType::Map)
+        .unwrap();
+    device.put(&rec, "name", "勝手な団体").unwrap();
+    device.put(&rec, "sector", "npo").unwrap();
+    device.commit();
+    let dropped = push_raw(
+        &mut server,
+        &DocId::Orgs,
+        &mut device,
+        Access::Read,
+        &worker(),
+    )
+    .unwrap();
+    assert!(dropped.iter().all(|r| r.code == ErrorCode::ReadOnly) && !dropped.is_empty());
+    assert_eq!(server.get_heads(), before, "nothing merged");
+    let orgs = device.get(ROOT, "orgs").unwrap().unwrap().1;
+    assert_eq!(
+        device.keys(&orgs).count(),
+        2,
+        "the worker still received the directory"
+    );
+}
+
+#[test]
+fn unreadable_documents_are_forbidden() {
+    let doc_id = DocId::Visits {
+        team: "a".into(),
+        month: "2026-11".into(),
+    };
+    let policy = AccessPolicy {
+        role: Role::Member,
+        team: None,
+    };
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    let mut device = genesis(&doc_id, automerge::ActorId::random());
+    let err = push_raw(
+        &mut server,
+        &doc_id,
+        &mut device,
+        policy.access(&doc_id),
+        &member("m1"),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+}
+
+#[test]
+fn a_member_changes_only_its_own_directory_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut coordinator = founder(dir.path(), "佐藤");
+    let shakyo = coordinator
+        .add_org(Org::new("座間市社会福祉協議会", "社協"))
+        .unwrap();
+    let mut server = server_copy_of(&mut coordinator, &DocId::Orgs);
+    let before = server.get_heads();
+
+    let mut device = server.fork();
+    let orgs = device.get(ROOT, "orgs").unwrap().unwrap().1;
+    let rec = device.get(&orgs, shakyo.id.as_str()).unwrap().unwrap().1;
+    device.put(&rec, "offers", "乗っ取り").unwrap();
+    device.commit();
+    let err = push_raw(
+        &mut server,
+        &DocId::Orgs,
+        &mut device,
+        Access::Write,
+        &member("m1"),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    assert_eq!(server.get_heads(), before);
+
+    // Its own entry (owner = its device) is accepted.
+    let mut member_replica = joiner(
+        &mut coordinator,
+        &dir.path().join("m"),
+        "喫茶ランドリー店主",
+    );
+    let own = Org {
+        owner: Some("m1".into()),
+        ..Org::new("喫茶ランドリー", "企業")
+    };
+    let own = member_replica.add_org(own).unwrap();
+    let mut device = server_copy_of(&mut member_replica, &DocId::Orgs);
+    push_raw(
+        &mut server,
+        &DocId::Orgs,
+        &mut device,
+        Access::Write,
+        &member("m1"),
+    )
+    .unwrap();
+    let orgs = server.get(ROOT, "orgs").unwrap().unwrap().1;
+    assert!(server.get(&orgs, own.id.as_str()).unwrap().is_some());
+}
+
+#[test]
+fn a_visit_must_live_in_its_own_team_and_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let team = r.default_team().unwrap();
+    let v = r
+        .add_visit(Visit::new(&team, "visit", now_jst()), None)
+        .unwrap();
+    let real = DocId::Visits {
+        team: team.clone(),
+        month: v.month(),
+    };
+    let mut device = server_copy_of(&mut r, &real);
+    // The same bytes offered as another team's document.
+    let other = DocId::Visits {
+        team: "other-team".into(),
+        month: v.month(),
+    };
+    let mut server = genesis(&other, automerge::ActorId::random());
+    let err = push_raw(&mut server, &other, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+}
