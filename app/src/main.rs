@@ -2,6 +2,7 @@
 
 mod cli;
 mod paths;
+mod sync;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -1,8 +1,230 @@
-//! `ibasho-sync-server`: the websocket sync server (not serving yet).
+//! `ibasho-sync-server`: serve, and the admin commands on the same data directory.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "ibasho-sync-server: this build does not serve yet; replicas exchange documents with `ibasho export/import automerge`."
-    );
-    std::process::ExitCode::FAILURE
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ibasho_shared::sync::Role;
+use ibasho_sync_server::{AppState, admin, hub::Hub, limits::Limits, router, store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The ibasho sync server.
+#[derive(Debug, Parser)]
+#[command(name = "ibasho-sync-server", version, about)]
+struct Cli {
+    /// Data directory (SQLite store).
+    #[arg(long, env = "IBASHO_SERVER_DATA")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve websockets and HTTP.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:7700 (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        listen: String,
+        /// Largest frame accepted, in bytes.
+        #[arg(long, default_value_t = Limits::default().max_frame_bytes)]
+        max_frame_bytes: usize,
+        /// Most documents in one frame.
+        #[arg(long, default_value_t = Limits::default().max_docs_per_frame)]
+        max_docs_per_frame: usize,
+        /// Sustained frames per second per connection.
+        #[arg(long, default_value_t = Limits::default().frames_per_second)]
+        frames_per_second: f64,
+        /// Burst of frames above the sustained rate.
+        #[arg(long, default_value_t = Limits::default().burst)]
+        burst: f64,
+        /// Seconds a document may stay idle in memory.
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+        /// Most documents in memory.
+        #[arg(long, default_value_t = 2000)]
+        max_docs: usize,
+    },
+    /// Workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCmd),
+    /// Teams.
+    #[command(subcommand)]
+    Team(TeamCmd),
+    /// Create a single-use invite; prints the token.
+    Invite {
+        #[arg(long)]
+        workspace: String,
+        /// coordinator, worker or member.
+        #[arg(long)]
+        role: Role,
+        /// The worker's team.
+        #[arg(long)]
+        team: Option<String>,
+        /// How long it stays valid: 30m, 12h, 7d.
+        #[arg(long, default_value = "7d")]
+        expires: String,
+    },
+    /// List the devices of a workspace.
+    Devices {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a device: it is refused at once, also on a live connection.
+    Revoke { device: String },
+    /// Write a consistent copy of the store (safe while serving).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCmd {
+    /// Create a workspace; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCmd {
+    /// Create a team; prints its id.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut conn = store::open(&cli.data)
+        .with_context(|| format!("opening the store in {}", cli.data.display()))?;
+    match cli.command {
+        Command::Serve {
+            listen,
+            max_frame_bytes,
+            max_docs_per_frame,
+            frames_per_second,
+            burst,
+            idle_secs,
+            max_docs,
+        } => {
+            let limits = Limits {
+                max_frame_bytes,
+                max_docs_per_frame,
+                frames_per_second,
+                burst,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(
+                conn,
+                &listen,
+                limits,
+                Duration::from_secs(idle_secs),
+                max_docs,
+            ))?;
+        }
+        Command::Workspace(WorkspaceCmd::Create { name }) => {
+            println!("{}", admin::create_workspace(&mut conn, &name)?)
+        }
+        Command::Team(TeamCmd::Create { workspace, name }) => {
+            println!("{}", admin::create_team(&mut conn, &workspace, &name)?)
+        }
+        Command::Invite {
+            workspace,
+            role,
+            team,
+            expires,
+        } => {
+            let expires = admin::parse_duration(&expires)?;
+            println!(
+                "{}",
+                admin::create_invite(&conn, &workspace, role, team.as_deref(), expires)?
+            );
+        }
+        Command::Devices { workspace } => {
+            for d in admin::list_devices(&conn, &workspace)? {
+                let revoked = d
+                    .revoked_at
+                    .map(|t| format!("  revoked {t}"))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {}  {}  {}{revoked}",
+                    d.id,
+                    d.role,
+                    d.team.unwrap_or_else(|| "-".into()),
+                    d.person
+                );
+            }
+        }
+        Command::Revoke { device } => admin::revoke(&conn, &device)?,
+        Command::Backup { out } => admin::backup(&conn, &out)?,
+    }
+    Ok(())
+}
+
+async fn serve(
+    conn: rusqlite::Connection,
+    listen: &str,
+    limits: Limits,
+    idle: Duration,
+    max_docs: usize,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let hub = Arc::new(Hub::new(conn));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let state = AppState {
+        hub: hub.clone(),
+        limits,
+        shutdown: shutdown_rx,
+    };
+    let evictor = hub.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            evictor.evict(idle, max_docs);
+        }
+    });
+    // The line tests and scripts wait for.
+    println!("listening on {addr}");
+    tracing::info!(%addr, "serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            tracing::info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        })
+        .await?;
+    hub.with_store(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))?;
+    tracing::info!("stopped; everything is stored");
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

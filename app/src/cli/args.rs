@@ -55,6 +55,27 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ConflictCmd>,
     },
+    /// Join a workspace on a sync server with an invite (URL like http://127.0.0.1:7700).
+    Join {
+        url: String,
+        invite: String,
+        /// Your display name, recorded on your changes (default: $USER).
+        #[arg(long)]
+        person: Option<String>,
+    },
+    /// Exchange everything with the server once; prints what moved. With --watch, stay connected.
+    Sync {
+        /// Stay connected: push edits as they happen, reconnect with backoff.
+        #[arg(long)]
+        watch: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Server, role, team, unsent changes and last sync.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Write places or documents to files.
     #[command(subcommand)]
     Export(ExportCmd),

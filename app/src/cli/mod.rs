@@ -4,6 +4,7 @@ mod args;
 mod files;
 mod places;
 mod records;
+mod sync;
 
 use anyhow::Result;
 use args::{Cli, Command, ConflictCmd, TeamCmd};
@@ -84,6 +85,13 @@ fn execute(cli: Cli) -> Result<()> {
                 None => records::conflicts(&mut replica, *json, lang),
             }
         }
+        Command::Join {
+            url,
+            invite,
+            person,
+        } => sync::join(&mut open(&cli)?, url, invite, person.as_deref(), lang),
+        Command::Sync { watch, json } => sync::sync(&mut open(&cli)?, *watch, *json, lang),
+        Command::Status { json } => sync::status(&mut open(&cli)?, *json, lang),
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
     }

@@ -45,6 +45,8 @@ pub struct Replica {
     docs: HashMap<DocId, LoadedDoc>,
     /// Sync states with the server for documents touched in the current session.
     sync_states: HashMap<DocId, automerge::sync::State>,
+    /// SQLite's `data_version` when last checked (it changes when another connection commits).
+    data_version: Option<i64>,
     actor: ActorId,
     path: PathBuf,
 }
@@ -77,6 +79,7 @@ impl Replica {
             conn,
             docs: HashMap::new(),
             sync_states: HashMap::new(),
+            data_version: None,
             actor,
             path: path.to_path_buf(),
         })
@@ -231,6 +234,20 @@ impl Replica {
         for id in doc_ids {
             self.docs.remove(&id);
         }
+    }
+
+    /// Reloads documents when another process (another `ibasho` command) changed the replica file
+    /// since this one last looked. Returns whether anything changed.
+    pub fn refresh_if_changed(&mut self) -> Result<bool> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let changed = self.data_version.is_some_and(|v| v != version);
+        self.data_version = Some(version);
+        if changed {
+            self.docs.clear();
+        }
+        Ok(changed)
     }
 
     /// Runs SQLite's integrity check; `Ok(())` when the file is sound.

@@ -1,0 +1,167 @@
+//! `ibasho join`, `ibasho sync`, `ibasho status`.
+
+use super::print_json;
+use crate::sync::{self, SyncReport};
+use anyhow::{Result, bail};
+use ibasho_shared::{Lang, Replica};
+use serde_json::json;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub(super) fn join(
+    replica: &mut Replica,
+    url: &str,
+    invite: &str,
+    person: Option<&str>,
+    lang: Lang,
+) -> Result<()> {
+    let person = person
+        .map(String::from)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "me".into());
+    let rt = runtime()?;
+    let report = rt.block_on(sync::join(replica, url, invite, &person))?;
+    let server = replica.server()?.expect("just joined");
+    match lang {
+        Lang::Ja => println!("参加しました: {} （役割: {}）", server.url, server.role),
+        Lang::En => println!("joined {} as {}", server.url, server.role),
+    }
+    if report.places + report.visits_refiled > 0 {
+        println!(
+            "offline edits kept: {} places, {} visits (re-filed under your team)",
+            report.places, report.visits_refiled
+        );
+    }
+    if report.visits_local_only > 0 {
+        println!(
+            "{} visits stay on this device only: the {} role cannot share visits",
+            report.visits_local_only, server.role
+        );
+    }
+    if report.orgs_local_only > 0 {
+        println!(
+            "{} directory entries stay on this device only: the {} role cannot add to the directory",
+            report.orgs_local_only, server.role
+        );
+    }
+    // Bring the workspace down right away.
+    let first = rt.block_on(sync::sync_once(replica))?;
+    print_report(&first, lang);
+    Ok(())
+}
+
+fn print_report(r: &SyncReport, lang: Lang) {
+    match lang {
+        Lang::Ja => eprintln!(
+            "同期: 送信 {} 文書 / 更新 {} 文書 / {} バイト送信, {} バイト受信",
+            r.docs_sent,
+            r.docs_changed.len(),
+            r.bytes_sent,
+            r.bytes_received
+        ),
+        Lang::En => eprintln!(
+            "sync: sent {} docs, {} changed here, {} bytes up, {} bytes down",
+            r.docs_sent,
+            r.docs_changed.len(),
+            r.bytes_sent,
+            r.bytes_received
+        ),
+    }
+    for d in &r.docs_changed {
+        eprintln!("  ← {d}");
+    }
+    for refused in &r.refused {
+        eprintln!("  ✗ {refused}");
+    }
+}
+
+pub(super) fn sync(replica: &mut Replica, watch: bool, json: bool, lang: Lang) -> Result<()> {
+    let rt = runtime()?;
+    if watch {
+        return rt.block_on(sync::watch(replica, |r| {
+            if json {
+                println!("{}", serde_json::to_string(r).expect("reports encode"));
+            } else if !r.docs_changed.is_empty() || r.docs_sent > 0 || !r.refused.is_empty() {
+                print_report(r, lang);
+            }
+        }));
+    }
+    let report = rt.block_on(sync::sync_once(replica))?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print_report(&report, lang);
+    }
+    if !report.refused.is_empty() {
+        bail!(
+            "the server refused {} change(s); they stay on this device (see above)",
+            report.refused.len()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()> {
+    let server = replica.server()?;
+    let unsent = replica.unsent_changes()?;
+    let last = replica.last_sync()?;
+    let workspace = replica.workspace().ok();
+    if json {
+        return print_json(&json!({
+            "workspace": workspace,
+            "server": server,
+            "unsent_changes": unsent,
+            "last_sync": last,
+            "device": replica.device_id(),
+        }));
+    }
+    let ja = lang == Lang::Ja;
+    if let Some(ws) = &workspace {
+        println!(
+            "{}: {}",
+            if ja {
+                "ワークスペース"
+            } else {
+                "workspace"
+            },
+            ws.name
+        );
+    }
+    match &server {
+        Some(s) => {
+            println!("{}: {}", if ja { "サーバー" } else { "server" }, s.url);
+            println!("{}: {}", if ja { "役割" } else { "role" }, s.role);
+            println!(
+                "{}: {}",
+                if ja { "チーム" } else { "team" },
+                s.team.as_deref().unwrap_or("-")
+            );
+        }
+        None => println!(
+            "{}",
+            if ja {
+                "サーバー: なし（この端末のみ）"
+            } else {
+                "server: none (this device only)"
+            }
+        ),
+    }
+    println!(
+        "{}: {unsent}",
+        if ja {
+            "未送信の変更"
+        } else {
+            "unsent changes"
+        }
+    );
+    println!(
+        "{}: {}",
+        if ja { "最終同期" } else { "last sync" },
+        last.as_deref().unwrap_or("-")
+    );
+    Ok(())
+}

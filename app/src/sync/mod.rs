@@ -1,0 +1,264 @@
+//! The sync client: the websocket transport around the replica's sans-IO sync, one round at a time
+//! (`ibasho sync`) or staying connected with reconnects (`ibasho sync --watch`).
+
+mod transport;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ibasho_shared::sync::{DocMessage, ErrorCode, Frame, PROTOCOL_VERSION, Role};
+use ibasho_shared::{DocId, JoinReport, Replica, ServerBinding};
+use serde::Serialize;
+use std::time::Duration;
+use transport::Connection;
+
+/// Documents per frame the client sends (the server's default bound is 512).
+const DOCS_PER_FRAME: usize = 128;
+/// How long to wait for the server before giving up on a round.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What one sync round moved.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SyncReport {
+    /// Documents this device sent messages for.
+    pub docs_sent: usize,
+    /// Documents that changed here.
+    pub docs_changed: Vec<String>,
+    /// Bytes sent and received in frames.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// What the server refused, in its words.
+    pub refused: Vec<String>,
+}
+
+/// Exchanges an invite at `url` for a device token and binds the replica to the workspace.
+pub async fn join(
+    replica: &mut Replica,
+    url: &str,
+    invite: &str,
+    person: &str,
+) -> Result<JoinReport> {
+    if let Some(server) = replica.server()? {
+        bail!(
+            "this replica already syncs with {} (use another --home to join elsewhere)",
+            server.url
+        );
+    }
+    let mut conn = Connection::open(url, "/join", None).await?;
+    conn.send(&Frame::Join {
+        version: PROTOCOL_VERSION,
+        invite: invite.trim().to_string(),
+        person: person.to_string(),
+    })
+    .await?;
+    match conn.recv(REPLY_TIMEOUT).await? {
+        Frame::Joined {
+            device,
+            token,
+            workspace,
+            role,
+            team,
+        } => {
+            let role: Role = role.parse().map_err(|e: String| anyhow!(e))?;
+            let binding = ServerBinding {
+                url: transport::base_url(url)?,
+                device,
+                token,
+                workspace,
+                role,
+                team,
+            };
+            Ok(replica.bind_server(binding, person)?)
+        }
+        Frame::Error {
+            code: ErrorCode::BadInvite,
+            message,
+            ..
+        } => bail!("the invite was refused: {message}"),
+        Frame::Error { message, .. } => bail!("the server refused to join: {message}"),
+        other => bail!("unexpected answer from the server: {other:?}"),
+    }
+}
+
+async fn connect(
+    replica: &mut Replica,
+) -> Result<(Connection, Vec<ibasho_shared::sync::ManifestEntry>)> {
+    let server = replica
+        .server()?
+        .context("this replica has not joined a server yet: run `ibasho join URL INVITE`")?;
+    let mut conn = Connection::open(&server.url, "/sync", Some(&server.token)).await?;
+    match conn.recv(REPLY_TIMEOUT).await? {
+        Frame::Welcome {
+            version,
+            workspace,
+            manifest,
+            ..
+        } => {
+            if version != PROTOCOL_VERSION {
+                bail!(
+                    "the server speaks protocol {version}, this app {PROTOCOL_VERSION}: update one of them"
+                );
+            }
+            if workspace != server.workspace {
+                bail!(
+                    "the server answered for workspace {workspace}, but this replica belongs to {}",
+                    server.workspace
+                );
+            }
+            Ok((conn, manifest))
+        }
+        Frame::Error { message, .. } => bail!("the server refused the connection: {message}"),
+        other => bail!("unexpected first frame from the server: {other:?}"),
+    }
+}
+
+/// Receives a batch of document messages into the replica.
+fn receive(replica: &mut Replica, docs: Vec<DocMessage>, report: &mut SyncReport) -> Result<()> {
+    for DocMessage { doc, message } in docs {
+        let doc_id: DocId = doc
+            .parse()
+            .with_context(|| format!("the server sent an unknown document {doc:?}"))?;
+        if replica.receive_sync_message(&doc_id, &message)? && !report.docs_changed.contains(&doc) {
+            report.docs_changed.push(doc);
+        }
+    }
+    Ok(())
+}
+
+/// Handles one incoming frame; returns whether it answered one of our `Sync` frames.
+fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Result<bool> {
+    match frame {
+        Frame::SyncReply { docs } => {
+            receive(replica, docs, report)?;
+            Ok(true)
+        }
+        Frame::Sync { docs } => {
+            receive(replica, docs, report)?;
+            Ok(false)
+        }
+        Frame::Error { code, doc, message } => {
+            match code {
+                ErrorCode::Revoked => {
+                    bail!("this device was revoked by the workspace's coordinator")
+                }
+                ErrorCode::BadFrame
+                | ErrorCode::TooLarge
+                | ErrorCode::RateLimited
+                | ErrorCode::Internal
+                    if doc.is_none() =>
+                {
+                    bail!("the server closed the connection: {message}")
+                }
+                _ => report.refused.push(message),
+            }
+            Ok(false)
+        }
+        other => bail!("unexpected frame from the server: {other:?}"),
+    }
+}
+
+/// Sends messages in frames and waits until every frame is answered.
+async fn exchange(
+    conn: &mut Connection,
+    replica: &mut Replica,
+    mut outgoing: Vec<DocMessage>,
+    report: &mut SyncReport,
+) -> Result<()> {
+    while !outgoing.is_empty() {
+        let mut awaiting = 0;
+        while !outgoing.is_empty() {
+            let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
+            report.docs_sent += outgoing.len();
+            conn.send(&Frame::Sync {
+                docs: std::mem::replace(&mut outgoing, rest),
+            })
+            .await?;
+            awaiting += 1;
+        }
+        while awaiting > 0 {
+            let frame = conn.recv(REPLY_TIMEOUT).await?;
+            if handle(replica, frame, report)? {
+                awaiting -= 1;
+            }
+        }
+        outgoing = replica.pending_sync_messages()?;
+    }
+    Ok(())
+}
+
+/// One sync round: everything both ways is exchanged, then the connection closes.
+pub async fn sync_once(replica: &mut Replica) -> Result<SyncReport> {
+    let (mut conn, manifest) = connect(replica).await?;
+    replica.begin_sync_session();
+    let mut report = SyncReport::default();
+    let plan = replica.sync_plan(&manifest)?;
+    exchange(&mut conn, replica, plan, &mut report).await?;
+    (report.bytes_sent, report.bytes_received) = conn.byte_counts();
+    conn.close().await;
+    if report.refused.is_empty() {
+        replica.record_sync()?;
+    }
+    Ok(report)
+}
+
+/// Stays connected: pushes local edits (also those made by other `ibasho` commands) as they happen,
+/// receives other devices' changes, and reconnects with backoff when the connection drops.
+pub async fn watch(replica: &mut Replica, mut on_round: impl FnMut(&SyncReport)) -> Result<()> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match watch_connection(replica, &mut on_round).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_fatal(&e) => return Err(e),
+            Err(e) => {
+                eprintln!("sync: {e:#}; retrying in {:.1} s", backoff.as_secs_f64());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn is_fatal(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("revoked")
+        || text.contains("has not joined")
+        || text.contains("unknown device token")
+}
+
+async fn watch_connection(
+    replica: &mut Replica,
+    on_round: &mut impl FnMut(&SyncReport),
+) -> Result<()> {
+    let (mut conn, manifest) = connect(replica).await?;
+    replica.begin_sync_session();
+    let mut report = SyncReport::default();
+    let plan = replica.sync_plan(&manifest)?;
+    exchange(&mut conn, replica, plan, &mut report).await?;
+    replica.record_sync()?;
+    on_round(&report);
+    let mut poll = tokio::time::interval(Duration::from_millis(300));
+    loop {
+        let mut report = SyncReport::default();
+        tokio::select! {
+            frame = conn.recv_any() => {
+                let Some(frame) = frame? else { bail!("the server closed the connection") };
+                handle(replica, frame, &mut report)?;
+                let replies = replica.pending_sync_messages()?;
+                exchange(&mut conn, replica, replies, &mut report).await?;
+            }
+            _ = poll.tick() => {
+                replica.refresh_if_changed()?;
+                let outgoing = replica.pending_sync_messages()?;
+                if outgoing.is_empty() {
+                    continue;
+                }
+                exchange(&mut conn, replica, outgoing, &mut report).await?;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                conn.close().await;
+                return Ok(());
+            }
+        }
+        replica.record_sync()?;
+        on_round(&report);
+    }
+}

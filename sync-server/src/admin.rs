@@ -1,0 +1,124 @@
+//! Admin commands on the server's store: workspaces, teams, invites, devices, backup.
+
+use crate::hub::admin_edit;
+use crate::store::{self, Device};
+use anyhow::{Context, Result, bail};
+use ibasho_shared::doc::{self, DocId, Team};
+use ibasho_shared::sync::Role;
+use rusqlite::{Connection, params};
+use std::path::Path;
+
+/// Creates a workspace (and its workspace document); returns its id.
+pub fn create_workspace(conn: &mut Connection, name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        bail!("--name: a workspace name of 1–120 characters is required");
+    }
+    let id = store::new_secret()[..16].to_string();
+    conn.execute(
+        "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![id, name, chrono::Utc::now().to_rfc3339()],
+    )?;
+    admin_edit(conn, &id, &DocId::Workspace, |d| {
+        doc::write_workspace(d, &id, name, ibasho_shared::taxonomy::TAXONOMY_VERSION)
+    })?;
+    Ok(id)
+}
+
+/// Creates a team in a workspace; returns its id.
+pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result<String> {
+    if !store::workspace_exists(conn, workspace)? {
+        bail!("--workspace: no workspace {workspace:?} (see `workspace create`)");
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        bail!("--name: a team name of 1–120 characters is required");
+    }
+    let id = store::new_secret()[..12].to_string();
+    conn.execute(
+        "INSERT INTO teams (id, workspace, name) VALUES (?1, ?2, ?3)",
+        params![id, workspace, name],
+    )?;
+    let team = Team {
+        id: id.clone(),
+        name: name.to_string(),
+    };
+    admin_edit(conn, workspace, &DocId::Workspace, |d| {
+        doc::write_team(d, &team)
+    })?;
+    Ok(id)
+}
+
+/// Parses a duration such as `30m`, `12h`, `7d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<chrono::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("--expires: {text:?} is not a duration like 30m, 12h or 7d"))?;
+    let d = match unit {
+        "" | "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        other => bail!("--expires: unknown unit {other:?} (use s, m, h or d)"),
+    };
+    if n <= 0 {
+        bail!("--expires: must be in the future");
+    }
+    Ok(d)
+}
+
+/// Creates a single-use invite; returns the token (the store keeps only its hash).
+pub fn create_invite(
+    conn: &Connection,
+    workspace: &str,
+    role: Role,
+    team: Option<&str>,
+    expires: chrono::Duration,
+) -> Result<String> {
+    if !store::workspace_exists(conn, workspace)? {
+        bail!("--workspace: no workspace {workspace:?}");
+    }
+    match (role, team) {
+        (Role::Worker, None) => bail!("--team: a worker belongs to a team (see `team create`)"),
+        (Role::Member, Some(_)) => bail!("--team: members have no team"),
+        (_, Some(team)) if !store::team_exists(conn, workspace, team)? => {
+            bail!("--team: no team {team:?} in workspace {workspace}")
+        }
+        _ => {}
+    }
+    let secret = store::new_secret();
+    let expires_at = (chrono::Utc::now() + expires).timestamp();
+    store::insert_invite(conn, &secret, workspace, role, team, expires_at)?;
+    Ok(secret)
+}
+
+/// The devices of a workspace.
+pub fn list_devices(conn: &Connection, workspace: &str) -> Result<Vec<Device>> {
+    if !store::workspace_exists(conn, workspace)? {
+        bail!("--workspace: no workspace {workspace:?}");
+    }
+    Ok(store::devices(conn, workspace)?)
+}
+
+/// Revokes a device.
+pub fn revoke(conn: &Connection, device: &str) -> Result<()> {
+    if !store::revoke(conn, device)? {
+        bail!("no device {device:?} (see `devices --workspace WS`)");
+    }
+    Ok(())
+}
+
+/// Writes a consistent copy of the store to `out` while the server may be running.
+pub fn backup(conn: &Connection, out: &Path) -> Result<()> {
+    if out.exists() {
+        bail!("--out: {} already exists", out.display());
+    }
+    conn.execute("VACUUM INTO ?1", [out.to_string_lossy()])
+        .with_context(|| format!("writing the backup to {}", out.display()))?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! One websocket connection: the frame loop of a device, and the invite exchange.
+
+use crate::AppState;
+use crate::hub::PeerEvent;
+use crate::limits::RateLimiter;
+use crate::store::{self, Device};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use ibasho_shared::sync::{ErrorCode, Frame, PROTOCOL_VERSION};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, state: &AppState, frame: &Frame) -> bool {
+    let bytes = frame.encode();
+    state.hub.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+    state
+        .hub
+        .metrics
+        .bytes_out
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    sink.send(Message::Binary(bytes.into())).await.is_ok()
+}
+
+/// Sends an error frame and closes.
+async fn refuse(sink: &mut Sink, state: &AppState, code: ErrorCode, message: &str) {
+    state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+    let _ = send(sink, state, &Frame::error(code, None, message)).await;
+    let _ = sink.send(Message::Close(None)).await;
+}
+
+/// Serves an authenticated device until it leaves, is revoked, misbehaves or the server stops.
+pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
+    let hub = state.hub.clone();
+    let (mut session, mut events) = hub.connect(device);
+    let (mut sink, mut stream) = socket.split();
+    tracing::info!(device = %session.device.id, role = %session.device.role, "connected");
+    let manifest = match tokio::task::block_in_place(|| hub.manifest(&session)) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "building a manifest failed");
+            refuse(
+                &mut sink,
+                &state,
+                ErrorCode::Internal,
+                "the server could not list documents",
+            )
+            .await;
+            hub.disconnect(&session);
+            return;
+        }
+    };
+    let welcome = Frame::Welcome {
+        version: PROTOCOL_VERSION,
+        device: session.device.id.clone(),
+        workspace: session.device.workspace.clone(),
+        role: session.device.role.to_string(),
+        team: session.device.team.clone(),
+        manifest,
+    };
+    let mut open = send(&mut sink, &state, &welcome).await;
+    let mut limiter = RateLimiter::new(&state.limits);
+    let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
+    let mut shutdown = state.shutdown.clone();
+    while open {
+        tokio::select! {
+            incoming = stream.next() => {
+                let bytes = match incoming {
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Text(_))) => {
+                        refuse(&mut sink, &state, ErrorCode::BadFrame, "frames are binary").await;
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        tracing::info!(device = %session.device.id, error = %e, "connection error");
+                        refuse(&mut sink, &state, ErrorCode::TooLarge, &format!("unreadable websocket message: {e}")).await;
+                        break;
+                    }
+                };
+                hub.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+                hub.metrics.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                if bytes.len() > state.limits.max_frame_bytes {
+                    let msg = format!("frame of {} bytes is over the limit of {}", bytes.len(), state.limits.max_frame_bytes);
+                    refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
+                    break;
+                }
+                if !limiter.allow() {
+                    refuse(&mut sink, &state, ErrorCode::RateLimited, "too many frames per second").await;
+                    break;
+                }
+                if tokio::task::block_in_place(|| hub.is_revoked(&session.device.id)) {
+                    refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
+                    break;
+                }
+                let docs = match Frame::decode(&bytes) {
+                    Ok(Frame::Sync { docs }) => docs,
+                    Ok(_) => {
+                        refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync frames are expected on /sync").await;
+                        break;
+                    }
+                    Err(e) => {
+                        refuse(&mut sink, &state, ErrorCode::BadFrame, &e.to_string()).await;
+                        break;
+                    }
+                };
+                if docs.len() > state.limits.max_docs_per_frame {
+                    let msg = format!("{} documents in one frame; at most {}", docs.len(), state.limits.max_docs_per_frame);
+                    refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
+                    break;
+                }
+                let handled = tokio::task::block_in_place(|| hub.handle_sync(&mut session, docs));
+                for error in &handled.errors {
+                    open &= send(&mut sink, &state, error).await;
+                }
+                open &= send(&mut sink, &state, &Frame::SyncReply { docs: handled.replies }).await;
+            }
+            event = events.recv() => {
+                let Some(PeerEvent::Changed(mut docs)) = event else { break };
+                // Debounce: gather what else changed in the next moment into one push.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                while let Ok(PeerEvent::Changed(more)) = events.try_recv() {
+                    docs.extend(more);
+                }
+                docs.sort();
+                docs.dedup();
+                let messages = tokio::task::block_in_place(|| hub.push(&mut session, &docs));
+                if !messages.is_empty() {
+                    open &= send(&mut sink, &state, &Frame::Sync { docs: messages }).await;
+                }
+            }
+            _ = revocation_check.tick() => {
+                if tokio::task::block_in_place(|| hub.is_revoked(&session.device.id)) {
+                    refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = sink.send(Message::Close(None)).await;
+                break;
+            }
+        }
+    }
+    tokio::task::block_in_place(|| hub.disconnect(&session));
+    tracing::info!(device = %session.device.id, "disconnected");
+}
+
+/// Exchanges an invite for a device token: one `Join` frame in, `Joined` or an error out.
+pub(crate) async fn join(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let frame = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        Ok(Some(Ok(Message::Binary(bytes)))) => Frame::decode(&bytes),
+        _ => return,
+    };
+    let reply = match frame {
+        Ok(Frame::Join {
+            version,
+            invite,
+            person,
+        }) if version == PROTOCOL_VERSION => {
+            if person.trim().is_empty() || person.chars().count() > 120 {
+                Frame::error(
+                    ErrorCode::BadFrame,
+                    None,
+                    "a display name (1–120 characters) is required",
+                )
+            } else {
+                let now = chrono::Utc::now().timestamp();
+                match state.hub.with_store(|conn| {
+                    store::redeem_invite(conn, invite.trim(), person.trim(), now)
+                }) {
+                    Ok(Ok((device, token))) => {
+                        tracing::info!(device = %device.id, role = %device.role, "device joined");
+                        Frame::Joined {
+                            device: device.id,
+                            token,
+                            workspace: device.workspace,
+                            role: device.role.to_string(),
+                            team: device.team,
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                        Frame::error(ErrorCode::BadInvite, None, e.to_string())
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "redeeming an invite failed");
+                        Frame::error(
+                            ErrorCode::Internal,
+                            None,
+                            "the server could not record the device",
+                        )
+                    }
+                }
+            }
+        }
+        Ok(Frame::Join { version, .. }) => Frame::error(
+            ErrorCode::BadFrame,
+            None,
+            format!("protocol version {version} is not {PROTOCOL_VERSION}"),
+        ),
+        _ => Frame::error(ErrorCode::BadFrame, None, "expected a Join frame"),
+    };
+    let _ = send(&mut sink, &state, &reply).await;
+    let _ = sink.send(Message::Close(None)).await;
+}

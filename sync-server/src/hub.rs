@@ -1,0 +1,488 @@
+//! The hub: documents loaded on demand (evicted when idle), every connected device, and the
+//! fan-out of new changes to the devices that may read them.
+
+use crate::metrics::Metrics;
+use crate::store::{self, Device};
+use automerge::sync::{State, SyncDoc};
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use ibasho_shared::doc::{DocId, genesis};
+use ibasho_shared::store::doc_store;
+use ibasho_shared::sync::{
+    Access, AccessPolicy, DocMessage, ErrorCode, Frame, ManifestEntry, Sender, accept,
+};
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A document held in memory.
+struct DocSlot {
+    doc: AutoCommit,
+    saved_heads: Vec<ChangeHash>,
+    last_used: Instant,
+}
+
+/// What the hub tells a connection.
+#[derive(Debug)]
+pub enum PeerEvent {
+    /// These documents have new changes the device may not have.
+    Changed(Vec<DocId>),
+}
+
+struct Peer {
+    workspace: String,
+    policy: AccessPolicy,
+    tx: mpsc::UnboundedSender<PeerEvent>,
+}
+
+/// A connection's side of the sync: who it is and its sync state per document.
+#[derive(Debug)]
+pub struct Session {
+    /// The device.
+    pub device: Device,
+    /// Its access rules.
+    pub policy: AccessPolicy,
+    /// Connection id in the hub.
+    pub id: u64,
+    states: HashMap<DocId, State>,
+}
+
+impl Session {
+    fn sender(&self) -> Sender {
+        Sender {
+            role: self.device.role,
+            device: self.device.id.clone(),
+        }
+    }
+}
+
+struct Inner {
+    conn: Connection,
+    docs: HashMap<String, DocSlot>,
+    peers: HashMap<u64, Peer>,
+    actor: ActorId,
+}
+
+/// Shared server state.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+/// What handling one client `Sync` frame produced.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// Replies, one per document that has something to say.
+    pub replies: Vec<DocMessage>,
+    /// Error frames for refused documents.
+    pub errors: Vec<Frame>,
+}
+
+impl Hub {
+    /// A hub over an open store.
+    pub fn new(conn: Connection) -> Hub {
+        Hub {
+            inner: Mutex::new(Inner {
+                conn,
+                docs: HashMap::new(),
+                peers: HashMap::new(),
+                actor: ActorId::random(),
+            }),
+            next_id: AtomicU64::new(1),
+            metrics: Metrics::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` with the store (admin queries, token checks).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.lock().conn)
+    }
+
+    /// Registers a connected device; its events arrive on the returned receiver.
+    pub fn connect(&self, device: Device) -> (Session, mpsc::UnboundedReceiver<PeerEvent>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let policy = AccessPolicy {
+            role: device.role,
+            team: device.team.clone(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.lock().peers.insert(
+            id,
+            Peer {
+                workspace: device.workspace.clone(),
+                policy: policy.clone(),
+                tx,
+            },
+        );
+        self.metrics.connections.fetch_add(1, Ordering::Relaxed);
+        (
+            Session {
+                device,
+                policy,
+                id,
+                states: HashMap::new(),
+            },
+            rx,
+        )
+    }
+
+    /// Unregisters a connection, persisting its sync states.
+    pub fn disconnect(&self, session: &Session) {
+        let mut inner = self.lock();
+        inner.peers.remove(&session.id);
+        for (doc_id, state) in &session.states {
+            let key = store::doc_key(&session.device.workspace, &doc_id.to_string());
+            if let Err(e) =
+                store::save_sync_state(&inner.conn, &session.device.id, &key, &state.encode())
+            {
+                tracing::warn!(error = %e, "saving a sync state failed");
+            }
+        }
+        self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Every document the device may read, with the server's heads.
+    pub fn manifest(&self, session: &Session) -> rusqlite::Result<Vec<ManifestEntry>> {
+        let inner = self.lock();
+        let ws = &session.device.workspace;
+        let stored: HashMap<String, Vec<u8>> =
+            store::doc_heads(&inner.conn, ws)?.into_iter().collect();
+        let mut ids: Vec<DocId> = vec![DocId::Workspace, DocId::Orgs];
+        ids.extend(DocId::all_place_shards());
+        ids.extend(
+            stored
+                .keys()
+                .filter_map(|k| k.parse::<DocId>().ok())
+                .filter(|d| matches!(d, DocId::Visits { .. })),
+        );
+        Ok(ids
+            .into_iter()
+            .filter_map(|doc_id| {
+                let access = session.policy.access(&doc_id);
+                if access == Access::None {
+                    return None;
+                }
+                let name = doc_id.to_string();
+                let heads = match stored.get(&name) {
+                    Some(bytes) => store::decode_heads(bytes),
+                    None => genesis(&doc_id, ActorId::random())
+                        .get_heads()
+                        .into_iter()
+                        .map(|h| h.0)
+                        .collect(),
+                };
+                Some(ManifestEntry {
+                    doc: name,
+                    heads,
+                    writable: access == Access::Write,
+                })
+            })
+            .collect())
+    }
+
+    /// Handles the documents of one client `Sync` frame: access, the gate, persistence, replies,
+    /// and the fan-out of accepted changes to other devices.
+    pub fn handle_sync(&self, session: &mut Session, docs: Vec<DocMessage>) -> Handled {
+        let mut handled = Handled::default();
+        let mut changed = Vec::new();
+        let mut inner = self.lock();
+        let sender = session.sender();
+        for DocMessage { doc, message } in docs {
+            let Ok(doc_id) = doc.parse::<DocId>() else {
+                self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                handled.errors.push(Frame::error(
+                    ErrorCode::UnknownDoc,
+                    Some(&doc),
+                    format!("{doc:?} is not a document id"),
+                ));
+                continue;
+            };
+            let access = session.policy.access(&doc_id);
+            if access == Access::None {
+                self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                handled.errors.push(Frame::error(
+                    ErrorCode::Forbidden,
+                    Some(&doc),
+                    format!("{doc}: not readable by this device"),
+                ));
+                continue;
+            }
+            let ws = session.device.workspace.clone();
+            let state = load_state(&inner.conn, &mut session.states, &session.device, &doc_id);
+            let slot = match inner.slot(&ws, &doc_id) {
+                Ok(slot) => slot,
+                Err(e) => {
+                    tracing::error!(doc = %doc, error = %e, "loading a document failed");
+                    handled.errors.push(Frame::error(
+                        ErrorCode::Internal,
+                        Some(&doc),
+                        "the server could not load this document",
+                    ));
+                    continue;
+                }
+            };
+            match accept::receive(&mut slot.doc, &doc_id, state, &message, access, &sender) {
+                Ok(outcome) => {
+                    if let Some(dropped) = outcome.dropped {
+                        self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                        handled.errors.push(Frame::error(
+                            dropped.code,
+                            Some(&doc),
+                            dropped.message,
+                        ));
+                    }
+                    if outcome.changed {
+                        self.metrics
+                            .changes_accepted
+                            .fetch_add(1, Ordering::Relaxed);
+                        if let Err(e) = inner.persist(&ws, &doc_id) {
+                            tracing::error!(doc = %doc, error = %e, "storing accepted changes failed");
+                            inner.docs.remove(&store::doc_key(&ws, &doc));
+                            handled.errors.push(Frame::error(
+                                ErrorCode::Internal,
+                                Some(&doc),
+                                "the server could not store these changes",
+                            ));
+                            continue;
+                        }
+                        changed.push(doc_id.clone());
+                    }
+                }
+                Err(rejection) => {
+                    self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(device = %session.device.id, doc = %doc, reason = %rejection.message, "changes refused");
+                    handled.errors.push(Frame::error(
+                        rejection.code,
+                        Some(&doc),
+                        rejection.message,
+                    ));
+                }
+            }
+            let state = session.states.get_mut(&doc_id).expect("loaded above");
+            let slot = inner
+                .docs
+                .get_mut(&store::doc_key(&ws, &doc))
+                .expect("loaded above");
+            if let Some(reply) = slot.doc.sync().generate_sync_message(state) {
+                handled.replies.push(DocMessage {
+                    doc: doc.clone(),
+                    message: reply.encode(),
+                });
+            }
+            let state = state.encode();
+            if let Err(e) = store::save_sync_state(
+                &inner.conn,
+                &session.device.id,
+                &store::doc_key(&ws, &doc),
+                &state,
+            ) {
+                tracing::warn!(error = %e, "saving a sync state failed");
+            }
+        }
+        if !changed.is_empty() {
+            for (id, peer) in &inner.peers {
+                if *id == session.id || peer.workspace != session.device.workspace {
+                    continue;
+                }
+                let readable: Vec<DocId> = changed
+                    .iter()
+                    .filter(|d| peer.policy.access(d) != Access::None)
+                    .cloned()
+                    .collect();
+                if !readable.is_empty() {
+                    let _ = peer.tx.send(PeerEvent::Changed(readable));
+                }
+            }
+        }
+        self.metrics
+            .docs_loaded
+            .store(inner.docs.len() as u64, Ordering::Relaxed);
+        handled
+    }
+
+    /// Sync messages carrying new changes of `docs` to a connected device.
+    pub fn push(&self, session: &mut Session, docs: &[DocId]) -> Vec<DocMessage> {
+        let mut inner = self.lock();
+        let ws = session.device.workspace.clone();
+        let mut out = Vec::new();
+        for doc_id in docs {
+            let state = load_state(&inner.conn, &mut session.states, &session.device, doc_id);
+            let mut state = std::mem::take(state);
+            if let Ok(slot) = inner.slot(&ws, doc_id)
+                && let Some(message) = slot.doc.sync().generate_sync_message(&mut state)
+            {
+                out.push(DocMessage {
+                    doc: doc_id.to_string(),
+                    message: message.encode(),
+                });
+            }
+            session.states.insert(doc_id.clone(), state);
+        }
+        out
+    }
+
+    /// Whether the device was revoked (checked on every frame and on a timer).
+    pub fn is_revoked(&self, device: &str) -> bool {
+        match store::device(&self.lock().conn, device) {
+            Ok(Some(d)) => d.revoked_at.is_some(),
+            Ok(None) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "checking a device failed");
+                false
+            }
+        }
+    }
+
+    /// Drops documents idle for longer than `max_idle`, and the least recently used beyond `max_docs`.
+    pub fn evict(&self, max_idle: Duration, max_docs: usize) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        inner
+            .docs
+            .retain(|_, slot| now.duration_since(slot.last_used) < max_idle);
+        if inner.docs.len() > max_docs {
+            let mut by_age: Vec<(String, Instant)> = inner
+                .docs
+                .iter()
+                .map(|(k, s)| (k.clone(), s.last_used))
+                .collect();
+            by_age.sort_by_key(|(_, t)| *t);
+            let excess = inner.docs.len() - max_docs;
+            for (key, _) in by_age.into_iter().take(excess) {
+                inner.docs.remove(&key);
+            }
+        }
+        self.metrics
+            .docs_loaded
+            .store(inner.docs.len() as u64, Ordering::Relaxed);
+    }
+}
+
+fn load_state<'a>(
+    conn: &Connection,
+    states: &'a mut HashMap<DocId, State>,
+    device: &Device,
+    doc_id: &DocId,
+) -> &'a mut State {
+    states.entry(doc_id.clone()).or_insert_with(|| {
+        let key = store::doc_key(&device.workspace, &doc_id.to_string());
+        store::sync_state(conn, &device.id, &key)
+            .ok()
+            .flatten()
+            .and_then(|b| State::decode(&b).ok())
+            .unwrap_or_default()
+    })
+}
+
+impl Inner {
+    /// The document, loaded on demand; refreshed when the store has changes this process did not
+    /// make (admin commands write to the same store).
+    fn slot(&mut self, ws: &str, doc_id: &DocId) -> Result<&mut DocSlot, doc_store::LoadError> {
+        let key = store::doc_key(ws, &doc_id.to_string());
+        let stored_heads = store::heads_of(&self.conn, ws, &doc_id.to_string())?;
+        let stale = match (self.docs.get(&key), &stored_heads) {
+            (Some(slot), Some(bytes)) => {
+                let mut mine: Vec<[u8; 32]> = slot.saved_heads.iter().map(|h| h.0).collect();
+                mine.sort();
+                let mut theirs = store::decode_heads(bytes);
+                theirs.sort();
+                mine != theirs
+            }
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        if stale {
+            let mut doc = match doc_store::load(&self.conn, &key)? {
+                Some(doc) => doc,
+                None => genesis(doc_id, self.actor.clone()),
+            };
+            doc.set_actor(self.actor.clone());
+            let saved_heads = if stored_heads.is_some() {
+                doc.get_heads()
+            } else {
+                Vec::new()
+            };
+            if let Some(old) = self.docs.get_mut(&key) {
+                // Keep what is in memory and add what the store has.
+                let _ = old.doc.merge(&mut doc);
+                old.saved_heads = saved_heads;
+            } else {
+                self.docs.insert(
+                    key.clone(),
+                    DocSlot {
+                        doc,
+                        saved_heads,
+                        last_used: Instant::now(),
+                    },
+                );
+            }
+        }
+        let slot = self.docs.get_mut(&key).expect("loaded above");
+        slot.last_used = Instant::now();
+        Ok(slot)
+    }
+
+    /// Appends a document's unsaved changes to the store; compacts when chunks pile up.
+    fn persist(&mut self, ws: &str, doc_id: &DocId) -> rusqlite::Result<()> {
+        let name = doc_id.to_string();
+        let key = store::doc_key(ws, &name);
+        let slot = self
+            .docs
+            .get_mut(&key)
+            .expect("persisted documents are loaded");
+        let bytes = slot.doc.save_after(&slot.saved_heads);
+        let heads = slot.doc.get_heads();
+        store::append_doc(&mut self.conn, ws, &name, &bytes, &heads)?;
+        slot.saved_heads = heads;
+        if doc_store::chunk_count(&self.conn, &key)? > doc_store::COMPACT_AFTER_CHUNKS {
+            let snapshot = slot.doc.save();
+            let tx = self.conn.transaction()?;
+            doc_store::write_snapshot(&tx, &key, &snapshot)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a change made by the admin CLI (workspace or team) straight to the store.
+pub fn admin_edit(
+    conn: &mut Connection,
+    ws: &str,
+    doc_id: &DocId,
+    f: impl FnOnce(&mut AutoCommit) -> Result<(), automerge::AutomergeError>,
+) -> anyhow::Result<()> {
+    let key = store::doc_key(ws, &doc_id.to_string());
+    let (mut doc, saved) = match doc_store::load(conn, &key)? {
+        Some(mut doc) => {
+            let heads = doc.get_heads();
+            (doc, heads)
+        }
+        None => (genesis(doc_id, ActorId::random()), Vec::new()),
+    };
+    doc.set_actor(ActorId::random());
+    f(&mut doc)?;
+    doc.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(ibasho_shared::doc::ChangeNote::by("admin").to_message())
+            .with_time(chrono::Utc::now().timestamp()),
+    );
+    let bytes = doc.save_after(&saved);
+    store::append_doc(conn, ws, &doc_id.to_string(), &bytes, &doc.get_heads())?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `ibasho-sync-server`: authenticates devices, runs the shared sync gate on their frames, stores
+//! documents, pushes new changes to the other devices that may read them, and exposes health and
+//! metrics. The sync logic itself lives in `ibasho_shared::sync`; this crate is the IO around it.
+
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+pub mod admin;
+mod connection;
+pub mod hub;
+pub mod limits;
+pub mod metrics;
+pub mod store;
+
+use axum::Router;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hub::Hub;
+use limits::Limits;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What every request handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Documents, devices and connections.
+    pub hub: Arc<Hub>,
+    /// Per-connection bounds.
+    pub limits: Limits,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The HTTP routes: `/sync` and `/join` (websockets), `/healthz`, `/metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/sync", get(sync_upgrade))
+        .route("/join", get(join_upgrade))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.hub.metrics.render(),
+    )
+}
+
+/// The device token is checked before the upgrade: an unknown or revoked device never gets a socket.
+async fn sync_upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "missing device token (Authorization: Bearer …)\n",
+        )
+            .into_response();
+    };
+    let device = state
+        .hub
+        .with_store(|conn| store::device_by_token(conn, token));
+    match device {
+        Ok(Some(device)) if device.revoked_at.is_none() => {
+            let max = state.limits.max_frame_bytes.saturating_mul(2);
+            ws.max_message_size(max)
+                .max_frame_size(max)
+                .on_upgrade(move |socket| connection::run(socket, state, device))
+        }
+        Ok(Some(_)) => (StatusCode::FORBIDDEN, "this device was revoked\n").into_response(),
+        Ok(None) => (StatusCode::UNAUTHORIZED, "unknown device token\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up a device failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+async fn join_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| connection::join(socket, state))
+}

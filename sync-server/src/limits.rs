@@ -1,0 +1,78 @@
+//! Bounds on what one connection may send.
+
+use std::time::Instant;
+
+/// Per-connection bounds.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest frame accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Most documents in one frame.
+    pub max_docs_per_frame: usize,
+    /// Sustained frames per second.
+    pub frames_per_second: f64,
+    /// Burst of frames allowed above the sustained rate.
+    pub burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 16 * 1024 * 1024,
+            max_docs_per_frame: 512,
+            frames_per_second: 50.0,
+            burst: 200.0,
+        }
+    }
+}
+
+/// A token bucket for one connection's frame rate.
+#[derive(Debug)]
+pub struct RateLimiter {
+    tokens: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl RateLimiter {
+    /// A full bucket.
+    pub fn new(limits: &Limits) -> Self {
+        RateLimiter {
+            tokens: limits.burst,
+            last: Instant::now(),
+            rate: limits.frames_per_second,
+            burst: limits.burst,
+        }
+    }
+
+    /// Takes a token; `false` when the connection is over its rate.
+    pub fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_and_then_refused() {
+        let mut limiter = RateLimiter::new(&Limits {
+            frames_per_second: 0.001,
+            burst: 3.0,
+            ..Limits::default()
+        });
+        assert!(limiter.allow() && limiter.allow() && limiter.allow());
+        assert!(!limiter.allow());
+    }
+}

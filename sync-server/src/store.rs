@@ -1,0 +1,327 @@
+//! The server's SQLite store: workspaces, teams, invites, devices, document bytes, heads and the
+//! sync state of every (device, document).
+
+use automerge::ChangeHash;
+use ibasho_shared::store::doc_store;
+use ibasho_shared::sync::Role;
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS workspaces (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS teams (
+    id        TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces (id),
+    name      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invites (
+    token_hash TEXT PRIMARY KEY,
+    workspace  TEXT NOT NULL REFERENCES workspaces (id),
+    role       TEXT NOT NULL,
+    team       TEXT,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id         TEXT PRIMARY KEY,
+    workspace  TEXT NOT NULL REFERENCES workspaces (id),
+    role       TEXT NOT NULL,
+    team       TEXT,
+    person     TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS doc_snapshots (
+    doc_id TEXT PRIMARY KEY,
+    bytes  BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doc_chunks (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL,
+    bytes  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_chunks_by_doc ON doc_chunks (doc_id, seq);
+CREATE TABLE IF NOT EXISTS doc_heads (
+    key       TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    heads     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_heads_by_workspace ON doc_heads (workspace, doc_id);
+CREATE TABLE IF NOT EXISTS sync_states (
+    device TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    state  BLOB NOT NULL,
+    PRIMARY KEY (device, key)
+) WITHOUT ROWID;
+"#;
+
+/// A device as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Role.
+    pub role: Role,
+    /// Team.
+    pub team: Option<String>,
+    /// Display name given at join.
+    pub person: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// Why an invite was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteError {
+    /// No such invite.
+    #[error("unknown invite")]
+    Unknown,
+    /// Already exchanged.
+    #[error("this invite was already used")]
+    Used,
+    /// Past its expiry.
+    #[error("this invite has expired")]
+    Expired,
+}
+
+/// The key a document is stored under: `{workspace}:{doc}`.
+pub fn doc_key(workspace: &str, doc: &str) -> String {
+    format!("{workspace}:{doc}")
+}
+
+/// SHA-256 of a secret, hex; only hashes of tokens are stored.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new random secret (32 bytes, hex).
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS provides randomness");
+    hex::encode(bytes)
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Decodes heads stored as concatenated 32-byte hashes.
+pub fn decode_heads(bytes: &[u8]) -> Vec<[u8; 32]> {
+    bytes
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect()
+}
+
+/// Opens (or creates) the store in `data_dir`.
+pub fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(14),
+            Some(format!("{}: {e}", data_dir.display())),
+        )
+    })?;
+    let conn = Connection::open(data_dir.join("server.sqlite3"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+/// Whether a workspace exists.
+pub fn workspace_exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM workspaces WHERE id = ?1", [id], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+/// Whether a team of the workspace exists.
+pub fn team_exists(conn: &Connection, workspace: &str, team: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM teams WHERE id = ?1 AND workspace = ?2",
+        [team, workspace],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+}
+
+/// Stores a new invite; returns nothing (the caller keeps the secret).
+pub fn insert_invite(
+    conn: &Connection,
+    secret: &str,
+    workspace: &str,
+    role: Role,
+    team: Option<&str>,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO invites (token_hash, workspace, role, team, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash_secret(secret), workspace, role.to_string(), team, expires_at],
+    )?;
+    Ok(())
+}
+
+/// Exchanges an invite for a new device, in one transaction: single use.
+pub fn redeem_invite(
+    conn: &mut Connection,
+    secret: &str,
+    person: &str,
+    now: i64,
+) -> rusqlite::Result<Result<(Device, String), InviteError>> {
+    let tx = conn.transaction()?;
+    let row: Option<(String, String, Option<String>, i64, Option<i64>)> = tx
+        .query_row(
+            "SELECT workspace, role, team, expires_at, used_at FROM invites WHERE token_hash = ?1",
+            [hash_secret(secret)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((workspace, role, team, expires_at, used_at)) = row else {
+        return Ok(Err(InviteError::Unknown));
+    };
+    if used_at.is_some() {
+        return Ok(Err(InviteError::Used));
+    }
+    if now >= expires_at {
+        return Ok(Err(InviteError::Expired));
+    }
+    tx.execute(
+        "UPDATE invites SET used_at = ?1 WHERE token_hash = ?2",
+        params![now, hash_secret(secret)],
+    )?;
+    let token = new_secret();
+    let device = Device {
+        id: new_secret()[..16].to_string(),
+        workspace,
+        role: role.parse().unwrap_or(Role::Member),
+        team,
+        person: person.to_string(),
+        revoked_at: None,
+    };
+    tx.execute(
+        "INSERT INTO devices (id, workspace, role, team, person, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![device.id, device.workspace, role, device.team, device.person, hash_secret(&token), chrono::Utc::now().to_rfc3339()],
+    )?;
+    tx.commit()?;
+    Ok(Ok((device, token)))
+}
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: r.get(0)?,
+        workspace: r.get(1)?,
+        role: r.get::<_, String>(2)?.parse().unwrap_or(Role::Member),
+        team: r.get(3)?,
+        person: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
+}
+
+/// The device holding this token.
+pub fn device_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Device>> {
+    conn.query_row(
+        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE token_hash = ?1",
+        [hash_secret(token)],
+        device_from_row,
+    )
+    .optional()
+}
+
+/// The device with this id.
+pub fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
+    conn.query_row(
+        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE id = ?1",
+        [id],
+        device_from_row,
+    )
+    .optional()
+}
+
+/// The devices of a workspace.
+pub fn devices(conn: &Connection, workspace: &str) -> rusqlite::Result<Vec<Device>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE workspace = ?1 ORDER BY created_at",
+    )?;
+    stmt.query_map([workspace], device_from_row)?.collect()
+}
+
+/// Revokes a device; returns whether it existed.
+pub fn revoke(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+        params![chrono::Utc::now().to_rfc3339(), id],
+    )? > 0)
+}
+
+/// Appends a change chunk of a document and records its new heads, in one transaction.
+pub fn append_doc(
+    conn: &mut Connection,
+    workspace: &str,
+    doc: &str,
+    chunk: &[u8],
+    heads: &[ChangeHash],
+) -> rusqlite::Result<()> {
+    let key = doc_key(workspace, doc);
+    let tx = conn.transaction()?;
+    doc_store::append_chunk(&tx, &key, chunk)?;
+    tx.execute(
+        "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
+        params![key, workspace, doc, encode_heads(heads)],
+    )?;
+    tx.commit()
+}
+
+/// The stored heads of every document of a workspace.
+pub fn doc_heads(conn: &Connection, workspace: &str) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc_id, heads FROM doc_heads WHERE workspace = ?1 ORDER BY doc_id",
+    )?;
+    stmt.query_map([workspace], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// The stored heads of one document.
+pub fn heads_of(
+    conn: &Connection,
+    workspace: &str,
+    doc: &str,
+) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT heads FROM doc_heads WHERE key = ?1")?
+        .query_row([doc_key(workspace, doc)], |r| r.get(0))
+        .optional()
+}
+
+/// A device's persisted sync state for a document.
+pub fn sync_state(conn: &Connection, device: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT state FROM sync_states WHERE device = ?1 AND key = ?2")?
+        .query_row([device, key], |r| r.get(0))
+        .optional()
+}
+
+/// Persists a device's sync state for a document.
+pub fn save_sync_state(
+    conn: &Connection,
+    device: &str,
+    key: &str,
+    state: &[u8],
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sync_states (device, key, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT (device, key) DO UPDATE SET state = excluded.state",
+    )?
+    .execute(params![device, key, state])?;
+    Ok(())
+}
