@@ -213,6 +213,18 @@ impl Hub {
                 ));
                 continue;
             };
+            if let DocId::Visits { team, .. } = &doc_id
+                && !store::team_exists(&inner.conn, &session.device.workspace, team)
+                    .unwrap_or(false)
+            {
+                self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                handled.errors.push(Frame::error(
+                    ErrorCode::UnknownDoc,
+                    Some(&doc),
+                    format!("{doc}: no such team in this workspace"),
+                ));
+                continue;
+            }
             let access = session.policy.access(&doc_id);
             if access == Access::None {
                 self.metrics.rejects.fetch_add(1, Ordering::Relaxed);

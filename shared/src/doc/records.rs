@@ -76,3 +76,29 @@ pub fn conflicted_fields(doc: &AutoCommit, kind: RecordKind, id: &str) -> Vec<St
         })
         .collect()
 }
+
+/// Every field of the record that holds more than one value, with all its values.
+pub fn field_values(
+    doc: &AutoCommit,
+    kind: RecordKind,
+    id: &str,
+) -> Vec<(String, Vec<FieldValue>)> {
+    let Some(rec) = records_obj(doc, kind).and_then(|r| map_at(doc, &r, id)) else {
+        return Vec::new();
+    };
+    doc.keys(&rec)
+        .filter_map(|key| {
+            let all = doc.get_all(&rec, key.as_str()).ok()?;
+            (all.len() > 1).then(|| {
+                let values = all
+                    .into_iter()
+                    .filter_map(|(v, _)| match v {
+                        Value::Scalar(s) => Some(FieldValue::from_scalar(s.as_ref())),
+                        Value::Object(_) => None,
+                    })
+                    .collect();
+                (key, values)
+            })
+        })
+        .collect()
+}

@@ -178,6 +178,24 @@ fn check(
                 "record {id} was removed (delete with a tombstone instead)"
             ))
         })?;
+        // Each concurrent value of a field must be valid too, not only the one shown.
+        for (field, values) in doc::field_values(fork, kind, id) {
+            for value in values {
+                let mut alternative = new.clone();
+                alternative.insert(field.clone(), value);
+                if let Err(e) = validate_fields(kind, id, &alternative, now)
+                    && (is_new
+                        || old
+                            .as_ref()
+                            .is_some_and(|o| validate_fields(kind, id, o, now).is_ok()))
+                {
+                    return Err(invalid(format!(
+                        "record {id}: {}",
+                        e.message(crate::Lang::En)
+                    )));
+                }
+            }
+        }
         let result = match kind {
             RecordKind::Place => Place::from_fields(id, &new).validate(now),
             RecordKind::Org => {
@@ -217,11 +235,7 @@ fn check(
         };
         // A record already invalid before (e.g. two valid concurrent edits that together break a
         // cross-field rule) must not block sync forever; a new or valid record must stay valid.
-        let was_valid = old.is_some_and(|o| match kind {
-            RecordKind::Place => Place::from_fields(id, &o).validate(now).is_ok(),
-            RecordKind::Org => Org::from_fields(id, &o).validate(now).is_ok(),
-            RecordKind::Visit => Visit::from_fields(id, &o).validate(now).is_ok(),
-        });
+        let was_valid = old.is_some_and(|o| validate_fields(kind, id, &o, now).is_ok());
         if let Err(e) = result
             && (is_new || was_valid)
         {
@@ -232,6 +246,20 @@ fn check(
         }
     }
     Ok(())
+}
+
+/// Validates a record given as fields.
+fn validate_fields(
+    kind: RecordKind,
+    id: &str,
+    fields: &crate::domain::FieldMap,
+    now: chrono::NaiveDateTime,
+) -> Result<(), crate::validate::ValidationError> {
+    match kind {
+        RecordKind::Place => Place::from_fields(id, fields).validate(now),
+        RecordKind::Org => Org::from_fields(id, fields).validate(now),
+        RecordKind::Visit => Visit::from_fields(id, fields).validate(now),
+    }
 }
 
 /// The workspace document: only its known keys, teams as maps of plain values.

@@ -1,0 +1,238 @@
+//! A coordinator, two workers in different teams and a member edit offline, then sync in varying
+//! orders: shared documents converge, conflicts look the same everywhere, and visits reach only the
+//! devices allowed to see them.
+
+use ibasho_tests::{Device, Server, contains};
+use std::path::Path;
+
+struct Workspace {
+    server: Server,
+    coordinator: Device,
+    worker_a: Device,
+    worker_b: Device,
+    member: Device,
+}
+
+fn workspace(dir: &Path) -> Workspace {
+    let server = Server::start(&dir.join("server"));
+    let ws = server.admin(&[
+        "workspace",
+        "create",
+        "--name",
+        "座間市 孤独・孤立官民連携PF",
+    ]);
+    let team_a = server.admin(&["team", "create", "--workspace", &ws, "--name", "座間市社協"]);
+    let team_b = server.admin(&["team", "create", "--workspace", &ws, "--name", "NPOつなぐ"]);
+    let invite = |role: &str, team: Option<&str>| {
+        let mut args = vec!["invite", "--workspace", &ws, "--role", role];
+        if let Some(t) = team {
+            args.extend(["--team", t]);
+        }
+        server.admin(&args)
+    };
+    let (ci, ai, bi, mi) = (
+        invite("coordinator", None),
+        invite("worker", Some(&team_a)),
+        invite("worker", Some(&team_b)),
+        invite("member", None),
+    );
+    Workspace {
+        coordinator: Device::joined(&server, &ci, "佐藤"),
+        worker_a: Device::joined(&server, &ai, "鈴木"),
+        worker_b: Device::joined(&server, &bi, "高橋"),
+        member: Device::joined(&server, &mi, "喫茶ランドリー店主"),
+        server,
+    }
+}
+
+/// The heads of every exported document of a device, by file name.
+fn heads(device: &Device) -> std::collections::BTreeMap<String, Vec<automerge::ChangeHash>> {
+    let out = device.home.path().join("export");
+    let _ = std::fs::remove_dir_all(&out);
+    device.ok(&["export", "automerge", "--out", out.to_str().unwrap()]);
+    std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let mut doc = automerge::AutoCommit::load(&std::fs::read(&path).unwrap()).unwrap();
+            let mut h = doc.get_heads();
+            h.sort();
+            (path.file_name().unwrap().to_string_lossy().to_string(), h)
+        })
+        .collect()
+}
+
+const MARKER_A: &str = "MARKER-TEAM-A-7f3c";
+
+#[test]
+fn offline_edits_converge_and_visits_reach_only_allowed_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workspace(dir.path());
+    let all = [&w.coordinator, &w.worker_a, &w.worker_b, &w.member];
+
+    // Everyone edits offline.
+    let p1 = w.coordinator.add_place("カフェ・ひだまり");
+    w.coordinator.ok(&[
+        "org",
+        "add",
+        "--name",
+        "座間市社会福祉協議会",
+        "--sector",
+        "社協",
+    ]);
+    let p2 = w.worker_a.add_place("ざま子ども食堂");
+    w.worker_a.ok(&[
+        "visit", "add", "--place", &p2, "--kind", "visit", "--people", "4",
+    ]);
+    let visit_a = w.worker_a.json(&["visit", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.worker_a
+        .ok(&["visit", "set", &visit_a, "referral_reason", MARKER_A]);
+    w.worker_b.add_place("相武台の古本屋");
+    w.worker_b.ok(&["visit", "add", "--kind", "phone"]);
+    w.member.add_place("喫茶ランドリー相武台");
+    w.member.ok(&[
+        "org",
+        "add",
+        "--name",
+        "喫茶ランドリー",
+        "--sector",
+        "企業",
+        "--offers",
+        "居場所の提供",
+    ]);
+
+    // Sync in a varying order, twice round.
+    for device in [
+        &w.worker_a,
+        &w.member,
+        &w.coordinator,
+        &w.worker_b,
+        &w.member,
+        &w.worker_a,
+        &w.coordinator,
+        &w.worker_b,
+    ] {
+        device.sync();
+    }
+    let places = |d: &Device| {
+        d.json(&["place", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    for d in all {
+        assert_eq!(places(d), 4, "every device has every place");
+        assert_eq!(
+            d.json(&["org", "list", "--json"]).as_array().unwrap().len(),
+            2
+        );
+    }
+    let shared = |d: &Device| {
+        heads(d)
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("visits"))
+            .collect::<Vec<_>>()
+    };
+    let reference = shared(&w.coordinator);
+    for d in all {
+        assert_eq!(
+            shared(d),
+            reference,
+            "places, orgs and workspace documents are identical"
+        );
+    }
+
+    // Who sees which visits.
+    assert_eq!(
+        w.coordinator
+            .json(&["visit", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        w.worker_a
+            .json(&["visit", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        w.worker_b
+            .json(&["visit", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        w.member.json(&["visit", "list", "--json"]),
+        serde_json::json!([])
+    );
+    assert!(
+        contains(&w.coordinator.replica_bytes(), MARKER_A.as_bytes()),
+        "the coordinator sees team A's visit"
+    );
+    assert!(
+        !contains(&w.member.replica_bytes(), MARKER_A.as_bytes()),
+        "no byte of team A's visits on the member's device"
+    );
+    assert!(
+        !contains(&w.worker_b.replica_bytes(), MARKER_A.as_bytes()),
+        "no byte of team A's visits on team B's device"
+    );
+
+    // A concurrent edit of one field is the same conflict on every replica.
+    w.coordinator
+        .ok(&["place", "set", &p1, "name", "カフェ・ひだまり座間"]);
+    w.worker_b
+        .ok(&["place", "set", &p1, "name", "ひだまりカフェ"]);
+    for _ in 0..2 {
+        for d in all {
+            d.sync();
+        }
+    }
+    let conflicts = w.coordinator.json(&["conflicts", "--json"]);
+    assert_eq!(conflicts[0]["field"], "name");
+    assert_eq!(conflicts[0]["values"].as_array().unwrap().len(), 2);
+    for d in all {
+        assert_eq!(d.json(&["conflicts", "--json"]), conflicts);
+    }
+    let status = w.member.json(&["status", "--json"]);
+    assert_eq!(status["unsent_changes"], 0);
+    assert_eq!(status["server"]["role"], "member");
+}
+
+#[test]
+fn a_member_cannot_change_another_organizations_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workspace(dir.path());
+    let org = w
+        .coordinator
+        .ok(&[
+            "org",
+            "add",
+            "--name",
+            "座間市社会福祉協議会",
+            "--sector",
+            "社協",
+        ])
+        .trim()
+        .to_string();
+    w.coordinator.sync();
+    w.member.sync();
+    w.member.ok(&["org", "set", &org, "offers", "乗っ取り"]);
+    let err = w.member.fails(&["sync"]);
+    assert!(err.contains("only its own organization"), "{err}");
+    w.coordinator.sync();
+    assert_eq!(
+        w.coordinator.json(&["org", "list", "--json"])[0]["offers"],
+        ""
+    );
+    let _ = &w.server;
+}
