@@ -72,7 +72,10 @@ impl Replica {
             let mut records = Vec::new();
             for (doc_id, edits) in &by_doc {
                 let entry = self.loaded(doc_id)?;
-                let mut note = ChangeNote::by(&person);
+                // One change per record, also in a batch: Automerge's sync sends a whole document
+                // instead of changes once the changes to send exceed a third of the document's
+                // change count, so one giant change would make every later small edit cost a
+                // full document on the wire.
                 for edit in edits {
                     doc::write_fields(&mut entry.doc, edit.kind, &edit.id, &edit.fields)?;
                     let fields = if edit.created {
@@ -80,10 +83,11 @@ impl Replica {
                     } else {
                         edit.fields.keys().cloned().collect()
                     };
+                    let mut note = ChangeNote::by(&person);
                     note.touch(&edit.id, fields);
+                    commit(&mut entry.doc, &note);
                     records.push((doc_id.clone(), edit.kind, edit.id.clone()));
                 }
-                commit(&mut entry.doc, &note);
             }
             self.persist(&touched, &records, false)
         })();
