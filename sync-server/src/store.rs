@@ -173,6 +173,9 @@ pub fn insert_invite(
     Ok(())
 }
 
+/// workspace, role, team, expires_at, used_at
+type InviteRow = (String, String, Option<String>, i64, Option<i64>);
+
 /// Exchanges an invite for a new device, in one transaction: single use.
 pub fn redeem_invite(
     conn: &mut Connection,
@@ -181,7 +184,7 @@ pub fn redeem_invite(
     now: i64,
 ) -> rusqlite::Result<Result<(Device, String), InviteError>> {
     let tx = conn.transaction()?;
-    let row: Option<(String, String, Option<String>, i64, Option<i64>)> = tx
+    let row: Option<InviteRow> = tx
         .query_row(
             "SELECT workspace, role, team, expires_at, used_at FROM invites WHERE token_hash = ?1",
             [hash_secret(secret)],

@@ -1,0 +1,281 @@
+//! Malformed and hostile input over the real websocket: each gets an error frame, the server keeps
+//! serving everyone else, and nothing invalid is stored.
+
+use automerge::sync::{Message as SyncMessage, State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ROOT, ReadDoc};
+use futures_util::{SinkExt, StreamExt};
+use ibasho_shared::DocId;
+use ibasho_shared::sync::{DocMessage, ErrorCode, Frame, PROTOCOL_VERSION};
+use ibasho_tests::{Device, Server};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn join(server: &Server, invite: &str) -> String {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/join", server.addr))
+        .await
+        .unwrap();
+    let frame = Frame::Join {
+        version: PROTOCOL_VERSION,
+        invite: invite.into(),
+        person: "検査".into(),
+    };
+    ws.send(Message::Binary(frame.encode().into()))
+        .await
+        .unwrap();
+    match next(&mut ws).await {
+        Some(Frame::Joined { token, .. }) => token,
+        other => panic!("join failed: {other:?}"),
+    }
+}
+
+async fn connect(server: &Server, token: &str) -> Ws {
+    let mut request = format!("ws://{}/sync", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert!(matches!(next(&mut ws).await, Some(Frame::Welcome { .. })));
+    ws
+}
+
+/// The next frame, or `None` once the server closed the connection.
+async fn next(ws: &mut Ws) -> Option<Frame> {
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server answers")
+        {
+            Some(Ok(Message::Binary(b))) => return Some(Frame::decode(&b).unwrap()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn send_raw(ws: &mut Ws, bytes: Vec<u8>) {
+    let _ = ws.send(Message::Binary(bytes.into())).await;
+}
+
+fn error_code(frame: Option<Frame>) -> ErrorCode {
+    match frame {
+        Some(Frame::Error { code, .. }) => code,
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+}
+
+/// Expects an error frame with `code` and then the connection closed.
+async fn refused_and_closed(ws: &mut Ws, code: ErrorCode) {
+    assert_eq!(error_code(next(ws).await), code);
+    assert!(
+        next(ws).await.is_none(),
+        "the connection closes after {code:?}"
+    );
+}
+
+fn sync_frame(doc: &str, message: Vec<u8>) -> Vec<u8> {
+    Frame::Sync {
+        docs: vec![DocMessage {
+            doc: doc.into(),
+            message,
+        }],
+    }
+    .encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("server"),
+        &[
+            "--max-frame-bytes",
+            "65536",
+            "--max-docs-per-frame",
+            "8",
+            "--frames-per-second",
+            "2",
+            "--burst",
+            "30",
+        ],
+    );
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let other_ws = server.admin(&["workspace", "create", "--name", "よその市PF"]);
+    let other_team = server.admin(&[
+        "team",
+        "create",
+        "--workspace",
+        &other_ws,
+        "--name",
+        "よそのチーム",
+    ]);
+    let invite = server.admin(&["invite", "--workspace", &ws_id, "--role", "coordinator"]);
+    let token = join(&server, &invite).await;
+    let honest = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws_id, "--role", "member"]),
+        "正直者",
+    );
+
+    // Random bytes.
+    let mut ws = connect(&server, &token).await;
+    send_raw(
+        &mut ws,
+        vec![0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x13, 0x37],
+    )
+    .await;
+    refused_and_closed(&mut ws, ErrorCode::BadFrame).await;
+
+    // A truncated frame.
+    let mut ws = connect(&server, &token).await;
+    let whole = sync_frame("places/00", vec![0x42; 64]);
+    send_raw(&mut ws, whole[..whole.len() / 2].to_vec()).await;
+    refused_and_closed(&mut ws, ErrorCode::BadFrame).await;
+
+    // Text instead of binary.
+    let mut ws = connect(&server, &token).await;
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    refused_and_closed(&mut ws, ErrorCode::BadFrame).await;
+
+    // An oversized frame.
+    let mut ws = connect(&server, &token).await;
+    send_raw(&mut ws, sync_frame("places/00", vec![0u8; 100_000])).await;
+    refused_and_closed(&mut ws, ErrorCode::TooLarge).await;
+
+    // Too many documents in one frame.
+    let mut ws = connect(&server, &token).await;
+    let docs = (0..9)
+        .map(|i| DocMessage {
+            doc: format!("places/{i:02x}"),
+            message: vec![],
+        })
+        .collect();
+    send_raw(&mut ws, Frame::Sync { docs }.encode()).await;
+    refused_and_closed(&mut ws, ErrorCode::TooLarge).await;
+
+    // Unknown and forged document ids: an error each, and the connection goes on.
+    let mut ws = connect(&server, &token).await;
+    let empty = SyncMessage::decode(
+        &automerge::AutoCommit::new()
+            .sync()
+            .generate_sync_message(&mut State::new())
+            .unwrap()
+            .encode(),
+    )
+    .unwrap()
+    .encode();
+    for forged in [
+        "nonsense",
+        "../places/00",
+        &format!("{other_ws}:places/00"),
+        &format!("visits/{other_team}/2026-11"),
+    ] {
+        send_raw(&mut ws, sync_frame(forged, empty.clone())).await;
+        assert_eq!(
+            error_code(next(&mut ws).await),
+            ErrorCode::UnknownDoc,
+            "{forged}"
+        );
+        assert!(
+            matches!(next(&mut ws).await, Some(Frame::SyncReply { .. })),
+            "still serving after {forged}"
+        );
+    }
+
+    // Changes that fail validation: a place at latitude 999, through the real sync exchange.
+    let doc_id = DocId::Places(0);
+    let mut doc = ibasho_shared::doc::genesis(&doc_id, automerge::ActorId::random());
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = doc
+        .put_object(&places, "forged-place", ObjType::Map)
+        .unwrap();
+    for (k, v) in [
+        ("name", "ありえない場所"),
+        ("category", "cafe"),
+        ("status", "active"),
+    ] {
+        doc.put(&rec, k, v).unwrap();
+    }
+    doc.put(&rec, "lat", 999.0).unwrap();
+    doc.put(&rec, "lon", 139.0).unwrap();
+    doc.commit();
+    let accepted_before = server.metric("ibasho_changes_accepted_total ");
+    let mut state = State::new();
+    let mut refused = None;
+    for _ in 0..6 {
+        let Some(message) = doc.sync().generate_sync_message(&mut state) else {
+            break;
+        };
+        send_raw(&mut ws, sync_frame("places/00", message.encode())).await;
+        loop {
+            match next(&mut ws).await {
+                Some(Frame::SyncReply { docs }) => {
+                    for d in docs {
+                        doc.sync()
+                            .receive_sync_message(
+                                &mut state,
+                                SyncMessage::decode(&d.message).unwrap(),
+                            )
+                            .unwrap();
+                    }
+                    break;
+                }
+                Some(Frame::Error { code, message, .. }) => refused = Some((code, message)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+    }
+    let (code, message) = refused.expect("the invalid place was refused");
+    assert_eq!(code, ErrorCode::Invalid);
+    assert!(
+        message.contains("forged-place") && message.contains("latitude"),
+        "{message}"
+    );
+    assert_eq!(
+        server.metric("ibasho_changes_accepted_total "),
+        accepted_before,
+        "nothing was stored"
+    );
+
+    // A flood of frames is cut off.
+    let mut ws = connect(&server, &token).await;
+    for _ in 0..40 {
+        send_raw(&mut ws, Frame::Sync { docs: vec![] }.encode()).await;
+    }
+    let mut codes = Vec::new();
+    while let Some(frame) = next(&mut ws).await {
+        if let Frame::Error { code, .. } = frame {
+            codes.push(code);
+        }
+    }
+    assert_eq!(codes, vec![ErrorCode::RateLimited]);
+
+    // Everyone else was served throughout.
+    let honest_place = honest.add_place("喫茶ランドリー");
+    honest.sync();
+    let other = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws_id, "--role", "member"]),
+        "後から来た人",
+    );
+    let names: Vec<String> = other
+        .json(&["place", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec![honest_place],
+        "the honest place arrived and the forged one did not"
+    );
+}
