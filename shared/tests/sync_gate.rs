@@ -259,3 +259,38 @@ fn a_visit_must_live_in_its_own_team_and_month() {
     let err = push_raw(&mut server, &other, &mut device, Access::Write, &worker()).unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid);
 }
+
+#[test]
+fn every_concurrent_value_is_validated_not_only_the_one_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let mut device = server.fork();
+    let record = |d: &AutoCommit| {
+        let places = d.get(ROOT, "places").unwrap().unwrap().1;
+        d.get(&places, p.id.as_str()).unwrap().unwrap().1
+    };
+    // The server's copy and the device change the same field concurrently; the device's value is bad.
+    let rec = record(&server);
+    server.put(&rec, "hours", "Mo-Fr 09:00-12:00").unwrap();
+    server.commit();
+    let before = server.get_heads();
+    let rec = record(&device);
+    device.put(&rec, "hours", "毎日いつでも").unwrap();
+    device.commit();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(err.message.contains("opening hours"), "{}", err.message);
+    assert_eq!(server.get_heads(), before);
+
+    // A valid concurrent value is accepted and kept as a conflict.
+    let mut device = server_copy_of(&mut r, &doc_id);
+    let rec = record(&device);
+    device.put(&rec, "hours", "Sa 10:00-14:00").unwrap();
+    device.commit();
+    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    let rec = record(&server);
+    assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
+}

@@ -152,6 +152,10 @@ fn check(
                         value: (Value::Scalar(_), _),
                         ..
                     } if allowed_fields.contains(key) => {}
+                    // Two devices set the field concurrently: every value is checked below.
+                    PatchAction::Conflict {
+                        prop: Prop::Map(key),
+                    } if allowed_fields.contains(key) => {}
                     PatchAction::PutMap { key, .. } => {
                         return Err(invalid(format!(
                             "record {id}: field {key:?} is not allowed"
