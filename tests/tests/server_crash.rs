@@ -112,6 +112,11 @@ fn sigterm_stops_the_server_cleanly_with_everything_stored() {
     );
     member.add_place("喫茶ランドリー");
     member.sync();
+    let health = std::process::Command::new("curl")
+        .args(["-sf", &format!("{}/healthz", server.url())])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "ok");
     assert!(server.terminate(), "the server exits 0 on SIGTERM");
     server.restart();
     let other = Device::joined(

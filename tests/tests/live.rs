@@ -1,0 +1,147 @@
+//! `ibasho sync --watch` stays connected: other devices' changes arrive by push, edits made on the
+//! device (by other `ibasho` commands) go out as they happen, and a dropped server is reconnected.
+//! Also: offline work made before joining is merged on join.
+
+use ibasho_tests::{Device, Server};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Watch(Child);
+
+impl Watch {
+    fn start(device: &Device) -> Watch {
+        Watch(
+            Command::new(ibasho_tests::bin("ibasho"))
+                .arg("--home")
+                .arg(device.home.path())
+                .args(["sync", "--watch"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn has_place(device: &Device, id: &str) -> bool {
+    device
+        .json(&["place", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["id"] == id)
+}
+
+#[test]
+fn a_watching_device_receives_pushes_sends_its_edits_and_survives_a_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let watcher = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
+        "見守る人",
+    );
+    let other = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        "佐藤",
+    );
+    let _watch = Watch::start(&watcher);
+    eventually("the watcher is connected", || {
+        server.metric("ibasho_connections ") == 1
+    });
+
+    // Pushed from the server.
+    let from_other = other.add_place("相武台の喫茶店");
+    other.sync();
+    eventually("the push arrived", || has_place(&watcher, &from_other));
+
+    // An edit made on the watcher's device by another command goes out without `ibasho sync`.
+    let from_watcher = watcher.add_place("駄菓子屋さん");
+    eventually("the watcher's edit reached the server", || {
+        other.sync();
+        has_place(&other, &from_watcher)
+    });
+
+    // The server dies and comes back; the watcher reconnects with backoff.
+    server.restart();
+    eventually("the watcher reconnected", || {
+        server.metric("ibasho_connections ") == 1
+    });
+    let after_restart = watcher.add_place("図書館の一角");
+    eventually("edits flow again", || {
+        other.sync();
+        has_place(&other, &after_restart)
+    });
+}
+
+#[test]
+fn offline_work_made_before_joining_is_merged_on_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "仙台市PF"]);
+    let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "地区社協"]);
+    let coordinator = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        "佐藤",
+    );
+
+    let field = Device::new();
+    field.ok(&["init", "--name", "電波の届かない現場", "--person", "鈴木"]);
+    let place = field.add_place("山あいの集会所");
+    field.ok(&[
+        "visit", "add", "--place", &place, "--kind", "visit", "--people", "5",
+    ]);
+    let out = field.ok(&[
+        "join",
+        &server.url(),
+        &server.admin(&[
+            "invite",
+            "--workspace",
+            &ws,
+            "--role",
+            "worker",
+            "--team",
+            &team,
+        ]),
+        "--person",
+        "鈴木",
+    ]);
+    assert!(out.contains("1 places, 1 visits"), "{out}");
+
+    let status = field.json(&["status", "--json"]);
+    assert_eq!(
+        status["workspace"]["name"], "仙台市PF",
+        "the device now belongs to the server's workspace"
+    );
+    assert_eq!(status["unsent_changes"], 0);
+    coordinator.sync();
+    assert!(has_place(&coordinator, &place));
+    let visits = coordinator.json(&["visit", "list", "--json"]);
+    assert_eq!(
+        visits[0]["team"],
+        team.as_str(),
+        "the visit was re-filed under the worker's team"
+    );
+    assert_eq!(visits[0]["people"], 5);
+}
