@@ -2,11 +2,21 @@
 
 use std::path::PathBuf;
 
-/// The platform's data directory for ibasho (e.g. `~/.local/share/ibasho` on Linux).
+/// The platform's data directory for ibasho: `~/.local/share/ibasho` on Linux, the app's Application
+/// Support folder on macOS/iOS, and on Android the app's internal files directory (not `$HOME`,
+/// which Android apps do not have).
 pub fn default_home() -> PathBuf {
-    directories::ProjectDirs::from("jp", "ibasho", "ibasho")
-        .map(|d| d.data_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".ibasho"))
+    #[cfg(target_os = "android")]
+    {
+        // Context.getFilesDir() of the package; the same path without a JNI round trip.
+        PathBuf::from("/data/data/jp.ibasho.app/files")
+    }
+    #[cfg(not(target_os = "android"))]
+    {
+        directories::ProjectDirs::from("jp", "ibasho", "ibasho")
+            .map(|d| d.data_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".ibasho"))
+    }
 }
 
 /// The replica file inside a home directory.

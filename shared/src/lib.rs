@@ -11,12 +11,14 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod demo;
 pub mod doc;
 pub mod domain;
 mod error;
 pub mod exchange;
 pub mod hours;
 pub mod i18n;
+pub mod map;
 mod replica;
 pub mod store;
 pub mod sync;

@@ -29,6 +29,18 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
+    /// Create a demo workspace (a Zama-like city: ~300 places, organizations, teams, visits) that
+    /// works offline.
+    Demo {
+        /// Places to generate.
+        #[arg(long, default_value_t = 300)]
+        places: usize,
+        /// Seed (the same seed gives the same city).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Open the app window (desktop).
+    App,
     /// Print categories, target groups, sectors and contact types with their labels.
     Taxonomy {
         /// As JSON.

@@ -53,6 +53,25 @@ fn execute(cli: Cli) -> Result<()> {
             println!("{}", ws.id);
             Ok(())
         }
+        Command::Demo { places, seed } => {
+            let mut replica = open(&cli)?;
+            let report = make_demo(&mut replica, *places, *seed)?;
+            match lang {
+                Lang::Ja => println!(
+                    "デモを作成しました: 場所 {} 件、団体 {} 件、チーム {} 件、訪問 {} 件",
+                    report.places, report.orgs, report.teams, report.visits
+                ),
+                Lang::En => println!(
+                    "demo created: {} places, {} organizations, {} teams, {} visits",
+                    report.places, report.orgs, report.teams, report.visits
+                ),
+            }
+            Ok(())
+        }
+        Command::App => {
+            let home = cli.home.clone().unwrap_or_else(crate::paths::default_home);
+            crate::launch_app(home, lang)
+        }
         Command::Place(cmd) => places::run(&mut open(&cli)?, cmd, lang),
         Command::Visit(cmd) => records::visit(&mut open(&cli)?, cmd, lang),
         Command::Org(cmd) => records::org(&mut open(&cli)?, cmd, lang),
@@ -95,6 +114,24 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
     }
+}
+
+/// Creates the demo workspace in an empty replica.
+pub(crate) fn make_demo(
+    replica: &mut Replica,
+    places: usize,
+    seed: u64,
+) -> Result<ibasho_shared::demo::DemoReport> {
+    if replica.workspace().is_ok() {
+        anyhow::bail!("this replica already holds a workspace; use another --home for the demo");
+    }
+    replica.init("座間市 孤独・孤立官民連携PF（デモ）", "デモ担当")?;
+    let spec = ibasho_shared::demo::DemoSpec {
+        places,
+        seed,
+        ..Default::default()
+    };
+    Ok(ibasho_shared::demo::generate(replica, &spec)?)
 }
 
 /// Prints a value as pretty JSON.

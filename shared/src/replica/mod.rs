@@ -161,6 +161,17 @@ impl Replica {
         Ok(())
     }
 
+    /// A device-only setting (never synced): UI language, tile URL, …
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(meta_get(&self.conn, &format!("setting.{key}"))?)
+    }
+
+    /// Stores a device-only setting.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        meta_set(&self.conn, &format!("setting.{key}"), value)?;
+        Ok(())
+    }
+
     /// Fails with [`Error::NoWorkspace`] until the replica holds a workspace.
     fn require_workspace(&self) -> Result<()> {
         match meta_get(&self.conn, META_WORKSPACE)? {

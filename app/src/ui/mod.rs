@@ -1,0 +1,46 @@
+//! The app window (Dioxus 0.7): desktop now (`desktop` feature), phones through `dx` (`mobile`).
+//! Components call the replica API only; no SQL or Automerge here.
+
+mod model;
+mod text;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+use ibasho_shared::Lang;
+use std::path::PathBuf;
+use view::App;
+pub(crate) use view::Launch;
+
+/// Opens the window on the replica in `home`; returns when the window closes.
+pub fn launch(home: PathBuf, lang: Lang) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&home)?;
+    // A multi-thread runtime entered before launch: the window's tasks (sync) run on it.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let _guard = runtime.enter();
+    let launch = Launch {
+        home,
+        lang,
+        sync: true,
+    };
+    #[cfg(feature = "desktop")]
+    {
+        use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
+        let window = WindowBuilder::new()
+            .with_title("ibasho — いばしょ")
+            .with_inner_size(LogicalSize::new(1100.0, 760.0));
+        dioxus::LaunchBuilder::desktop()
+            .with_cfg(Config::new().with_window(window).with_menu(None))
+            .with_context(launch)
+            .launch(App);
+    }
+    #[cfg(all(feature = "mobile", not(feature = "desktop")))]
+    {
+        dioxus::LaunchBuilder::mobile()
+            .with_context(launch)
+            .launch(App);
+    }
+    #[allow(unreachable_code)]
+    Ok(())
+}

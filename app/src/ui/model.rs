@@ -1,0 +1,599 @@
+//! Everything the window shows, as a plain struct with methods: the logic is testable without a
+//! webview, and components stay thin. All data goes through the replica API.
+
+use ibasho_shared::hours::now_jst;
+use ibasho_shared::map::{Marker, Pin, PinIndex, Viewport, hit_test};
+use ibasho_shared::sync::Role;
+use ibasho_shared::validate::ValidationError;
+use ibasho_shared::{
+    Lang, Org, Place, PlaceHit, PlaceQuery, Record, Replica, Visit, VisitQuery, validate,
+};
+
+use std::path::{Path, PathBuf};
+
+/// Which screen is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Screen {
+    Map,
+    List,
+    Place,
+    Visits,
+    Directory,
+    Settings,
+}
+
+/// The sync bar's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SyncState {
+    /// Not joined to any server.
+    Local,
+    Connecting,
+    Syncing,
+    /// Last completed round, HH:MM.
+    Synced(String),
+    /// In words a person understands.
+    Failed(String),
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ListFilter {
+    pub search: String,
+    pub category: String,
+    pub target: String,
+    pub status: String,
+    pub open_now: bool,
+}
+
+/// The place form: text as typed, and the first validation error.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PlaceForm {
+    pub id: Option<String>,
+    pub name: String,
+    pub reading: String,
+    pub category: String,
+    pub targets: Vec<String>,
+    pub lat: String,
+    pub lon: String,
+    pub address: String,
+    pub hours: String,
+    pub contact: String,
+    pub description: String,
+    pub status: String,
+    pub listing_consent: bool,
+    pub error: Option<ValidationError>,
+    pub deleted: bool,
+}
+
+impl PlaceForm {
+    fn new_at(lat: f64, lon: f64) -> PlaceForm {
+        PlaceForm {
+            id: None,
+            name: String::new(),
+            reading: String::new(),
+            category: "ibasho".into(),
+            targets: Vec::new(),
+            lat: format!("{lat:.6}"),
+            lon: format!("{lon:.6}"),
+            address: String::new(),
+            hours: String::new(),
+            contact: String::new(),
+            description: String::new(),
+            status: "active".into(),
+            listing_consent: false,
+            error: None,
+            deleted: false,
+        }
+    }
+
+    fn from_place(p: &Place) -> PlaceForm {
+        PlaceForm {
+            id: Some(p.id.clone()),
+            name: p.name.clone(),
+            reading: p.reading.clone(),
+            category: p.category.clone(),
+            targets: p.targets.clone(),
+            lat: p.lat.to_string(),
+            lon: p.lon.to_string(),
+            address: p.address.clone(),
+            hours: p.hours.clone(),
+            contact: p.contact.clone(),
+            description: p.description.clone(),
+            status: p.status.clone(),
+            listing_consent: p.listing_consent,
+            error: None,
+            deleted: p.deleted_at.is_some(),
+        }
+    }
+
+    /// The place the form describes, on top of `base` (the stored place, when editing).
+    fn to_place(&self, base: Option<Place>) -> Result<Place, ValidationError> {
+        let lat = validate::parse_f64("lat", &self.lat)?;
+        let lon = validate::parse_f64("lon", &self.lon)?;
+        let mut p = base.unwrap_or_else(|| Place::new(&self.name, &self.category, lat, lon));
+        p.name = self.name.trim().to_string();
+        p.reading = self.reading.trim().to_string();
+        p.category = self.category.clone();
+        p.targets = self.targets.clone();
+        p.lat = lat;
+        p.lon = lon;
+        p.address = self.address.trim().to_string();
+        p.hours = self.hours.trim().to_string();
+        p.contact = self.contact.trim().to_string();
+        p.description = self.description.clone();
+        p.status = self.status.clone();
+        p.listing_consent = self.listing_consent;
+        p.validate(now_jst())?;
+        Ok(p)
+    }
+}
+
+/// The visit form.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VisitForm {
+    pub place_id: Option<String>,
+    pub place_name: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub kind: String,
+    pub people: String,
+    pub targets: Vec<String>,
+    pub follow_up: String,
+    pub referral_to: String,
+    pub note: String,
+    pub error: Option<ValidationError>,
+}
+
+/// A pointer drag on the map: panning, or moving a pin.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Drag {
+    pub start: (f64, f64),
+    pub last: (f64, f64),
+    pub pin: Option<String>,
+    pub moved: bool,
+}
+
+/// The window's whole state.
+#[derive(Debug)]
+pub(crate) struct AppModel {
+    pub replica: Replica,
+    pub home: PathBuf,
+    pub lang: Lang,
+    pub screen: Screen,
+    pub viewport: Viewport,
+    pins: PinIndex,
+    pin_list: Vec<Pin>,
+    pub filter: ListFilter,
+    pub form: Option<PlaceForm>,
+    pub visit_form: Option<VisitForm>,
+    pub sync: SyncState,
+    pub unsent: usize,
+    pub role: Option<Role>,
+    pub tile_url: String,
+    pub flash: Option<String>,
+    pub drag: Option<Drag>,
+    /// A pin being dragged: its id and where it is now (screen px).
+    pub dragged_pin: Option<(String, f64, f64)>,
+    /// Settings form fields.
+    pub join_url: String,
+    pub join_invite: String,
+    pub person: String,
+}
+
+const CLUSTER_RADIUS_PX: f64 = 22.0;
+const CLICK_SLOP_PX: f64 = 4.0;
+const PIN_HIT_PX: f64 = 12.0;
+
+impl AppModel {
+    /// Opens the replica in `home` (creating it when missing).
+    pub(crate) fn open(home: &Path, lang: Lang) -> anyhow::Result<AppModel> {
+        let replica = Replica::open(&crate::paths::replica_file(home))?;
+        let lang = match replica.setting("lang")? {
+            Some(l) => l.parse().unwrap_or(lang),
+            None => lang,
+        };
+        let tile_url = replica.setting("tile_url")?.unwrap_or_default();
+        let person = replica.person()?;
+        let mut model = AppModel {
+            replica,
+            home: home.to_path_buf(),
+            lang,
+            screen: Screen::Map,
+            viewport: Viewport::japan(960.0, 600.0),
+            pins: PinIndex::new(&[]),
+            pin_list: Vec::new(),
+            filter: ListFilter::default(),
+            form: None,
+            visit_form: None,
+            sync: SyncState::Local,
+            unsent: 0,
+            role: None,
+            tile_url,
+            flash: None,
+            drag: None,
+            dragged_pin: None,
+            join_url: String::new(),
+            join_invite: String::new(),
+            person,
+        };
+        model.reload()?;
+        model.center_workspace();
+        Ok(model)
+    }
+
+    /// Whether the replica holds a workspace (else the welcome screen shows).
+    pub(crate) fn has_workspace(&mut self) -> bool {
+        self.replica.workspace().is_ok()
+    }
+
+    /// Re-reads what the index holds (after an edit, or after sync brought changes).
+    pub(crate) fn reload(&mut self) -> anyhow::Result<()> {
+        self.replica.refresh_if_changed()?;
+        self.role = self.replica.server()?.map(|s| s.role);
+        if self.replica.workspace().is_err() {
+            return Ok(());
+        }
+        self.pin_list = self
+            .replica
+            .places(&PlaceQuery::default())?
+            .into_iter()
+            .map(|h| Pin {
+                id: h.place.id,
+                lat: h.place.lat,
+                lon: h.place.lon,
+                category: h.place.category,
+            })
+            .collect();
+        self.pins = PinIndex::new(&self.pin_list);
+        self.unsent = self.replica.unsent_changes().unwrap_or(0);
+        Ok(())
+    }
+
+    /// Whether the visit screens and buttons exist for this device (never for members).
+    pub(crate) fn can_see_visits(&self) -> bool {
+        self.role != Some(Role::Member)
+    }
+
+    /// Pins and clusters for the current viewport.
+    pub(crate) fn markers(&self) -> Vec<Marker> {
+        self.pins.cluster(&self.viewport, CLUSTER_RADIUS_PX)
+    }
+
+    /// Fits the map to every place (or Japan when there are none).
+    pub(crate) fn center_workspace(&mut self) {
+        if self.pin_list.is_empty() {
+            self.viewport = Viewport::japan(self.viewport.width, self.viewport.height);
+            return;
+        }
+        let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
+        for p in &self.pin_list {
+            s = s.min(p.lat);
+            n = n.max(p.lat);
+            w = w.min(p.lon);
+            e = e.max(p.lon);
+        }
+        self.viewport.fit(s, w, n, e);
+    }
+
+    /// The map area's size in CSS pixels.
+    pub(crate) fn resize(&mut self, width: f64, height: f64) {
+        if width > 10.0 && height > 10.0 {
+            self.viewport.width = width;
+            self.viewport.height = height;
+        }
+    }
+
+    /// Zoom by `delta` levels around the map centre.
+    pub(crate) fn zoom_by(&mut self, delta: f64) {
+        let (x, y) = (self.viewport.width / 2.0, self.viewport.height / 2.0);
+        self.viewport.zoom_at(delta, x, y);
+    }
+
+    /// Pointer pressed on the map (`on_pin` when on a pin).
+    pub(crate) fn pointer_down(&mut self, x: f64, y: f64, on_pin: Option<String>) {
+        self.drag = Some(Drag {
+            start: (x, y),
+            last: (x, y),
+            pin: on_pin,
+            moved: false,
+        });
+    }
+
+    /// Pointer moved: pans the map, or moves the pin being dragged.
+    pub(crate) fn pointer_move(&mut self, x: f64, y: f64) {
+        let Some(drag) = &mut self.drag else { return };
+        let (dx, dy) = (x - drag.last.0, y - drag.last.1);
+        drag.last = (x, y);
+        if (x - drag.start.0).hypot(y - drag.start.1) > CLICK_SLOP_PX {
+            drag.moved = true;
+        }
+        if !drag.moved {
+            return;
+        }
+        match &drag.pin {
+            Some(id) => self.dragged_pin = Some((id.clone(), x, y)),
+            None => self.viewport.pan_by(dx, dy),
+        }
+    }
+
+    /// Pointer released at (x, y): a click when it barely moved, else the end of a drag.
+    pub(crate) fn pointer_up(&mut self, x: f64, y: f64) -> anyhow::Result<()> {
+        let Some(drag) = self.drag.take() else {
+            return Ok(());
+        };
+        self.dragged_pin = None;
+        if !drag.moved {
+            return self.click_map(x, y);
+        }
+        if let Some(id) = drag.pin {
+            let (lat, lon) = self.viewport.unproject(x, y);
+            let mut place = self.replica.place(&id)?;
+            place.lat = (lat * 1e6).round() / 1e6;
+            place.lon = (lon * 1e6).round() / 1e6;
+            match self.replica.update_place(place) {
+                Ok(_) => self.reload()?,
+                Err(e) => self.flash = Some(e.message(self.lang)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A click on the map: a pin opens its place, a cluster zooms in, elsewhere starts a new place.
+    pub(crate) fn click_map(&mut self, x: f64, y: f64) -> anyhow::Result<()> {
+        let markers = self.markers();
+        match hit_test(&markers, x, y, PIN_HIT_PX) {
+            Some(Marker::Pin { id, .. }) => {
+                let id = id.clone();
+                self.open_place(&id)?;
+            }
+            Some(Marker::Cluster {
+                south,
+                west,
+                north,
+                east,
+                ..
+            }) => {
+                let (s, w, n, e) = (*south, *west, *north, *east);
+                if (n - s).abs() < 1e-6 && (e - w).abs() < 1e-6 {
+                    self.viewport.zoom_at(2.0, x, y);
+                } else {
+                    self.viewport.fit(s, w, n, e);
+                }
+            }
+            None => {
+                let (lat, lon) = self.viewport.unproject(x, y);
+                self.click_map_at_empty(lat, lon);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a new place at a map position.
+    pub(crate) fn click_map_at_empty(&mut self, lat: f64, lon: f64) {
+        self.form = Some(PlaceForm::new_at(lat, lon));
+        self.screen = Screen::Place;
+    }
+
+    /// Opens the place screen for `id`.
+    pub(crate) fn open_place(&mut self, id: &str) -> anyhow::Result<()> {
+        let place = self.replica.place(id)?;
+        self.form = Some(PlaceForm::from_place(&place));
+        self.screen = Screen::Place;
+        Ok(())
+    }
+
+    /// Saves the place form: validated by the shared rules; the error shows inline and nothing is
+    /// stored when it fails.
+    pub(crate) fn save_place(&mut self) -> anyhow::Result<bool> {
+        let Some(form) = self.form.clone() else {
+            return Ok(false);
+        };
+        let base = match &form.id {
+            Some(id) => Some(self.replica.place(id)?),
+            None => None,
+        };
+        let result = form
+            .to_place(base)
+            .map_err(ibasho_shared::Error::from)
+            .and_then(|p| match &form.id {
+                Some(_) => self.replica.update_place(p),
+                None => self.replica.add_place(p),
+            });
+        match result {
+            Ok(saved) => {
+                self.form = Some(PlaceForm::from_place(&saved));
+                self.flash = Some(crate::ui::text::SAVED.get(self.lang).to_string());
+                self.reload()?;
+                Ok(true)
+            }
+            Err(ibasho_shared::Error::Invalid(e)) => {
+                if let Some(f) = &mut self.form {
+                    f.error = Some(e);
+                }
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes or restores the place in the form.
+    pub(crate) fn set_place_deleted(&mut self, deleted: bool) -> anyhow::Result<()> {
+        if let Some(id) = self.form.as_ref().and_then(|f| f.id.clone()) {
+            if deleted {
+                self.replica.delete_place(&id)?;
+            } else {
+                self.replica.restore_place(&id)?;
+            }
+            self.open_place(&id)?;
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Places for the list screen, filtered; with distance from the map centre.
+    pub(crate) fn list(&self) -> anyhow::Result<Vec<PlaceHit>> {
+        let opt = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let q = PlaceQuery {
+            search: opt(&self.filter.search),
+            category: opt(&self.filter.category),
+            target: opt(&self.filter.target),
+            status: opt(&self.filter.status),
+            open_at: self.filter.open_now.then(now_jst),
+            near: Some((
+                self.viewport.center_lat,
+                self.viewport.center_lon,
+                20_000_000.0,
+            )),
+            ..Default::default()
+        };
+        Ok(self.replica.places(&q)?)
+    }
+
+    /// Starts a visit form for a place (or for the map centre when `None`).
+    pub(crate) fn start_visit(&mut self, place: Option<&Place>) {
+        let (lat, lon) = match place {
+            Some(_) => (None, None),
+            None => (
+                Some(self.viewport.center_lat),
+                Some(self.viewport.center_lon),
+            ),
+        };
+        self.visit_form = Some(VisitForm {
+            place_id: place.map(|p| p.id.clone()),
+            place_name: place.map(|p| p.name.clone()).unwrap_or_default(),
+            lat,
+            lon,
+            kind: "visit".into(),
+            people: "1".into(),
+            targets: Vec::new(),
+            follow_up: String::new(),
+            referral_to: String::new(),
+            note: String::new(),
+            error: None,
+        });
+        self.screen = Screen::Visits;
+    }
+
+    /// Saves the visit form.
+    pub(crate) fn save_visit(&mut self) -> anyhow::Result<bool> {
+        let Some(form) = self.visit_form.clone() else {
+            return Ok(false);
+        };
+        let built = (|| -> Result<Visit, ValidationError> {
+            let team = self
+                .replica
+                .default_team()
+                .map_err(|_| ValidationError::new("team", validate::Reason::Required))?;
+            let mut v = Visit::new(&team, &form.kind, now_jst());
+            v.place_id = form.place_id.clone();
+            v.lat = form.lat;
+            v.lon = form.lon;
+            v.people = validate::people(&form.people)?;
+            v.targets = form.targets.clone();
+            v.follow_up =
+                (!form.follow_up.trim().is_empty()).then(|| form.follow_up.trim().to_string());
+            v.referral_to = (!form.referral_to.is_empty()).then(|| form.referral_to.clone());
+            Ok(v)
+        })();
+        let note = (!form.note.trim().is_empty()).then_some(form.note.as_str());
+        match built
+            .map_err(ibasho_shared::Error::from)
+            .and_then(|v| self.replica.add_visit(v, note))
+        {
+            Ok(_) => {
+                self.visit_form = None;
+                self.flash = Some(crate::ui::text::SAVED.get(self.lang).to_string());
+                self.reload()?;
+                Ok(true)
+            }
+            Err(ibasho_shared::Error::Invalid(e)) => {
+                if let Some(f) = &mut self.visit_form {
+                    f.error = Some(e);
+                }
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Visits with an open follow-up due today or earlier.
+    pub(crate) fn due_visits(&self) -> anyhow::Result<Vec<Visit>> {
+        Ok(self.replica.visits(&VisitQuery {
+            due_by: Some(now_jst().date()),
+            ..Default::default()
+        })?)
+    }
+
+    /// The team's log (all visits this device may see), newest first.
+    pub(crate) fn team_log(&self) -> anyhow::Result<Vec<Visit>> {
+        Ok(self.replica.visits(&VisitQuery::default())?)
+    }
+
+    /// The directory.
+    pub(crate) fn orgs(&self) -> anyhow::Result<Vec<Org>> {
+        Ok(self.replica.orgs()?)
+    }
+
+    /// Switches the language and remembers it on this device.
+    pub(crate) fn set_lang(&mut self, lang: Lang) -> anyhow::Result<()> {
+        self.lang = lang;
+        self.replica.set_setting("lang", &lang.to_string())?;
+        Ok(())
+    }
+
+    /// Saves the display name and tile URL.
+    pub(crate) fn save_settings(&mut self) -> anyhow::Result<()> {
+        let url = self.tile_url.trim().to_string();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            self.flash = Some(match self.lang {
+                Lang::Ja => "タイルURLは http:// か https:// で始めてください".into(),
+                Lang::En => "the tile URL must start with http:// or https://".into(),
+            });
+            return Ok(());
+        }
+        if let Err(e) = self.replica.set_person(&self.person) {
+            self.flash = Some(e.message(self.lang));
+            return Ok(());
+        }
+        self.replica.set_setting("tile_url", &url)?;
+        self.flash = Some(crate::ui::text::SETTINGS_SAVED.get(self.lang).to_string());
+        Ok(())
+    }
+
+    /// Creates the demo workspace (first run, offline).
+    pub(crate) fn make_demo(&mut self) -> anyhow::Result<()> {
+        crate::cli::make_demo(&mut self.replica, 300, 7)?;
+        self.person = self.replica.person()?;
+        self.reload()?;
+        self.center_workspace();
+        self.screen = Screen::Map;
+        Ok(())
+    }
+
+    /// The name of a place by id (for visit lists).
+    pub(crate) fn place_name(&mut self, id: &str) -> String {
+        self.replica.place(id).map(|p| p.name).unwrap_or_default()
+    }
+}
+
+/// Two-digit HH:MM of an RFC 3339 time, in Japan time.
+pub(crate) fn hhmm(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(9))
+                .format("%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DD HH:MM` of an RFC 3339 time, in Japan time.
+pub(crate) fn hhmm_date(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(9))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,275 @@
+//! Component tests: the real components in a `VirtualDom`, rendered with `dioxus-ssr` (no webview),
+//! events driven through the runtime.
+
+use super::model::{AppModel, Screen};
+use super::view::{App, Launch, TEST_MODEL};
+use dioxus::dioxus_core::{ElementId, Mutation, Mutations, NoOpMutations};
+use dioxus::html::SerializedHtmlEventConverter;
+use dioxus::prelude::*;
+use ibasho_shared::sync::Role;
+use ibasho_shared::{Lang, Replica, ServerBinding};
+use std::any::Any;
+use std::rc::Rc;
+
+struct Window {
+    dom: VirtualDom,
+    _home: tempfile::TempDir,
+}
+
+impl Window {
+    /// A window on a fresh replica; `demo` fills it with the demo city first.
+    fn open(demo: bool, role: Option<Role>) -> Window {
+        let home = tempfile::tempdir().unwrap();
+        if demo {
+            let mut replica = Replica::open(&crate::paths::replica_file(home.path())).unwrap();
+            crate::cli::make_demo(&mut replica, 120, 3).unwrap();
+            if let Some(role) = role {
+                let workspace = replica.workspace().unwrap().id;
+                let binding = ServerBinding {
+                    url: "ws://127.0.0.1:9".into(),
+                    device: "d1".into(),
+                    token: "t".into(),
+                    workspace,
+                    role,
+                    team: None,
+                };
+                replica.bind_server(binding, "テスト").unwrap();
+            }
+        }
+        set_event_converter(Box::new(SerializedHtmlEventConverter));
+        let launch = Launch {
+            home: home.path().to_path_buf(),
+            lang: Lang::Ja,
+            sync: false,
+        };
+        let mut dom = VirtualDom::new(App).with_root_context(launch);
+        dom.rebuild_in_place();
+        Window { dom, _home: home }
+    }
+
+    fn model(&self) -> Signal<AppModel> {
+        TEST_MODEL.with(|m| m.borrow().expect("the window built its model"))
+    }
+
+    /// Changes the model, then re-renders.
+    fn with(&mut self, f: impl FnOnce(&mut AppModel)) {
+        let model = self.model();
+        self.dom.in_runtime(|| {
+            let mut m = model;
+            f(&mut m.write());
+        });
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
+
+    fn html(&self) -> String {
+        dioxus_ssr::render(&self.dom)
+    }
+
+    /// Re-renders everything and returns the mutations (to find listeners).
+    fn remount(&mut self) -> Mutations {
+        self.dom.rebuild_to_vec()
+    }
+
+    fn fire(&mut self, name: &str, id: ElementId, data: Box<dyn Any>) {
+        let event = Event::new(Rc::new(PlatformEventData::new(data)) as Rc<dyn Any>, true);
+        self.dom.runtime().handle_event(name, event, id);
+        self.dom.render_immediate(&mut NoOpMutations);
+    }
+}
+
+fn listeners(m: &Mutations, event: &str) -> Vec<ElementId> {
+    m.edits
+        .iter()
+        .filter_map(|e| match e {
+            Mutation::NewEventListener { name, id } if name == event => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn first_run_offers_join_or_demo() {
+    let w = Window::open(false, None);
+    let html = w.html();
+    assert!(html.contains("デモを試す"), "{html}");
+    assert!(html.contains("ワークスペースに参加"));
+    assert!(html.contains("オフライン"), "the sync bar is always there");
+}
+
+#[test]
+fn the_map_shows_the_basemap_pins_and_clusters() {
+    let w = Window::open(true, None);
+    let html = w.html();
+    assert!(
+        html.contains("class=\"land\"") || html.contains("class=\"coast\""),
+        "basemap drawn"
+    );
+    assert!(
+        html.contains("class=\"pin\"") || html.contains("class=\"cluster\""),
+        "markers drawn"
+    );
+    assert!(html.contains("地図をクリックすると"));
+    assert!(html.contains("id=\"sync-bar\""));
+}
+
+#[test]
+fn clicking_a_tab_and_typing_a_search_filter_the_list() {
+    let mut w = Window::open(true, None);
+    let m = w.remount();
+    // The second tab is the list.
+    let clicks = listeners(&m, "click");
+    w.fire("click", clicks[1], Box::<SerializedMouseData>::default());
+    assert_eq!(w.model().peek().screen, Screen::List);
+    let all = w.html().matches("class=\"row\"").count();
+    assert!(all > 50, "{all} rows");
+    let m = w.remount();
+    let inputs = listeners(&m, "input");
+    w.fire(
+        "input",
+        inputs[0],
+        Box::new(SerializedFormData::new("子ども食堂".into(), vec![])),
+    );
+    let html = w.html();
+    let rows = html.matches("class=\"row\"").count();
+    assert!(
+        rows > 0 && rows < all,
+        "search narrowed {all} rows to {rows}"
+    );
+    assert!(html.contains("子ども食堂"));
+}
+
+#[test]
+fn the_place_form_shows_validation_errors_and_saves_valid_input() {
+    let mut w = Window::open(true, None);
+    let before = w.model().peek().replica.place_count().unwrap();
+    w.with(|m| {
+        let (x, y) = (m.viewport.width / 2.0 + 3.0, m.viewport.height / 2.0 + 3.0);
+        let (lat, lon) = m.viewport.unproject(x, y);
+        m.form = None;
+        m.click_map_at_empty(lat, lon);
+    });
+    assert!(w.html().contains("新しい場所"));
+    // Saving with no name: the shared validation speaks in Japanese, nothing is stored.
+    w.with(|m| {
+        m.save_place().unwrap();
+    });
+    let html = w.html();
+    assert!(html.contains("名称: 入力してください"), "{html}");
+    assert_eq!(w.model().peek().replica.place_count().unwrap(), before);
+    // Bad opening hours, then good input.
+    w.with(|m| {
+        let f = m.form.as_mut().unwrap();
+        f.name = "喫茶ランドリー相武台".into();
+        f.hours = "毎日いつでも".into();
+        m.save_place().unwrap();
+    });
+    assert!(
+        w.html()
+            .contains("開所時間: OSMのopening_hours形式として読めません")
+    );
+    w.with(|m| {
+        m.form.as_mut().unwrap().hours = "Mo-Sa 09:00-18:00; PH off".into();
+        assert!(m.save_place().unwrap());
+    });
+    assert_eq!(w.model().peek().replica.place_count().unwrap(), before + 1);
+    let html = w.html();
+    assert!(html.contains("保存しました"));
+    assert!(html.contains("変更履歴"), "history shows after saving");
+}
+
+#[test]
+fn a_visit_is_logged_from_a_place_with_a_device_only_note() {
+    let mut w = Window::open(true, None);
+    let place = w
+        .model()
+        .peek()
+        .replica
+        .places(&Default::default())
+        .unwrap()[0]
+        .place
+        .clone();
+    w.with(|m| m.start_visit(Some(&place)));
+    let html = w.html();
+    assert!(html.contains("訪問を記録") && html.contains(&place.name));
+    assert!(html.contains("この端末だけに保存されます"));
+    w.with(|m| {
+        m.visit_form.as_mut().unwrap().people = "たくさん".into();
+        m.save_visit().unwrap();
+    });
+    assert!(w.html().contains("人数"), "people error shown");
+    assert!(w.html().contains("数値ではありません"));
+    w.with(|m| {
+        let f = m.visit_form.as_mut().unwrap();
+        f.people = "3".into();
+        f.note = "本人の事情".into();
+        assert!(m.save_visit().unwrap());
+    });
+    let visits = w
+        .model()
+        .peek()
+        .replica
+        .visits(&Default::default())
+        .unwrap();
+    let mine = visits
+        .iter()
+        .find(|v| v.place_id.as_deref() == Some(place.id.as_str()) && v.people == 3)
+        .expect("saved");
+    assert_eq!(
+        w.model()
+            .peek()
+            .replica
+            .private_note(&mine.id)
+            .unwrap()
+            .as_deref(),
+        Some("本人の事情")
+    );
+}
+
+#[test]
+fn a_member_never_sees_visit_ui() {
+    let mut w = Window::open(true, Some(Role::Member));
+    let html = w.html();
+    assert!(!html.contains("tab-Visits"), "no visits tab");
+    let place = w
+        .model()
+        .peek()
+        .replica
+        .places(&Default::default())
+        .unwrap()[0]
+        .place
+        .id
+        .clone();
+    w.with(|m| m.open_place(&place).unwrap());
+    let html = w.html();
+    assert!(html.contains("場所の編集"));
+    assert!(
+        !html.contains("訪問を記録"),
+        "no 'log a visit' on a member's place screen"
+    );
+    w.with(|m| m.screen = Screen::Visits);
+    let html = w.html();
+    assert!(
+        !html.contains("フォローアップ") && !html.contains("チームの記録"),
+        "the visits screen renders nothing"
+    );
+}
+
+#[test]
+fn the_directory_and_settings_render_in_english_too() {
+    let mut w = Window::open(true, None);
+    w.with(|m| {
+        m.set_lang(Lang::En).unwrap();
+        m.screen = Screen::Directory;
+    });
+    let html = w.html();
+    assert!(html.contains("Member organizations"));
+    assert!(html.contains("Social welfare council") || html.contains("NPO"));
+    w.with(|m| m.screen = Screen::Settings);
+    let html = w.html();
+    assert!(html.contains("Display name") && html.contains("Map tile URL"));
+    w.with(|m| {
+        m.tile_url = "ftp://tiles".into();
+        m.save_settings().unwrap();
+    });
+    assert!(w.html().contains("must start with http"));
+}

@@ -1,0 +1,80 @@
+//! Every word the app window shows, in Japanese and English.
+
+use ibasho_shared::i18n::{Text, t};
+
+pub(crate) const APP_NAME: Text = t("いばしょ", "ibasho");
+pub(crate) const TAB_MAP: Text = t("地図", "Map");
+pub(crate) const TAB_LIST: Text = t("一覧", "List");
+pub(crate) const TAB_VISITS: Text = t("訪問", "Visits");
+pub(crate) const TAB_DIRECTORY: Text = t("団体", "Directory");
+pub(crate) const TAB_SETTINGS: Text = t("設定", "Settings");
+pub(crate) const ZOOM_IN: Text = t("拡大", "Zoom in");
+pub(crate) const ZOOM_OUT: Text = t("縮小", "Zoom out");
+pub(crate) const CENTER: Text = t("全体を表示", "Show the workspace");
+pub(crate) const LOCATE: Text = t("現在地", "Locate me");
+pub(crate) const MAP_HINT: Text = t(
+    "地図をクリックすると、そこに場所を追加できます",
+    "Click the map to add a place there",
+);
+pub(crate) const SEARCH: Text = t(
+    "検索（名称・住所・説明）",
+    "Search (name, address, description)",
+);
+pub(crate) const ALL_CATEGORIES: Text = t("すべてのカテゴリ", "All categories");
+pub(crate) const ALL_TARGETS: Text = t("すべての対象", "All target groups");
+pub(crate) const ALL_STATUSES: Text = t("すべての状態", "All statuses");
+pub(crate) const OPEN_NOW: Text = t("開いている場所だけ", "Open now only");
+pub(crate) const OPEN: Text = t("営業中", "Open now");
+pub(crate) const CLOSED: Text = t("時間外", "Closed now");
+pub(crate) const OPENS_AT: Text = t("次の変更", "Changes at");
+pub(crate) const NEW_PLACE: Text = t("新しい場所", "New place");
+pub(crate) const EDIT_PLACE: Text = t("場所の編集", "Edit place");
+pub(crate) const SAVE: Text = t("保存", "Save");
+pub(crate) const CANCEL: Text = t("キャンセル", "Cancel");
+pub(crate) const DELETE: Text = t("削除", "Delete");
+pub(crate) const RESTORE: Text = t("元に戻す", "Restore");
+pub(crate) const SAVED: Text = t("保存しました", "Saved");
+pub(crate) const HISTORY: Text = t("変更履歴", "History");
+pub(crate) const CONFLICTS: Text = t("同時に編集された項目", "Edited on two devices at once");
+pub(crate) const CHOOSE: Text = t("これにする", "Keep this");
+pub(crate) const LOG_VISIT: Text = t("訪問を記録", "Log a visit");
+pub(crate) const FOLLOW_UPS_DUE: Text = t("期日の来たフォローアップ", "Follow-ups due");
+pub(crate) const TEAM_LOG: Text = t("チームの記録", "Team log");
+pub(crate) const NO_VISITS: Text = t("記録はありません", "No visits");
+pub(crate) const PRIVATE_NOTE_HINT: Text =
+    t("この端末だけに保存されます", "Stays on this device only");
+pub(crate) const MARK_DONE: Text = t("完了にする", "Mark done");
+pub(crate) const DIRECTORY: Text = t("参画団体", "Member organizations");
+pub(crate) const OFFLINE: Text = t("オフライン（この端末のみ）", "Offline (this device only)");
+pub(crate) const CONNECTING: Text = t("接続中…", "Connecting…");
+pub(crate) const SYNCING: Text = t("同期中…", "Syncing…");
+pub(crate) const SYNCED_AT: Text = t("同期済み", "Synced at");
+pub(crate) const UNSENT: Text = t("未送信", "unsent");
+pub(crate) const RETRY: Text = t("再試行", "Retry");
+pub(crate) const SYNC_FAILED: Text = t("同期できませんでした", "Could not sync");
+pub(crate) const JOIN: Text = t("ワークスペースに参加", "Join a workspace");
+pub(crate) const SERVER_URL: Text = t("サーバーのURL", "Server URL");
+pub(crate) const INVITE: Text = t("招待コード", "Invite code");
+pub(crate) const DISPLAY_NAME: Text = t("表示名", "Display name");
+pub(crate) const LANGUAGE: Text = t("言語", "Language");
+pub(crate) const TILE_URL: Text = t(
+    "地図タイルのURL（オンライン時）",
+    "Map tile URL (when online)",
+);
+pub(crate) const TRY_DEMO: Text = t("デモを試す", "Try the demo");
+pub(crate) const WELCOME: Text = t(
+    "いばしょへようこそ。ワークスペースに参加するか、デモを試してください。",
+    "Welcome to ibasho. Join a workspace, or try the demo.",
+);
+pub(crate) const DISTANCE: Text = t("中心からの距離", "Distance from the map centre");
+pub(crate) const PLACES_COUNT: Text = t("件", "places");
+pub(crate) const KIND: Text = t("接触の種類", "Contact type");
+pub(crate) const PEOPLE: Text = t("人数", "People reached");
+pub(crate) const FOLLOW_UP: Text = t("フォローアップ期日", "Follow-up date");
+pub(crate) const REFER_TO: Text = t("つなぎ先", "Refer to");
+pub(crate) const NONE: Text = t("なし", "None");
+pub(crate) const NOTE: Text = t("個人メモ", "Private note");
+pub(crate) const ROLE: Text = t("役割", "Role");
+pub(crate) const DELETED: Text = t("削除済み", "Deleted");
+pub(crate) const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
+pub(crate) const JOINED: Text = t("参加しました", "Joined");

@@ -1,0 +1,95 @@
+//! List & search: Japanese full-text search, filters, distance from the map centre.
+
+use super::super::text as t;
+use super::{act, label, use_model};
+use dioxus::prelude::*;
+use ibasho_shared::hours::{Hours, OpenState, now_jst};
+use ibasho_shared::taxonomy::{CATEGORIES, STATUSES, TARGET_GROUPS};
+
+#[component]
+pub(crate) fn ListScreen() -> Element {
+    let model = use_model();
+    let (lang, filter) = {
+        let m = model.read();
+        (m.lang, m.filter.clone())
+    };
+    let hits = model.read().list().unwrap_or_default();
+    let now = now_jst();
+    rsx! {
+        section { class: "list",
+            div { class: "filters",
+                label { class: "grow",
+                    span { class: "visually-hidden", {t::SEARCH.get(lang)} }
+                    input {
+                        id: "search",
+                        r#type: "search",
+                        placeholder: t::SEARCH.get(lang),
+                        value: "{filter.search}",
+                        oninput: move |e| { let mut m = model; m.write().filter.search = e.value(); },
+                    }
+                }
+                select {
+                    "aria-label": t::ALL_CATEGORIES.get(lang),
+                    onchange: move |e| { let mut m = model; m.write().filter.category = e.value(); },
+                    option { value: "", {t::ALL_CATEGORIES.get(lang)} }
+                    for c in CATEGORIES {
+                        option { value: c.id, selected: filter.category == c.id, {c.label(lang)} }
+                    }
+                }
+                select {
+                    "aria-label": t::ALL_TARGETS.get(lang),
+                    onchange: move |e| { let mut m = model; m.write().filter.target = e.value(); },
+                    option { value: "", {t::ALL_TARGETS.get(lang)} }
+                    for g in TARGET_GROUPS {
+                        option { value: g.id, selected: filter.target == g.id, {g.label(lang)} }
+                    }
+                }
+                select {
+                    "aria-label": t::ALL_STATUSES.get(lang),
+                    onchange: move |e| { let mut m = model; m.write().filter.status = e.value(); },
+                    option { value: "", {t::ALL_STATUSES.get(lang)} }
+                    for s in STATUSES {
+                        option { value: s.id, selected: filter.status == s.id, {s.label(lang)} }
+                    }
+                }
+                label { class: "check",
+                    input {
+                        r#type: "checkbox",
+                        checked: filter.open_now,
+                        onchange: move |e| { let mut m = model; m.write().filter.open_now = e.checked(); },
+                    }
+                    {t::OPEN_NOW.get(lang)}
+                }
+            }
+            p { class: "count", "{hits.len()} {t::PLACES_COUNT.get(lang)}" }
+            ul { class: "places",
+                for hit in hits.into_iter().take(500) {
+                    {
+                        let id = hit.place.id.clone();
+                        let open = Hours::parse(&hit.place.hours).ok().filter(|_| !hit.place.hours.is_empty()).map(|h| h.state(now));
+                        let distance = hit.distance_m.map(|d| if d < 1000.0 { format!("{d:.0} m") } else { format!("{:.1} km", d / 1000.0) });
+                        rsx! {
+                            li { key: "{id}",
+                                button {
+                                    class: "row",
+                                    onclick: move |_| { let id = id.clone(); act(model, |m| m.open_place(&id)); },
+                                    span { class: "dot", style: "background: {super::category_color(&hit.place.category)}" }
+                                    span { class: "name", "{hit.place.name}" }
+                                    span { class: "meta", {label(CATEGORIES, &hit.place.category, lang)} }
+                                    match open {
+                                        Some(OpenState::Open) => rsx! { span { class: "badge open", {t::OPEN.get(lang)} } },
+                                        Some(OpenState::Closed) => rsx! { span { class: "badge closed", {t::CLOSED.get(lang)} } },
+                                        _ => rsx! {},
+                                    }
+                                    if let Some(d) = distance {
+                                        span { class: "distance", title: t::DISTANCE.get(lang), "{d}" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

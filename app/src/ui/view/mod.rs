@@ -1,0 +1,69 @@
+//! The window's components: thin, reading and changing the `AppModel` held in one signal.
+
+mod directory;
+mod list;
+mod map;
+mod place;
+mod settings;
+mod shell;
+mod visits;
+
+#[cfg(test)]
+pub(crate) use shell::TEST_MODEL;
+pub(crate) use shell::{App, Launch};
+
+use super::model::AppModel;
+use dioxus::prelude::*;
+use ibasho_shared::Lang;
+
+/// The model, from context.
+pub(crate) fn use_model() -> Signal<AppModel> {
+    use_context::<Signal<AppModel>>()
+}
+
+/// The label of a taxonomy id in `lang`.
+pub(crate) fn label(
+    list: &'static [ibasho_shared::taxonomy::Term],
+    id: &str,
+    lang: Lang,
+) -> String {
+    ibasho_shared::taxonomy::lookup(list, id)
+        .map(|t| t.label(lang).to_string())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// Runs a model action, showing any error in the flash line instead of losing it.
+pub(crate) fn act(
+    mut model: Signal<AppModel>,
+    f: impl FnOnce(&mut AppModel) -> anyhow::Result<()>,
+) {
+    let result = f(&mut model.write());
+    if let Err(e) = result {
+        let lang = model.peek().lang;
+        let text = match e.downcast_ref::<ibasho_shared::Error>() {
+            Some(engine) => engine.message(lang),
+            None => format!("{e:#}"),
+        };
+        model.write().flash = Some(text);
+    }
+}
+
+/// Colour of a category's pins, by kind of place.
+pub(crate) fn category_color(category: &str) -> &'static str {
+    match category {
+        "ibasho" | "hikikomori_ibasho" => "#e4572e",
+        "kodomo_shokudo" | "daremo_shokudo" => "#f3a712",
+        "cafe" | "laundry_cafe" | "food_truck" | "snack_bar" | "dagashiya" | "bookshop" => {
+            "#a8763e"
+        }
+        "community_hall" | "community_base" | "park" | "library" => "#29bf12",
+        "childcare_support" | "nursery" | "study_support" => "#ff66b3",
+        "sports" | "arts" => "#8e44ad",
+        "consultation"
+        | "comprehensive_support"
+        | "ward_health_center"
+        | "employment_support"
+        | "housing_support" => "#2e86de",
+        _ => "#5f6c7b",
+    }
+}

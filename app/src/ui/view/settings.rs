@@ -1,0 +1,107 @@
+//! Settings and joining: join with an invite (URL + token), display name, language, tile URL.
+
+use super::super::text as t;
+use super::{act, use_model};
+use dioxus::prelude::*;
+use ibasho_shared::Lang;
+
+/// Join a workspace with an invite.
+#[component]
+pub(crate) fn JoinForm() -> Element {
+    let model = use_model();
+    let (lang, url, invite, person, joined) = {
+        let m = model.read();
+        (
+            m.lang,
+            m.join_url.clone(),
+            m.join_invite.clone(),
+            m.person.clone(),
+            m.role.is_some(),
+        )
+    };
+    if joined {
+        return rsx! {};
+    }
+    rsx! {
+        form {
+            class: "join",
+            onsubmit: move |e| async move {
+                e.prevent_default();
+                let (url, invite, person) = {
+                    let m = model.read();
+                    (m.join_url.trim().to_string(), m.join_invite.trim().to_string(), m.person.trim().to_string())
+                };
+                let home = model.peek().home.clone();
+                let result = async {
+                    let mut replica = ibasho_shared::Replica::open(&crate::paths::replica_file(&home))?;
+                    crate::sync::join(&mut replica, &url, &invite, &person).await?;
+                    crate::sync::sync_once(&mut replica).await?;
+                    anyhow::Ok(())
+                }
+                .await;
+                let mut m = model;
+                let mut w = m.write();
+                match result {
+                    Ok(()) => {
+                        w.flash = Some(t::JOINED.get(w.lang).to_string());
+                        let _ = w.reload();
+                        w.center_workspace();
+                    }
+                    Err(e) => w.flash = Some(format!("{e:#}")),
+                }
+            },
+            h2 { {t::JOIN.get(lang)} }
+            div { class: "field",
+                label { r#for: "join-url", {t::SERVER_URL.get(lang)} }
+                input { id: "join-url", placeholder: "http://192.0.2.10:7700", value: "{url}", oninput: move |e| { let mut m = model; m.write().join_url = e.value(); } }
+            }
+            div { class: "field",
+                label { r#for: "join-invite", {t::INVITE.get(lang)} }
+                input { id: "join-invite", value: "{invite}", oninput: move |e| { let mut m = model; m.write().join_invite = e.value(); } }
+            }
+            div { class: "field",
+                label { r#for: "join-person", {t::DISPLAY_NAME.get(lang)} }
+                input { id: "join-person", value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+            }
+            button { r#type: "submit", class: "primary", {t::JOIN.get(lang)} }
+        }
+    }
+}
+
+#[component]
+pub(crate) fn SettingsScreen() -> Element {
+    let model = use_model();
+    let (lang, person, tile_url, role) = {
+        let m = model.read();
+        (m.lang, m.person.clone(), m.tile_url.clone(), m.role)
+    };
+    rsx! {
+        section { class: "settings",
+            form {
+                onsubmit: move |e| { e.prevent_default(); act(model, |m| m.save_settings()); },
+                div { class: "field",
+                    label { r#for: "settings-person", {t::DISPLAY_NAME.get(lang)} }
+                    input { id: "settings-person", value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+                }
+                div { class: "field",
+                    label { r#for: "settings-lang", {t::LANGUAGE.get(lang)} }
+                    select {
+                        id: "settings-lang",
+                        onchange: move |e| { let l: Lang = e.value().parse().unwrap_or_default(); act(model, |m| m.set_lang(l)); },
+                        option { value: "ja", selected: lang == Lang::Ja, "日本語" }
+                        option { value: "en", selected: lang == Lang::En, "English" }
+                    }
+                }
+                div { class: "field",
+                    label { r#for: "settings-tiles", {t::TILE_URL.get(lang)} }
+                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().tile_url = e.value(); } }
+                }
+                if let Some(role) = role {
+                    p { {t::ROLE.get(lang)} ": {role}" }
+                }
+                button { r#type: "submit", class: "primary", {t::SAVE.get(lang)} }
+            }
+            JoinForm {}
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The frame: navigation, the sync bar (always visible), the open screen, and first run.
+
+use super::super::model::{AppModel, Screen, SyncState, hhmm};
+use super::super::text as t;
+use super::{act, use_model};
+use dioxus::prelude::*;
+use futures_util::StreamExt;
+use std::time::Duration;
+
+const CSS: &str = include_str!("../../../assets/app.css");
+
+/// What the launcher passes in: Send + Sync, turned into the model inside the app.
+#[derive(Debug, Clone)]
+pub(crate) struct Launch {
+    pub home: std::path::PathBuf,
+    pub lang: ibasho_shared::Lang,
+    /// Run the background sync loop (off in component tests).
+    pub sync: bool,
+}
+
+/// The model, opened once, handed from `App` to `Shell` (which puts it in a signal).
+#[derive(Clone)]
+struct ModelSlot(Rc<RefCell<Option<AppModel>>>);
+
+impl PartialEq for ModelSlot {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The root component.
+#[component]
+pub(crate) fn App() -> Element {
+    let launch = use_context::<Launch>();
+    let opened = use_hook(|| match AppModel::open(&launch.home, launch.lang) {
+        Ok(model) => Ok(ModelSlot(Rc::new(RefCell::new(Some(model))))),
+        Err(e) => Err(format!("{e:#}")),
+    });
+    match opened {
+        Ok(slot) => rsx! { Shell { slot, sync: launch.sync } },
+        Err(e) => rsx! {
+            style { {CSS} }
+            div { class: "fatal", role: "alert", "{e}" }
+        },
+    }
+}
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[cfg(test)]
+thread_local! {
+    /// The model of the last window built on this thread, for component tests.
+    pub(crate) static TEST_MODEL: std::cell::RefCell<Option<Signal<AppModel>>> = const { std::cell::RefCell::new(None) };
+}
+
+#[component]
+fn Shell(slot: ModelSlot, sync: bool) -> Element {
+    let mut model = use_context_provider(|| {
+        Signal::new(slot.0.borrow_mut().take().expect("the model is taken once"))
+    });
+    #[cfg(test)]
+    TEST_MODEL.with(|m| *m.borrow_mut() = Some(model));
+    let syncer = use_coroutine(move |mut rx: UnboundedReceiver<()>| async move {
+        if !sync {
+            return;
+        }
+        let home = model.peek().home.clone();
+        let Ok(mut replica) = ibasho_shared::Replica::open(&crate::paths::replica_file(&home))
+        else {
+            return;
+        };
+        loop {
+            if replica.server().ok().flatten().is_some() {
+                model.clone().write().sync = SyncState::Connecting;
+                replica.refresh_if_changed().ok();
+                let result = tokio::time::timeout(Duration::from_secs(120), async {
+                    model.clone().write().sync = SyncState::Syncing;
+                    crate::sync::sync_once(&mut replica).await
+                })
+                .await;
+                let mut m = model.clone();
+                match result {
+                    Ok(Ok(report)) if report.refused.is_empty() => {
+                        let at = replica
+                            .last_sync()
+                            .ok()
+                            .flatten()
+                            .map(|t| hhmm(&t))
+                            .unwrap_or_default();
+                        let mut w = m.write();
+                        w.sync = SyncState::Synced(at);
+                        let _ = w.reload();
+                    }
+                    Ok(Ok(report)) => m.write().sync = SyncState::Failed(report.refused.join("; ")),
+                    Ok(Err(e)) => m.write().sync = SyncState::Failed(format!("{e:#}")),
+                    Err(_) => m.write().sync = SyncState::Failed("timeout".into()),
+                }
+            }
+            // Every 15 seconds, or at once when nudged (retry, or a local edit).
+            let _ = tokio::time::timeout(Duration::from_secs(15), rx.next()).await;
+        }
+    });
+    use_context_provider(|| syncer);
+    let has_workspace = model.write().has_workspace();
+    let lang = model.read().lang;
+    let screen = model.read().screen;
+    let show_visits = model.read().can_see_visits();
+    let flash = model.read().flash.clone();
+    rsx! {
+        style { {CSS} }
+        div {
+            class: "app",
+            lang: "{lang}",
+            tabindex: "-1",
+            // Keyboard: Alt+1…5 switch screens, Alt+N logs a visit.
+            onkeydown: move |e| {
+                if !e.modifiers().alt() {
+                    return;
+                }
+                let target = match e.key() {
+                    Key::Character(c) if c == "1" => Some(Screen::Map),
+                    Key::Character(c) if c == "2" => Some(Screen::List),
+                    Key::Character(c) if c == "3" => Some(Screen::Visits),
+                    Key::Character(c) if c == "4" => Some(Screen::Directory),
+                    Key::Character(c) if c == "5" => Some(Screen::Settings),
+                    Key::Character(c) if c == "n" || c == "N" => {
+                        let mut m = model;
+                        if m.peek().can_see_visits() {
+                            m.write().start_visit(None);
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(screen) = target {
+                    let mut m = model;
+                    if screen != Screen::Visits || m.peek().can_see_visits() {
+                        m.write().screen = screen;
+                    }
+                }
+            },
+            header { class: "top",
+                h1 { class: "brand", {t::APP_NAME.get(lang)} }
+                if has_workspace {
+                    nav { class: "tabs", "aria-label": "screens",
+                        Tab { screen: Screen::Map, text: t::TAB_MAP.get(lang), current: screen }
+                        Tab { screen: Screen::List, text: t::TAB_LIST.get(lang), current: screen }
+                        if show_visits {
+                            Tab { screen: Screen::Visits, text: t::TAB_VISITS.get(lang), current: screen }
+                        }
+                        Tab { screen: Screen::Directory, text: t::TAB_DIRECTORY.get(lang), current: screen }
+                        Tab { screen: Screen::Settings, text: t::TAB_SETTINGS.get(lang), current: screen }
+                    }
+                }
+            }
+            SyncBar {}
+            if let Some(text) = flash {
+                div { class: "flash", role: "status",
+                    span { "{text}" }
+                    button { class: "link", "aria-label": "close", onclick: move |_| model.clone().write().flash = None, "×" }
+                }
+            }
+            main { class: "screen",
+                if !has_workspace {
+                    Welcome {}
+                } else {
+                    match screen {
+                        Screen::Map => rsx! { super::map::MapScreen {} },
+                        Screen::List => rsx! { super::list::ListScreen {} },
+                        Screen::Place => rsx! { super::place::PlaceScreen {} },
+                        Screen::Visits => rsx! { super::visits::VisitsScreen {} },
+                        Screen::Directory => rsx! { super::directory::DirectoryScreen {} },
+                        Screen::Settings => rsx! { super::settings::SettingsScreen {} },
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn Tab(screen: Screen, text: &'static str, current: Screen) -> Element {
+    let model = use_model();
+    let selected = screen == current || (screen == Screen::Map && current == Screen::Place);
+    rsx! {
+        button {
+            class: if selected { "tab selected" } else { "tab" },
+            "aria-current": if selected { "page" } else { "false" },
+            id: "tab-{screen:?}",
+            onclick: move |_| {
+                let mut m = model;
+                let mut w = m.write();
+                w.screen = screen;
+                w.flash = None;
+            },
+            "{text}"
+        }
+    }
+}
+
+/// Always visible: offline / connecting / syncing / synced at HH:MM, unsent changes, errors, retry.
+#[component]
+fn SyncBar() -> Element {
+    let model = use_model();
+    let syncer = use_context::<Coroutine<()>>();
+    let (state, unsent, lang) = {
+        let m = model.read();
+        (m.sync.clone(), m.unsent, m.lang)
+    };
+    let (class, text) = match &state {
+        SyncState::Local => ("sync local", t::OFFLINE.get(lang).to_string()),
+        SyncState::Connecting => ("sync busy", t::CONNECTING.get(lang).to_string()),
+        SyncState::Syncing => ("sync busy", t::SYNCING.get(lang).to_string()),
+        SyncState::Synced(at) => ("sync ok", format!("{} {at}", t::SYNCED_AT.get(lang))),
+        SyncState::Failed(why) => (
+            "sync failed",
+            format!("{}: {}", t::SYNC_FAILED.get(lang), plain_words(why, lang)),
+        ),
+    };
+    rsx! {
+        div { class: "{class}", id: "sync-bar", role: "status", "aria-live": "polite",
+            span { class: "sync-text", "{text}" }
+            span { class: "unsent", "{unsent} {t::UNSENT.get(lang)}" }
+            if matches!(state, SyncState::Failed(_) | SyncState::Synced(_)) {
+                button { class: "link", onclick: move |_| syncer.send(()), {t::RETRY.get(lang)} }
+            }
+        }
+    }
+}
+
+/// Turns transport errors into words a person understands.
+fn plain_words(why: &str, lang: ibasho_shared::Lang) -> String {
+    let ja = lang == ibasho_shared::Lang::Ja;
+    if why.contains("cannot reach")
+        || why.contains("Connection refused")
+        || why.contains("no answer")
+    {
+        return if ja {
+            "サーバーにつながりません（電波のある所で再試行してください）".into()
+        } else {
+            "cannot reach the server (retry where there is signal)".into()
+        };
+    }
+    if why.contains("revoked") {
+        return if ja {
+            "この端末は利用停止されています。コーディネーターに連絡してください".into()
+        } else {
+            "this device was revoked; contact your coordinator".into()
+        };
+    }
+    why.to_string()
+}
+
+#[component]
+fn Welcome() -> Element {
+    let model = use_model();
+    let lang = model.read().lang;
+    rsx! {
+        section { class: "welcome",
+            p { {t::WELCOME.get(lang)} }
+            button { id: "try-demo", class: "primary", onclick: move |_| act(model, |m| m.make_demo()), {t::TRY_DEMO.get(lang)} }
+            super::settings::JoinForm {}
+        }
+    }
+}

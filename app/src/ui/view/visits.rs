@@ -1,0 +1,150 @@
+//! Visits: log a visit (kind, people reached, target groups, follow-up date, referral, private
+//! note), follow-ups due, and the team's log. Never rendered for the member role.
+
+use super::super::model::VisitForm;
+use super::super::text as t;
+use super::{act, label, use_model};
+use dioxus::prelude::*;
+use ibasho_shared::i18n::field_label;
+use ibasho_shared::taxonomy::{CONTACT_TYPES, TARGET_GROUPS};
+
+fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut VisitForm)) {
+    let mut m = model;
+    if let Some(form) = m.write().visit_form.as_mut() {
+        f(form);
+        form.error = None;
+    }
+}
+
+#[component]
+pub(crate) fn VisitsScreen() -> Element {
+    let mut model = use_model();
+    if !model.read().can_see_visits() {
+        return rsx! {};
+    }
+    let (lang, form) = {
+        let m = model.read();
+        (m.lang, m.visit_form.clone())
+    };
+    let due = model.read().due_visits().unwrap_or_default();
+    let log = model.read().team_log().unwrap_or_default();
+    let orgs = model.read().orgs().unwrap_or_default();
+    let names: std::collections::HashMap<String, String> = {
+        let mut m = model.write();
+        log.iter()
+            .chain(due.iter())
+            .filter_map(|v| v.place_id.clone())
+            .map(|id| {
+                let name = m.place_name(&id);
+                (id, name)
+            })
+            .collect()
+    };
+    let place_of = |v: &ibasho_shared::Visit| {
+        v.place_id
+            .as_ref()
+            .and_then(|id| names.get(id).cloned())
+            .unwrap_or_else(|| "—".into())
+    };
+    rsx! {
+        section { class: "visits",
+            if let Some(form) = form {
+                form {
+                    class: "visit-form",
+                    id: "visit-form",
+                    onsubmit: move |e| { e.prevent_default(); act(model, |m| m.save_visit().map(|_| ())); },
+                    h2 { {t::LOG_VISIT.get(lang)} if !form.place_name.is_empty() { " — {form.place_name}" } }
+                    div { class: "field",
+                        label { r#for: "visit-kind", {t::KIND.get(lang)} }
+                        select { id: "visit-kind", onchange: move |e| edit(model, |f| f.kind = e.value()),
+                            for k in CONTACT_TYPES {
+                                option { value: k.id, selected: form.kind == k.id, {k.label(lang)} }
+                            }
+                        }
+                    }
+                    div { class: if form.error.as_ref().is_some_and(|e| e.field == "people") { "field invalid" } else { "field" },
+                        label { r#for: "visit-people", {t::PEOPLE.get(lang)} }
+                        input { id: "visit-people", r#type: "number", min: "0", value: "{form.people}", oninput: move |e| edit(model, |f| f.people = e.value()) }
+                    }
+                    fieldset { class: "targets",
+                        legend { {field_label("targets").get(lang)} }
+                        for g in TARGET_GROUPS {
+                            label { class: "check",
+                                input {
+                                    r#type: "checkbox",
+                                    checked: form.targets.iter().any(|x| x == g.id),
+                                    onchange: move |e| {
+                                        let on = e.checked();
+                                        edit(model, |f| {
+                                            f.targets.retain(|x| x != g.id);
+                                            if on { f.targets.push(g.id.to_string()); }
+                                        });
+                                    },
+                                }
+                                {g.label(lang)}
+                            }
+                        }
+                    }
+                    div { class: "field",
+                        label { r#for: "visit-follow-up", {t::FOLLOW_UP.get(lang)} }
+                        input { id: "visit-follow-up", r#type: "date", value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
+                    }
+                    div { class: "field",
+                        label { r#for: "visit-referral", {t::REFER_TO.get(lang)} }
+                        select { id: "visit-referral", onchange: move |e| edit(model, |f| f.referral_to = e.value()),
+                            option { value: "", {t::NONE.get(lang)} }
+                            for o in orgs.iter() {
+                                option { key: "{o.id}", value: "{o.id}", selected: form.referral_to == o.id, "{o.name}" }
+                            }
+                        }
+                    }
+                    div { class: "field",
+                        label { r#for: "visit-note", {t::NOTE.get(lang)} }
+                        textarea { id: "visit-note", value: "{form.note}", oninput: move |e| edit(model, |f| f.note = e.value()) }
+                        p { class: "hint", {t::PRIVATE_NOTE_HINT.get(lang)} }
+                    }
+                    if let Some(e) = &form.error {
+                        p { class: "error", role: "alert", {e.message(lang)} }
+                    }
+                    div { class: "actions",
+                        button { r#type: "submit", class: "primary", id: "save-visit", {t::SAVE.get(lang)} }
+                        button { r#type: "button", onclick: move |_| { let mut m = model; m.write().visit_form = None; }, {t::CANCEL.get(lang)} }
+                    }
+                }
+            } else {
+                button { class: "primary", id: "new-visit", onclick: move |_| { let mut m = model; m.write().start_visit(None); }, {t::LOG_VISIT.get(lang)} }
+            }
+            h2 { {t::FOLLOW_UPS_DUE.get(lang)} }
+            if due.is_empty() {
+                p { class: "empty", {t::NO_VISITS.get(lang)} }
+            }
+            ul { class: "due",
+                for v in due.iter() {
+                    {
+                        let id = v.id.clone();
+                        rsx! {
+                            li { key: "{v.id}",
+                                span { class: "date", "{v.follow_up.clone().unwrap_or_default()}" }
+                                span { "{place_of(v)}" }
+                                span { class: "meta", {label(CONTACT_TYPES, &v.kind, lang)} }
+                                button { onclick: move |_| { let id = id.clone(); act(model, |m| { m.replica.set_visit_field(&id, "follow_up_done", "true")?; m.reload() }); }, {t::MARK_DONE.get(lang)} }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { {t::TEAM_LOG.get(lang)} }
+            ul { class: "log",
+                for v in log.iter().take(200) {
+                    li { key: "{v.id}",
+                        span { class: "date", "{v.at.replace('T', \" \").get(..16).unwrap_or_default()}" }
+                        span { "{place_of(v)}" }
+                        span { class: "meta", {label(CONTACT_TYPES, &v.kind, lang)} }
+                        span { class: "meta", "{v.people}" }
+                        span { class: "meta", "{v.worker}" }
+                    }
+                }
+            }
+        }
+    }
+}
