@@ -167,6 +167,13 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
     key(&display, "alt+4");
     shot(&display, &shots, "directory", None);
 
+    // Phone width: 360 px.
+    x(&display, "xdotool", &["windowsize", &window, "360", "740"]);
+    key(&display, "alt+1");
+    shot(&display, &shots, "phone-map", Some("360x740+0+0"));
+    key(&display, "alt+2");
+    shot(&display, &shots, "phone-list", Some("360x740+0+0"));
+
     let _ = app.kill();
     let _ = app.wait();
     eprintln!("screenshots in {}", shots.display());

@@ -63,6 +63,10 @@ pub(crate) struct PlaceForm {
     pub listing_consent: bool,
     pub error: Option<ValidationError>,
     pub deleted: bool,
+    /// Who changed what, newest last (read when the place opens or is saved).
+    pub history: Vec<ibasho_shared::doc::HistoryEntry>,
+    /// Fields edited on two devices at once.
+    pub conflicts: Vec<ibasho_shared::doc::Conflict>,
 }
 
 impl PlaceForm {
@@ -83,6 +87,8 @@ impl PlaceForm {
             listing_consent: false,
             error: None,
             deleted: false,
+            history: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 
@@ -103,6 +109,8 @@ impl PlaceForm {
             listing_consent: p.listing_consent,
             error: None,
             deleted: p.deleted_at.is_some(),
+            history: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 
@@ -377,9 +385,23 @@ impl AppModel {
     /// Opens the place screen for `id`.
     pub(crate) fn open_place(&mut self, id: &str) -> anyhow::Result<()> {
         let place = self.replica.place(id)?;
-        self.form = Some(PlaceForm::from_place(&place));
+        self.form = Some(self.form_for(&place));
         self.screen = Screen::Place;
         Ok(())
+    }
+
+    /// The form for a stored place, with its history and conflicts.
+    fn form_for(&mut self, place: &Place) -> PlaceForm {
+        let mut form = PlaceForm::from_place(place);
+        form.history = self.replica.history(&place.id).unwrap_or_default();
+        form.conflicts = self
+            .replica
+            .conflicts()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.record == place.id)
+            .collect();
+        form
     }
 
     /// Saves the place form: validated by the shared rules; the error shows inline and nothing is
@@ -401,7 +423,7 @@ impl AppModel {
             });
         match result {
             Ok(saved) => {
-                self.form = Some(PlaceForm::from_place(&saved));
+                self.form = Some(self.form_for(&saved));
                 self.flash = Some(crate::ui::text::SAVED.get(self.lang).to_string());
                 self.reload()?;
                 Ok(true)

@@ -70,11 +70,28 @@ impl Window {
         self.dom.rebuild_to_vec()
     }
 
-    fn fire(&mut self, name: &str, id: ElementId, data: Box<dyn Any>) {
+    /// Dispatches an event; returns the mutations of the re-render (new listeners show up there).
+    fn fire(&mut self, name: &str, id: ElementId, data: Box<dyn Any>) -> Mutations {
         let event = Event::new(Rc::new(PlatformEventData::new(data)) as Rc<dyn Any>, true);
         self.dom.runtime().handle_event(name, event, id);
-        self.dom.render_immediate(&mut NoOpMutations);
+        self.dom.render_immediate_to_vec()
     }
+}
+
+/// The element whose `id` attribute is `html_id` (set dynamically, so it appears in the mutations).
+fn element(m: &Mutations, html_id: &str) -> ElementId {
+    m.edits
+        .iter()
+        .find_map(|e| match e {
+            Mutation::SetAttribute {
+                name: "id",
+                value: dioxus::dioxus_core::AttributeValue::Text(v),
+                id,
+                ..
+            } if v == html_id => Some(*id),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no element with id {html_id}"))
 }
 
 fn listeners(m: &Mutations, event: &str) -> Vec<ElementId> {
@@ -116,13 +133,12 @@ fn the_map_shows_the_basemap_pins_and_clusters() {
 fn clicking_a_tab_and_typing_a_search_filter_the_list() {
     let mut w = Window::open(true, None);
     let m = w.remount();
-    // The second tab is the list.
-    let clicks = listeners(&m, "click");
-    w.fire("click", clicks[1], Box::<SerializedMouseData>::default());
+    let list_tab = element(&m, "tab-List");
+    assert!(listeners(&m, "click").contains(&list_tab));
+    let m = w.fire("click", list_tab, Box::<SerializedMouseData>::default());
     assert_eq!(w.model().peek().screen, Screen::List);
     let all = w.html().matches("class=\"row\"").count();
     assert!(all > 50, "{all} rows");
-    let m = w.remount();
     let inputs = listeners(&m, "input");
     w.fire(
         "input",

@@ -24,7 +24,7 @@ pub(crate) fn ListScreen() -> Element {
                         id: "search",
                         r#type: "search",
                         placeholder: t::SEARCH.get(lang),
-                        value: "{filter.search}",
+                        initial_value: "{filter.search}",
                         oninput: move |e| { let mut m = model; m.write().filter.search = e.value(); },
                     }
                 }

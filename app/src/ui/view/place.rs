@@ -26,9 +26,9 @@ fn Field(
         div { class: if error.is_some() { "field invalid" } else { "field" },
             label { r#for: "{id}", {field_label(name).get(lang)} }
             if multiline {
-                textarea { id: "{id}", name: "{name}", value: "{value}", oninput: move |e| on_input.call(e.value()) }
+                textarea { id: "{id}", name: "{name}", initial_value: "{value}", oninput: move |e| on_input.call(e.value()) }
             } else {
-                input { id: "{id}", name: "{name}", value: "{value}", autofocus, "aria-invalid": error.is_some(), oninput: move |e| on_input.call(e.value()) }
+                input { id: "{id}", name: "{name}", initial_value: "{value}", autofocus, "aria-invalid": error.is_some(), oninput: move |e| on_input.call(e.value()) }
             }
             if let Some(message) = error.clone() {
                 p { class: "error", role: "alert", "{message}" }
@@ -47,7 +47,7 @@ fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut PlaceF
 
 #[component]
 pub(crate) fn PlaceScreen() -> Element {
-    let mut model = use_model();
+    let model = use_model();
     let (lang, form, can_visit) = {
         let m = model.read();
         (m.lang, m.form.clone(), m.can_see_visits())
@@ -79,21 +79,7 @@ pub(crate) fn PlaceScreen() -> Element {
             .contains(&e.field.as_str())
         })
         .map(|e| e.message(lang));
-    let (history, conflicts) = match &form.id {
-        Some(id) => {
-            let mut m = model.write();
-            (
-                m.replica.history(id).unwrap_or_default(),
-                m.replica
-                    .conflicts()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| &c.record == id)
-                    .collect::<Vec<_>>(),
-            )
-        }
-        None => (Vec::new(), Vec::new()),
-    };
+    let (history, conflicts) = (form.history.clone(), form.conflicts.clone());
     let now = now_jst();
     let hours_state = Hours::parse(&form.hours)
         .ok()

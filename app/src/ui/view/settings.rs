@@ -53,15 +53,15 @@ pub(crate) fn JoinForm() -> Element {
             h2 { {t::JOIN.get(lang)} }
             div { class: "field",
                 label { r#for: "join-url", {t::SERVER_URL.get(lang)} }
-                input { id: "join-url", placeholder: "http://192.0.2.10:7700", value: "{url}", oninput: move |e| { let mut m = model; m.write().join_url = e.value(); } }
+                input { id: "join-url", placeholder: "http://192.0.2.10:7700", initial_value: "{url}", oninput: move |e| { let mut m = model; m.write().join_url = e.value(); } }
             }
             div { class: "field",
                 label { r#for: "join-invite", {t::INVITE.get(lang)} }
-                input { id: "join-invite", value: "{invite}", oninput: move |e| { let mut m = model; m.write().join_invite = e.value(); } }
+                input { id: "join-invite", initial_value: "{invite}", oninput: move |e| { let mut m = model; m.write().join_invite = e.value(); } }
             }
             div { class: "field",
                 label { r#for: "join-person", {t::DISPLAY_NAME.get(lang)} }
-                input { id: "join-person", value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+                input { id: "join-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
             }
             button { r#type: "submit", class: "primary", {t::JOIN.get(lang)} }
         }
@@ -81,7 +81,7 @@ pub(crate) fn SettingsScreen() -> Element {
                 onsubmit: move |e| { e.prevent_default(); act(model, |m| m.save_settings()); },
                 div { class: "field",
                     label { r#for: "settings-person", {t::DISPLAY_NAME.get(lang)} }
-                    input { id: "settings-person", value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+                    input { id: "settings-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
                 }
                 div { class: "field",
                     label { r#for: "settings-lang", {t::LANGUAGE.get(lang)} }
@@ -94,7 +94,7 @@ pub(crate) fn SettingsScreen() -> Element {
                 }
                 div { class: "field",
                     label { r#for: "settings-tiles", {t::TILE_URL.get(lang)} }
-                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().tile_url = e.value(); } }
+                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", initial_value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().tile_url = e.value(); } }
                 }
                 if let Some(role) = role {
                     p { {t::ROLE.get(lang)} ": {role}" }

@@ -113,6 +113,22 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
             class: "app",
             lang: "{lang}",
             tabindex: "-1",
+            // Keep the shortcuts below working when focus fell back to the page body (e.g. the
+            // focused control disappeared): such key presses are handed to the app.
+            onmounted: move |_| {
+                document::eval(
+                    "const app = document.querySelector('.app');
+                     if (app) { app.focus({ preventScroll: true }); }
+                     document.addEventListener('keydown', (e) => {
+                         const app = document.querySelector('.app');
+                         if (app && e.altKey && !app.contains(document.activeElement)) {
+                             e.preventDefault();
+                             app.focus({ preventScroll: true });
+                             app.dispatchEvent(new KeyboardEvent('keydown', { key: e.key, code: e.code, altKey: true, bubbles: true }));
+                         }
+                     }, true);",
+                );
+            },
             // Keyboard: Alt+1…5 switch screens, Alt+N logs a visit.
             onkeydown: move |e| {
                 if !e.modifiers().alt() {
@@ -136,7 +152,9 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                 if let Some(screen) = target {
                     let mut m = model;
                     if screen != Screen::Visits || m.peek().can_see_visits() {
-                        m.write().screen = screen;
+                        let mut w = m.write();
+                        w.screen = screen;
+                        w.flash = None;
                     }
                 }
             },

@@ -64,7 +64,7 @@ pub(crate) fn VisitsScreen() -> Element {
                     }
                     div { class: if form.error.as_ref().is_some_and(|e| e.field == "people") { "field invalid" } else { "field" },
                         label { r#for: "visit-people", {t::PEOPLE.get(lang)} }
-                        input { id: "visit-people", r#type: "number", min: "0", value: "{form.people}", oninput: move |e| edit(model, |f| f.people = e.value()) }
+                        input { id: "visit-people", r#type: "number", min: "0", initial_value: "{form.people}", oninput: move |e| edit(model, |f| f.people = e.value()) }
                     }
                     fieldset { class: "targets",
                         legend { {field_label("targets").get(lang)} }
@@ -87,7 +87,7 @@ pub(crate) fn VisitsScreen() -> Element {
                     }
                     div { class: "field",
                         label { r#for: "visit-follow-up", {t::FOLLOW_UP.get(lang)} }
-                        input { id: "visit-follow-up", r#type: "date", value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
+                        input { id: "visit-follow-up", r#type: "date", initial_value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
                     }
                     div { class: "field",
                         label { r#for: "visit-referral", {t::REFER_TO.get(lang)} }
@@ -100,7 +100,7 @@ pub(crate) fn VisitsScreen() -> Element {
                     }
                     div { class: "field",
                         label { r#for: "visit-note", {t::NOTE.get(lang)} }
-                        textarea { id: "visit-note", value: "{form.note}", oninput: move |e| edit(model, |f| f.note = e.value()) }
+                        textarea { id: "visit-note", initial_value: "{form.note}", oninput: move |e| edit(model, |f| f.note = e.value()) }
                         p { class: "hint", {t::PRIVATE_NOTE_HINT.get(lang)} }
                     }
                     if let Some(e) = &form.error {
