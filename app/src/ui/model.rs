@@ -566,7 +566,7 @@ impl AppModel {
     /// Saves the display name and tile URL.
     pub(crate) fn save_settings(&mut self) -> anyhow::Result<()> {
         let url = self.tile_url.trim().to_string();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             self.flash = Some(match self.lang {
                 Lang::Ja => "タイルURLは http:// か https:// で始めてください".into(),
                 Lang::En => "the tile URL must start with http:// or https://".into(),

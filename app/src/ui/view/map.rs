@@ -34,7 +34,7 @@ pub(crate) fn MapScreen() -> Element {
     let mut origin = use_signal(|| (0.0f64, 0.0f64));
     let m = model.read();
     let lang = m.lang;
-    let vp = m.viewport.clone();
+    let vp = m.viewport;
     let (w, h) = (vp.width, vp.height);
     let basemap = ibasho_shared::map::Basemap::japan().svg_paths(&vp);
     let tiles: Vec<(String, f64, f64, f64)> = tiles_for(&vp)

@@ -62,6 +62,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
     #[cfg(test)]
     TEST_MODEL.with(|m| *m.borrow_mut() = Some(model));
     let syncer = use_coroutine(move |mut rx: UnboundedReceiver<()>| async move {
+        let mut model = model;
         if !sync {
             return;
         }
@@ -72,14 +73,14 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
         };
         loop {
             if replica.server().ok().flatten().is_some() {
-                model.clone().write().sync = SyncState::Connecting;
+                model.write().sync = SyncState::Connecting;
                 replica.refresh_if_changed().ok();
                 let result = tokio::time::timeout(Duration::from_secs(120), async {
-                    model.clone().write().sync = SyncState::Syncing;
+                    model.write().sync = SyncState::Syncing;
                     crate::sync::sync_once(&mut replica).await
                 })
                 .await;
-                let mut m = model.clone();
+                let mut m = model;
                 match result {
                     Ok(Ok(report)) if report.refused.is_empty() => {
                         let at = replica
@@ -176,7 +177,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
             if let Some(text) = flash {
                 div { class: "flash", role: "status",
                     span { "{text}" }
-                    button { class: "link", "aria-label": "close", onclick: move |_| model.clone().write().flash = None, "×" }
+                    button { class: "link", "aria-label": "close", onclick: move |_| model.write().flash = None, "×" }
                 }
             }
             main { class: "screen",
