@@ -61,6 +61,10 @@ pub(crate) struct PlaceForm {
     pub description: String,
     pub status: String,
     pub listing_consent: bool,
+    pub accuracy_m: String,
+    pub hours_checked_at: String,
+    /// Who added it and when (read-only).
+    pub added: String,
     pub error: Option<ValidationError>,
     pub deleted: bool,
     /// Who changed what, newest last (read when the place opens or is saved).
@@ -85,6 +89,9 @@ impl PlaceForm {
             description: String::new(),
             status: "active".into(),
             listing_consent: false,
+            accuracy_m: String::new(),
+            hours_checked_at: String::new(),
+            added: String::new(),
             error: None,
             deleted: false,
             history: Vec::new(),
@@ -107,6 +114,9 @@ impl PlaceForm {
             description: p.description.clone(),
             status: p.status.clone(),
             listing_consent: p.listing_consent,
+            accuracy_m: p.accuracy_m.map(|a| a.to_string()).unwrap_or_default(),
+            hours_checked_at: p.hours_checked_at.clone().unwrap_or_default(),
+            added: format!("{} {}", p.added_by, p.added_at.replace('T', " ")),
             error: None,
             deleted: p.deleted_at.is_some(),
             history: Vec::new(),
@@ -131,6 +141,8 @@ impl PlaceForm {
         p.description = self.description.clone();
         p.status = self.status.clone();
         p.listing_consent = self.listing_consent;
+        p.set_text("accuracy_m", &self.accuracy_m)?;
+        p.set_text("hours_checked_at", &self.hours_checked_at)?;
         p.validate(now_jst())?;
         Ok(p)
     }

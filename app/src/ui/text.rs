@@ -77,4 +77,5 @@ pub(crate) const NOTE: Text = t("個人メモ", "Private note");
 pub(crate) const ROLE: Text = t("役割", "Role");
 pub(crate) const DELETED: Text = t("削除済み", "Deleted");
 pub(crate) const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
+pub(crate) const ADDED_BY: Text = t("登録", "Added by");
 pub(crate) const JOINED: Text = t("参加しました", "Joined");

@@ -96,6 +96,9 @@ pub(crate) fn PlaceScreen() -> Element {
             if form.deleted {
                 p { class: "deleted", {t::DELETED.get(lang)} }
             }
+            if form.id.is_some() {
+                p { class: "meta", {format!("{}: {}", t::ADDED_BY.get(lang), form.added)} }
+            }
             form {
                 class: "place-form",
                 id: "place-form",
@@ -138,6 +141,7 @@ pub(crate) fn PlaceScreen() -> Element {
                     Field { name: "lat", value: form.lat.clone(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.lat = v) }
                     Field { name: "lon", value: form.lon.clone(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.lon = v) }
                 }
+                Field { name: "accuracy_m", value: form.accuracy_m.clone(), error: error_for("accuracy_m"), multiline: false, on_input: move |v| edit(model, |f| f.accuracy_m = v) }
                 Field { name: "address", value: form.address.clone(), error: error_for("address"), multiline: false, on_input: move |v| edit(model, |f| f.address = v) }
                 Field { name: "hours", value: form.hours.clone(), error: error_for("hours"), multiline: false, on_input: move |v| edit(model, |f| f.hours = v) }
                 if let Some((state, next)) = hours_state {
@@ -152,6 +156,7 @@ pub(crate) fn PlaceScreen() -> Element {
                         }
                     }
                 }
+                Field { name: "hours_checked_at", value: form.hours_checked_at.clone(), error: error_for("hours_checked_at"), multiline: false, on_input: move |v| edit(model, |f| f.hours_checked_at = v) }
                 Field { name: "contact", value: form.contact.clone(), error: error_for("contact"), multiline: false, on_input: move |v| edit(model, |f| f.contact = v) }
                 Field { name: "description", value: form.description.clone(), error: error_for("description"), multiline: true, on_input: move |v| edit(model, |f| f.description = v) }
                 div { class: "field",
