@@ -71,8 +71,10 @@ pub(crate) fn PlaceScreen() -> Element {
                 "lat",
                 "lon",
                 "location",
+                "accuracy_m",
                 "address",
                 "hours",
+                "hours_checked_at",
                 "contact",
                 "description",
             ]
