@@ -1,11 +1,13 @@
 //! The bundled coarse basemap of Japan, so the map is never blank offline.
 //!
-//! The asset `shared/assets/basemap-japan.bin` holds Natural Earth 1:10m land, coastlines and
-//! prefecture borders clipped to lat 20–46, lon 122–154 (about 150 KB; see
-//! `shared/assets/BASEMAP-LICENSE.md` and `scripts/basemap/build.mjs`, which also documents the
-//! format). It is decoded once into world pixels; [`Basemap::svg_paths`] then draws what a
-//! viewport shows as SVG path data in screen pixels, skipping features off screen, dropping
-//! vertices closer than a pixel to the last one kept and clipping to the widget.
+//! The asset `shared/assets/basemap-japan.bin` (about 350 KB) holds Natural Earth 1:10m land,
+//! coastlines and prefecture borders for Japan and, so that the whole-Japan view shows no
+//! cut-off land, its neighbours within lat 8–56, lon 108–162. See
+//! `shared/assets/BASEMAP-LICENSE.md` for the source and `scripts/basemap/build.mjs`, which
+//! makes it and documents the format. It is decoded once into world pixels;
+//! [`Basemap::svg_paths`] then draws what a viewport shows as SVG path data in screen pixels,
+//! skipping features off screen, dropping vertices closer than a pixel to the last one kept and
+//! clipping to the widget.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -37,7 +39,8 @@ pub enum BasemapKind {
 pub struct BasemapPath {
     /// What the path is, and so how to style it.
     pub kind: BasemapKind,
-    /// SVG path data in screen pixels (origin top-left), e.g. `M10 20L30.5 40 50 60Z`.
+    /// SVG path data in screen pixels (origin top-left) with one decimal: an absolute `M`,
+    /// then relative `l` steps, and `z` closing each ring of land, e.g. `M10 20l3.5-4 2 1z`.
     pub d: String,
 }
 
@@ -378,43 +381,81 @@ fn write_ring(d: &mut String, ring: &[(f64, f64)]) {
     if ring.len() < 3 {
         return;
     }
-    for (i, &p) in ring.iter().enumerate() {
-        d.push(match i {
-            0 => 'M',
-            1 => 'L',
-            _ => ' ',
-        });
-        write_point(d, p);
+    let mut pen = Pen::move_to(d, ring[0]);
+    for &p in &ring[1..] {
+        pen.line_to(d, p);
     }
-    d.push('Z');
+    d.push('z');
 }
 
 fn write_line(d: &mut String, line: &[(f64, f64)], clip: &Rect) {
-    let mut drawing = false;
+    let mut pen: Option<Pen> = None;
     for pair in line.windows(2) {
         let Some(seg) = clip.clip_segment(pair[0], pair[1]) else {
-            drawing = false;
+            pen = None;
             continue;
         };
-        if !drawing || seg.from_cut {
-            d.push('M');
-            write_point(d, seg.from);
-        }
-        d.push('L');
-        write_point(d, seg.to);
-        drawing = !seg.to_cut;
+        let mut p = match pen.take() {
+            Some(p) if !seg.from_cut => p,
+            _ => Pen::move_to(d, seg.from),
+        };
+        p.line_to(d, seg.to);
+        // A line that leaves the rectangle starts anew where it comes back.
+        pen = (!seg.to_cut).then_some(p);
     }
 }
 
-/// Writes "x y" with one decimal, trailing ".0" left out.
-fn write_point(d: &mut String, (x, y): (f64, f64)) {
-    write_tenths(d, x);
-    d.push(' ');
-    write_tenths(d, y);
+/// Writes path data in tenths of a pixel: an absolute move, then relative line steps from
+/// the last point written (so rounding never drifts).
+struct Pen {
+    last: (i64, i64),
+    started_steps: bool,
 }
 
-fn write_tenths(d: &mut String, v: f64) {
-    let t = (v * 10.0).round() as i64;
+impl Pen {
+    fn move_to(d: &mut String, p: (f64, f64)) -> Pen {
+        let t = tenths(p);
+        d.push('M');
+        write_tenths(d, t.0);
+        write_separated(d, t.1);
+        Pen {
+            last: t,
+            started_steps: false,
+        }
+    }
+
+    fn line_to(&mut self, d: &mut String, p: (f64, f64)) {
+        let t = tenths(p);
+        let (dx, dy) = (t.0 - self.last.0, t.1 - self.last.1);
+        if dx == 0 && dy == 0 {
+            return;
+        }
+        if self.started_steps {
+            write_separated(d, dx);
+        } else {
+            d.push('l');
+            write_tenths(d, dx);
+            self.started_steps = true;
+        }
+        write_separated(d, dy);
+        self.last = t;
+    }
+}
+
+fn tenths((x, y): (f64, f64)) -> (i64, i64) {
+    ((x * 10.0).round() as i64, (y * 10.0).round() as i64)
+}
+
+/// Writes a number after another: a minus sign separates by itself, otherwise a space.
+fn write_separated(d: &mut String, t: i64) {
+    if t >= 0 {
+        d.push(' ');
+    }
+    write_tenths(d, t);
+}
+
+/// Writes `t` tenths as a decimal with one digit after the point, a trailing ".0" left out.
+fn write_tenths(d: &mut String, t: i64) {
     if t < 0 {
         d.push('-');
     }
@@ -435,14 +476,58 @@ mod tests {
         paths.iter().find(|p| p.kind == kind).map(|p| p.d.as_str())
     }
 
-    /// All numbers in a path's data, as (x, y) pairs.
+    /// The subpaths of path data as absolute points (understands what `Pen` writes).
+    fn subpaths(d: &str) -> Vec<Vec<(f64, f64)>> {
+        enum Token {
+            Cmd(char),
+            Num(f64),
+        }
+        let mut tokens = Vec::new();
+        let mut num = String::new();
+        let flush = |num: &mut String, tokens: &mut Vec<Token>| {
+            if !num.is_empty() {
+                tokens.push(Token::Num(num.parse().unwrap()));
+                num.clear();
+            }
+        };
+        for c in d.chars() {
+            match c {
+                'M' | 'l' | 'z' => {
+                    flush(&mut num, &mut tokens);
+                    tokens.push(Token::Cmd(c));
+                }
+                ' ' => flush(&mut num, &mut tokens),
+                '-' => {
+                    flush(&mut num, &mut tokens);
+                    num.push('-');
+                }
+                _ => num.push(c),
+            }
+        }
+        flush(&mut num, &mut tokens);
+        let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+        let (mut cmd, mut pending, mut cur) = ('M', None, (0.0, 0.0));
+        for t in tokens {
+            match t {
+                Token::Cmd(c) => cmd = c,
+                Token::Num(v) => match pending.take() {
+                    None => pending = Some(v),
+                    Some(x) if cmd == 'M' => {
+                        cur = (x, v);
+                        out.push(vec![cur]);
+                    }
+                    Some(x) => {
+                        cur = (cur.0 + x, cur.1 + v);
+                        out.last_mut().unwrap().push(cur);
+                    }
+                },
+            }
+        }
+        out
+    }
+
     fn points(d: &str) -> Vec<(f64, f64)> {
-        let nums: Vec<f64> = d
-            .split(|c: char| c.is_ascii_alphabetic() || c == ' ')
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse().unwrap())
-            .collect();
-        nums.chunks(2).map(|c| (c[0], c[1])).collect()
+        subpaths(d).into_iter().flatten().collect()
     }
 
     #[test]
@@ -474,6 +559,7 @@ mod tests {
         );
         for p in &paths {
             assert!(p.d.starts_with('M'), "{:?}", &p.d[..20]);
+            assert!(p.d.len() < 120_000, "{:?}: {} bytes", p.kind, p.d.len());
             for (x, y) in points(&p.d) {
                 let m = CLIP_MARGIN_PX + 0.05;
                 assert!(
@@ -493,11 +579,7 @@ mod tests {
         let vp = Viewport::new(35.6, 139.8, 9.0, 1000.0, 1000.0);
         let paths = Basemap::japan().svg_paths(&vp);
         let land = path(&paths, BasemapKind::Land).unwrap();
-        let rings: Vec<Vec<(f64, f64)>> = land
-            .split('Z')
-            .filter(|r| !r.is_empty())
-            .map(points)
-            .collect();
+        let rings = subpaths(land);
         let inside = |(x, y): (f64, f64)| {
             let mut c = false;
             for ring in &rings {
@@ -557,41 +639,13 @@ mod tests {
     }
 
     #[test]
-    fn coordinates_are_written_with_one_decimal() {
-        let written = |p: (f64, f64)| {
-            let mut d = String::new();
-            write_point(&mut d, p);
-            d
-        };
-        assert_eq!(written((12.04, -3.46)), "12 -3.5");
-        assert_eq!(written((-0.01, 100.0)), "0 100");
-        assert_eq!(written((-1234.56, 0.96)), "-1234.6 1");
-    }
-}
-
-#[cfg(test)]
-mod tmp_render {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn tmp_render_svgs() {
-        for (name, vp) in [
-            ("japan", Viewport::japan(1280.0, 800.0)),
-            ("kanto", Viewport::new(35.6, 139.8, 8.0, 1280.0, 800.0)),
-            ("osaka", Viewport::new(34.69, 135.5, 12.0, 1280.0, 800.0)),
-        ] {
-            let paths = Basemap::japan().svg_paths(&vp);
-            let mut svg = String::from("<svg xmlns='http://www.w3.org/2000/svg' width='1280' height='800'><rect width='1280' height='800' fill='#cfe3f3'/>");
-            for p in &paths {
-                let style = match p.kind {
-                    BasemapKind::Land => "fill='#f4f1ea' fill-rule='evenodd' stroke='none'",
-                    BasemapKind::Coast => "fill='none' stroke='#5b88b0' stroke-width='1'",
-                    BasemapKind::PrefectureBorder => "fill='none' stroke='#b9a7c9' stroke-width='1' stroke-dasharray='4 2'",
-                };
-                svg.push_str(&format!("<path {style} d='{}'/>", p.d));
-            }
-            svg.push_str("</svg>");
-            std::fs::write(format!("/tmp/basemap-{name}.svg"), svg).unwrap();
-        }
+    fn coordinates_are_written_with_one_decimal_as_relative_steps() {
+        let mut d = String::new();
+        let mut pen = Pen::move_to(&mut d, (12.04, -3.46));
+        pen.line_to(&mut d, (12.04, -3.46));
+        pen.line_to(&mut d, (13.0, 100.0));
+        pen.line_to(&mut d, (-1234.56, 100.96));
+        assert_eq!(d, "M12-3.5l1 103.5-1247.6 1");
+        assert_eq!(points(&d), [(12.0, -3.5), (13.0, 100.0), (-1234.6, 101.0)]);
     }
 }

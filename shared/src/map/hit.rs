@@ -57,7 +57,7 @@ mod tests {
         }
     }
 
-    fn hit<'a>(markers: &'a [Marker], x: f64, y: f64, r: f64) -> Option<&'a str> {
+    fn hit(markers: &[Marker], x: f64, y: f64, r: f64) -> Option<&str> {
         hit_test(markers, x, y, r).map(|m| m.ids()[0].as_str())
     }
 

@@ -376,7 +376,11 @@ mod tests {
     fn panning_across_the_antimeridian_wraps_the_longitude() {
         let mut vp = Viewport::new(0.0, 179.9, 10.0, 800.0, 600.0);
         vp.pan_by(-1024.0, 0.0); // 1024 px at zoom 10 is 1.40625°
-        assert!((vp.center_lon - (179.9 + 1.40625 - 360.0)).abs() < 1e-9, "{}", vp.center_lon);
+        assert!(
+            (vp.center_lon - (179.9 + 1.40625 - 360.0)).abs() < 1e-9,
+            "{}",
+            vp.center_lon
+        );
     }
 
     #[test]
