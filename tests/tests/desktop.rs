@@ -120,6 +120,40 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
     std::thread::sleep(Duration::from_secs(4));
     shot(&display, &shots, "map", None);
     shot(&display, &shots, "sync-bar", Some("1100x90+0+0"));
+    // Zoom out with the "−" button (top right of the map) to the whole of Japan: the bundled
+    // basemap, no tiles needed.
+    for _ in 0..7 {
+        x(
+            &display,
+            "xdotool",
+            &[
+                "mousemove",
+                "--window",
+                &window,
+                "1068",
+                "157",
+                "click",
+                "1",
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    shot(&display, &shots, "map-japan", None);
+    x(
+        &display,
+        "xdotool",
+        &[
+            "mousemove",
+            "--window",
+            &window,
+            "1068",
+            "204",
+            "click",
+            "1",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(800));
 
     // Click an empty spot of the map (bottom left, away from the city's pins) to add a place there.
     x(

@@ -289,3 +289,53 @@ fn the_directory_and_settings_render_in_english_too() {
     });
     assert!(w.html().contains("must start with http"));
 }
+
+#[test]
+fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
+    let mut w = Window::open(true, None);
+    let mut moved = None;
+    w.with(|m| {
+        let marker = m
+            .markers()
+            .into_iter()
+            .find(|mk| !mk.is_cluster())
+            .expect("a single pin at the city view");
+        let (x, y) = marker.position();
+        let id = marker.ids()[0].clone();
+        let before = m.replica.place(&id).unwrap();
+        m.pointer_down(x, y, Some(id.clone()));
+        m.pointer_move(x + 40.0, y + 30.0);
+        m.pointer_up(x + 40.0, y + 30.0).unwrap();
+        moved = Some((id, before));
+    });
+    let (id, before) = moved.unwrap();
+    let mut after = None;
+    w.with(|m| {
+        after = Some((
+            m.replica.place(&id).unwrap(),
+            m.replica.history(&id).unwrap(),
+        ))
+    });
+    let (after, history) = after.unwrap();
+    assert!(
+        after.lat < before.lat && after.lon > before.lon,
+        "moved down and right: {before:?} → {after:?}"
+    );
+    assert!(history.last().unwrap().fields.contains(&"lat".to_string()));
+
+    let center = w.model().peek().viewport.center_lon;
+    w.with(|m| {
+        m.pointer_down(100.0, 100.0, None);
+        m.pointer_move(300.0, 100.0);
+        m.pointer_up(300.0, 100.0).unwrap();
+    });
+    assert!(
+        w.model().peek().viewport.center_lon < center,
+        "dragging right pans the map west"
+    );
+    assert_eq!(
+        w.model().peek().screen,
+        Screen::Map,
+        "a drag is not a click"
+    );
+}
