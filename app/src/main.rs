@@ -1,8 +1,7 @@
 //! `ibasho`: the app window (`ibasho app`) and the command line over this device's replica.
 
 mod cli;
-mod paths;
-mod sync;
+use ibasho_app::{paths, sync};
 #[cfg(feature = "ui")]
 mod ui;
 

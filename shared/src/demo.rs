@@ -31,7 +31,16 @@ pub struct DemoSpec {
 impl Default for DemoSpec {
     /// Zama (座間市): about 300 places.
     fn default() -> Self {
-        DemoSpec { places: 300, orgs: 40, teams: 3, visits: 240, months: 6, center: (35.4889, 139.4075), radius_km: 3.5, seed: 7 }
+        DemoSpec {
+            places: 300,
+            orgs: 40,
+            teams: 3,
+            visits: 240,
+            months: 6,
+            center: (35.4889, 139.4075),
+            radius_km: 3.5,
+            seed: 7,
+        }
     }
 }
 
@@ -80,10 +89,41 @@ impl Rng {
 }
 
 const AREAS: &[&str] = &[
-    "相武台", "栗原", "入谷", "緑ケ丘", "立野台", "広野台", "東原", "ひばりが丘", "小松原", "四ツ谷", "新田宿", "座間",
-    "さがみ野", "南栗原", "西栗原", "明王", "新田宿", "東原", "相模が丘", "栗原中央",
+    "相武台",
+    "栗原",
+    "入谷",
+    "緑ケ丘",
+    "立野台",
+    "広野台",
+    "東原",
+    "ひばりが丘",
+    "小松原",
+    "四ツ谷",
+    "新田宿",
+    "座間",
+    "さがみ野",
+    "南栗原",
+    "西栗原",
+    "明王",
+    "新田宿",
+    "東原",
+    "相模が丘",
+    "栗原中央",
 ];
-const FIRST: &[&str] = &["ひだまり", "こもれび", "つばさ", "ぽかぽか", "ゆうやけ", "みどり", "はなみずき", "さくら", "わかば", "すずらん", "おひさま", "ふれあい"];
+const FIRST: &[&str] = &[
+    "ひだまり",
+    "こもれび",
+    "つばさ",
+    "ぽかぽか",
+    "ゆうやけ",
+    "みどり",
+    "はなみずき",
+    "さくら",
+    "わかば",
+    "すずらん",
+    "おひさま",
+    "ふれあい",
+];
 const HOURS: &[&str] = &[
     "Mo-Fr 10:00-16:00; PH off",
     "Mo-Sa 09:00-18:00",
@@ -96,9 +136,20 @@ const HOURS: &[&str] = &[
     "Th 13:00-16:00",
     "",
 ];
-const PEOPLE: &[&str] = &["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤"];
+const PEOPLE: &[&str] = &[
+    "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
+];
 const OFFERS: &[&str] = &[
-    "居場所の提供", "食事の提供", "相談の受け付け", "見守り", "学習支援", "会場の貸し出し", "情報の掲示", "就労体験", "移動支援", "イベントの共催",
+    "居場所の提供",
+    "食事の提供",
+    "相談の受け付け",
+    "見守り",
+    "学習支援",
+    "会場の貸し出し",
+    "情報の掲示",
+    "就労体験",
+    "移動支援",
+    "イベントの共催",
 ];
 const ORG_SUFFIX: &[(&str, &str)] = &[
     ("government", "市役所 地域福祉課"),
@@ -112,7 +163,11 @@ const ORG_SUFFIX: &[(&str, &str)] = &[
 fn place_name(rng: &mut Rng, category: &str, label: &str) -> String {
     let area = rng.pick(AREAS);
     match category {
-        "cafe" | "laundry_cafe" | "snack_bar" | "dagashiya" | "bookshop" => format!("{}{}", rng.pick(FIRST), label.split('・').next().unwrap_or(label)),
+        "cafe" | "laundry_cafe" | "snack_bar" | "dagashiya" | "bookshop" => format!(
+            "{}{}",
+            rng.pick(FIRST),
+            label.split('・').next().unwrap_or(label)
+        ),
         "park" | "library" | "community_hall" => format!("{area}{label}"),
         _ => format!("{area} {}{label}", rng.pick(FIRST)),
     }
@@ -125,9 +180,17 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
     let mut teams = Vec::new();
     let existing = replica.workspace()?.teams;
     teams.extend(existing.iter().map(|t| t.id.clone()));
-    let team_names = ["座間市社協 地域支え合い", "NPOつなぐ アウトリーチ", "地域包括支援センター 南部", "生活支援 相談室"];
+    let team_names = [
+        "座間市社協 地域支え合い",
+        "NPOつなぐ アウトリーチ",
+        "地域包括支援センター 南部",
+        "生活支援 相談室",
+    ];
     while teams.len() < spec.teams {
-        let name = team_names.get(teams.len()).map(|s| s.to_string()).unwrap_or_else(|| format!("チーム{}", teams.len() + 1));
+        let name = team_names
+            .get(teams.len())
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| format!("チーム{}", teams.len() + 1));
         teams.push(replica.add_team(&name)?.id);
         report.teams += 1;
     }
@@ -136,10 +199,18 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
     let mut places = Vec::with_capacity(spec.places);
     for i in 0..spec.places {
         let category = &CATEGORIES[i % CATEGORIES.len()];
-        let (r, a) = (spec.radius_km * rng.unit().sqrt(), rng.unit() * std::f64::consts::TAU);
+        let (r, a) = (
+            spec.radius_km * rng.unit().sqrt(),
+            rng.unit() * std::f64::consts::TAU,
+        );
         let lat = spec.center.0 + r * a.sin() * km_lat;
         let lon = spec.center.1 + r * a.cos() * km_lon;
-        let mut p = Place::new(&place_name(&mut rng, category.id, category.label.ja), category.id, (lat * 1e6).round() / 1e6, (lon * 1e6).round() / 1e6);
+        let mut p = Place::new(
+            &place_name(&mut rng, category.id, category.label.ja),
+            category.id,
+            (lat * 1e6).round() / 1e6,
+            (lon * 1e6).round() / 1e6,
+        );
         let targets = rng.below(4);
         for _ in 0..targets {
             let t = rng.pick(TARGET_GROUPS).id.to_string();
@@ -148,9 +219,24 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
             }
         }
         p.hours = rng.pick(HOURS).to_string();
-        p.address = format!("座間市{}{}丁目{}-{}", rng.pick(AREAS), 1 + rng.below(5), 1 + rng.below(30), 1 + rng.below(20));
-        p.description = format!("{}の{}。{}", rng.pick(AREAS), category.label.ja, rng.pick(OFFERS));
-        p.status = if rng.below(12) == 0 { STATUSES[1 + rng.below(STATUSES.len() - 1)].id.to_string() } else { "active".into() };
+        p.address = format!(
+            "座間市{}{}丁目{}-{}",
+            rng.pick(AREAS),
+            1 + rng.below(5),
+            1 + rng.below(30),
+            1 + rng.below(20)
+        );
+        p.description = format!(
+            "{}の{}。{}",
+            rng.pick(AREAS),
+            category.label.ja,
+            rng.pick(OFFERS)
+        );
+        p.status = if rng.below(12) == 0 {
+            STATUSES[1 + rng.below(STATUSES.len() - 1)].id.to_string()
+        } else {
+            "active".into()
+        };
         p.listing_consent = rng.below(3) > 0;
         p.accuracy_m = Some((5 + rng.below(30)) as f64);
         places.push(p);
@@ -179,7 +265,10 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
         if !places.is_empty() && rng.below(4) > 0 {
             v.place_id = Some(rng.pick(&places).id.clone());
         } else {
-            let (r, a) = (spec.radius_km * rng.unit().sqrt(), rng.unit() * std::f64::consts::TAU);
+            let (r, a) = (
+                spec.radius_km * rng.unit().sqrt(),
+                rng.unit() * std::f64::consts::TAU,
+            );
             v.lat = Some(spec.center.0 + r * a.sin() * km_lat);
             v.lon = Some(spec.center.1 + r * a.cos() * km_lon);
         }

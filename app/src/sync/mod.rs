@@ -28,6 +28,9 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// What the server refused, in its words.
     pub refused: Vec<String>,
+    /// Records that changed here (ids), from the changes received.
+    #[serde(skip)]
+    pub records_changed: Vec<String>,
 }
 
 /// Exchanges an invite at `url` for a device token and binds the replica to the workspace.
@@ -117,8 +120,11 @@ fn receive(replica: &mut Replica, docs: Vec<DocMessage>, report: &mut SyncReport
         let doc_id: DocId = doc
             .parse()
             .with_context(|| format!("the server sent an unknown document {doc:?}"))?;
-        if replica.receive_sync_message(&doc_id, &message)? && !report.docs_changed.contains(&doc) {
-            report.docs_changed.push(doc);
+        if let Some(records) = replica.receive_sync_message_records(&doc_id, &message)? {
+            report.records_changed.extend(records);
+            if !report.docs_changed.contains(&doc) {
+                report.docs_changed.push(doc);
+            }
         }
     }
     Ok(())
@@ -200,6 +206,57 @@ pub async fn sync_once(replica: &mut Replica) -> Result<SyncReport> {
     Ok(report)
 }
 
+/// A connection kept open: sends local edits when asked, receives other devices' changes as the
+/// server pushes them. `watch` and the load benchmarks are built from it.
+#[derive(Debug)]
+pub struct LiveSession {
+    conn: Connection,
+}
+
+impl LiveSession {
+    /// Connects and exchanges everything (the first round).
+    pub async fn open(replica: &mut Replica) -> Result<(LiveSession, SyncReport)> {
+        let (mut conn, manifest) = connect(replica).await?;
+        replica.begin_sync_session();
+        let mut report = SyncReport::default();
+        let plan = replica.sync_plan(&manifest)?;
+        exchange(&mut conn, replica, plan, &mut report).await?;
+        replica.record_sync()?;
+        Ok((LiveSession { conn }, report))
+    }
+
+    /// Sends what changed here since the last exchange and waits until the server answered.
+    pub async fn push(&mut self, replica: &mut Replica) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let outgoing = replica.pending_sync_messages()?;
+        exchange(&mut self.conn, replica, outgoing, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Waits for the server's next frame (a push of other devices' changes), takes it in and
+    /// answers. `Ok(None)` when the server closed the connection.
+    pub async fn next(&mut self, replica: &mut Replica) -> Result<Option<SyncReport>> {
+        let Some(frame) = self.conn.recv_any().await? else {
+            return Ok(None);
+        };
+        let mut report = SyncReport::default();
+        handle(replica, frame, &mut report)?;
+        let replies = replica.pending_sync_messages()?;
+        exchange(&mut self.conn, replica, replies, &mut report).await?;
+        Ok(Some(report))
+    }
+
+    /// Bytes sent and received on this connection so far.
+    pub fn byte_counts(&self) -> (u64, u64) {
+        self.conn.byte_counts()
+    }
+
+    /// Closes politely.
+    pub async fn close(self) {
+        self.conn.close().await;
+    }
+}
+
 /// Stays connected: pushes local edits (also those made by other `ibasho` commands) as they happen,
 /// receives other devices' changes, and reconnects with backoff when the connection drops.
 pub async fn watch(replica: &mut Replica, mut on_round: impl FnMut(&SyncReport)) -> Result<()> {
@@ -228,36 +285,28 @@ async fn watch_connection(
     replica: &mut Replica,
     on_round: &mut impl FnMut(&SyncReport),
 ) -> Result<()> {
-    let (mut conn, manifest) = connect(replica).await?;
-    replica.begin_sync_session();
-    let mut report = SyncReport::default();
-    let plan = replica.sync_plan(&manifest)?;
-    exchange(&mut conn, replica, plan, &mut report).await?;
-    replica.record_sync()?;
+    let (mut session, report) = LiveSession::open(replica).await?;
     on_round(&report);
     let mut poll = tokio::time::interval(Duration::from_millis(300));
     loop {
-        let mut report = SyncReport::default();
-        tokio::select! {
-            frame = conn.recv_any() => {
-                let Some(frame) = frame? else { bail!("the server closed the connection") };
-                handle(replica, frame, &mut report)?;
-                let replies = replica.pending_sync_messages()?;
-                exchange(&mut conn, replica, replies, &mut report).await?;
-            }
+        let report = tokio::select! {
+            pushed = session.next(replica) => match pushed? {
+                Some(report) => report,
+                None => bail!("the server closed the connection"),
+            },
             _ = poll.tick() => {
                 replica.refresh_if_changed()?;
-                let outgoing = replica.pending_sync_messages()?;
-                if outgoing.is_empty() {
+                let report = session.push(replica).await?;
+                if report.docs_sent == 0 {
                     continue;
                 }
-                exchange(&mut conn, replica, outgoing, &mut report).await?;
+                report
             }
             _ = tokio::signal::ctrl_c() => {
-                conn.close().await;
+                session.close().await;
                 return Ok(());
             }
-        }
+        };
         replica.record_sync()?;
         on_round(&report);
     }

@@ -27,6 +27,7 @@ pub(crate) fn base_url(url: &str) -> Result<String> {
 }
 
 /// An open websocket to the server.
+#[derive(Debug)]
 pub(crate) struct Connection {
     ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
     sent: u64,

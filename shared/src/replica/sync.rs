@@ -239,6 +239,16 @@ impl Replica {
     /// Receives an Automerge sync message for `doc_id`; new changes are stored and indexed.
     /// Returns whether the document changed.
     pub fn receive_sync_message(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
+        Ok(self.receive_sync_message_records(doc_id, bytes)?.is_some())
+    }
+
+    /// Like [`Replica::receive_sync_message`], but says which records changed (`None` when the
+    /// document did not change).
+    pub fn receive_sync_message_records(
+        &mut self,
+        doc_id: &DocId,
+        bytes: &[u8],
+    ) -> Result<Option<Vec<String>>> {
         let message =
             Message::decode(bytes).map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
         self.loaded(doc_id)?;
@@ -247,11 +257,26 @@ impl Replica {
             let entry = self.docs.get_mut(doc_id).expect("loaded above");
             let before = entry.doc.get_heads();
             entry.doc.sync().receive_sync_message(&mut state, message)?;
-            if entry.doc.get_heads() == before {
-                return Ok(false);
+            let after = entry.doc.get_heads();
+            if after == before {
+                return Ok(None);
             }
+            let mut records: Vec<String> = entry
+                .doc
+                .diff(&before, &after)
+                .into_iter()
+                .filter_map(|patch| match (patch.path.get(1), &patch.action) {
+                    (Some((_, automerge::Prop::Map(id))), _) => Some(id.clone()),
+                    (None, automerge::PatchAction::PutMap { key, .. }) if patch.path.len() == 1 => {
+                        Some(key.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            records.sort();
+            records.dedup();
             self.persist_received(doc_id)?;
-            Ok(true)
+            Ok(Some(records))
         })();
         self.sync_states.insert(doc_id.clone(), state);
         match result {
