@@ -9,10 +9,13 @@ use std::process::{Child, Command, Output, Stdio};
 /// A built binary of the workspace (`cargo build --bins` first; `scripts/test` does).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
+    // Tests run from target/<profile>/deps, bench binaries from target/<profile>.
+    let here = exe.parent().expect("a directory");
+    let dir = if here.ends_with("deps") {
+        here.parent().expect("target/<profile>")
+    } else {
+        here
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -67,6 +70,11 @@ impl Server {
             addr,
             child: Some(child),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// `http://127.0.0.1:PORT`.
