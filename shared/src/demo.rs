@@ -258,6 +258,7 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
     let _ = SECTORS;
     let now = now_jst();
     let span_minutes = i64::from(spec.months.max(1)) * 30 * 24 * 60;
+    let mut batch = Vec::new();
     for _ in 0..spec.visits {
         let team = rng.pick(&teams).clone();
         let at = now - chrono::Duration::minutes(60 + (rng.unit() * span_minutes as f64) as i64);
@@ -283,8 +284,11 @@ pub fn generate(replica: &mut Replica, spec: &DemoSpec) -> Result<DemoReport> {
             v.referral_to = Some(rng.pick(&org_ids).clone());
             v.referral_reason = "継続的な相談のため".into();
         }
-        replica.add_visit(v, None)?;
-        report.visits += 1;
+        batch.push((v, None));
+        if batch.len() == 2000 {
+            report.visits += replica.add_visits(std::mem::take(&mut batch))?.len();
+        }
     }
+    report.visits += replica.add_visits(batch)?.len();
     Ok(report)
 }

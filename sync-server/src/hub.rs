@@ -198,7 +198,9 @@ impl Hub {
 
     /// Handles the documents of one client `Sync` frame: access, the gate, persistence, replies,
     /// and the fan-out of accepted changes to other devices.
-    pub fn handle_sync(&self, session: &mut Session, docs: Vec<DocMessage>) -> Handled {
+    pub fn handle_sync(&self, session: &mut Session, mut docs: Vec<DocMessage>) -> Handled {
+        // The workspace first: a team added there may be needed by visits in the same frame.
+        docs.sort_by_key(|d| d.doc != "workspace");
         let mut handled = Handled::default();
         let mut changed = Vec::new();
         let mut inner = self.lock();
@@ -213,9 +215,12 @@ impl Hub {
                 ));
                 continue;
             };
+            // Changes to visits need a team of this workspace (from the admin CLI, or one a
+            // coordinator added in the workspace document, which a frame carries first). A message
+            // without changes creates nothing and reveals nothing, so it is answered either way.
             if let DocId::Visits { team, .. } = &doc_id
-                && !store::team_exists(&inner.conn, &session.device.workspace, team)
-                    .unwrap_or(false)
+                && carries_changes(&message)
+                && !inner.team_exists(&session.device.workspace, team)
             {
                 self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                 handled.errors.push(Frame::error(
@@ -386,6 +391,13 @@ impl Hub {
     }
 }
 
+/// Whether an encoded sync message carries changes (undecodable ones are left to the gate).
+fn carries_changes(message: &[u8]) -> bool {
+    automerge::sync::Message::decode(message)
+        .map(|m| !m.changes.is_empty())
+        .unwrap_or(true)
+}
+
 fn load_state<'a>(
     conn: &Connection,
     states: &'a mut HashMap<DocId, State>,
@@ -403,6 +415,21 @@ fn load_state<'a>(
 }
 
 impl Inner {
+    /// Whether the workspace has this team: created by the admin CLI, or by a coordinator in the
+    /// workspace document.
+    fn team_exists(&mut self, ws: &str, team: &str) -> bool {
+        if store::team_exists(&self.conn, ws, team).unwrap_or(false) {
+            return true;
+        }
+        match self.slot(ws, &DocId::Workspace) {
+            Ok(slot) => ibasho_shared::doc::read_workspace(&slot.doc)
+                .teams
+                .iter()
+                .any(|t| t.id == team),
+            Err(_) => false,
+        }
+    }
+
     /// The document, loaded on demand; refreshed when the store has changes this process did not
     /// make (admin commands write to the same store).
     fn slot(&mut self, ws: &str, doc_id: &DocId) -> Result<&mut DocSlot, doc_store::LoadError> {

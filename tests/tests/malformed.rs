@@ -78,6 +78,39 @@ async fn refused_and_closed(ws: &mut Ws, code: ErrorCode) {
     );
 }
 
+/// Runs a document's sync exchange over the socket until the server refuses it; returns the refusal.
+async fn push(ws: &mut Ws, doc_id: &str, doc: &mut automerge::AutoCommit) -> (ErrorCode, String) {
+    let mut state = State::new();
+    for _ in 0..6 {
+        let Some(message) = doc.sync().generate_sync_message(&mut state) else {
+            break;
+        };
+        send_raw(ws, sync_frame(doc_id, message.encode())).await;
+        let mut refused = None;
+        loop {
+            match next(ws).await {
+                Some(Frame::SyncReply { docs }) => {
+                    for d in docs {
+                        doc.sync()
+                            .receive_sync_message(
+                                &mut state,
+                                SyncMessage::decode(&d.message).unwrap(),
+                            )
+                            .unwrap();
+                    }
+                    break;
+                }
+                Some(Frame::Error { code, message, .. }) => refused = Some((code, message)),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if let Some(r) = refused {
+            return r;
+        }
+    }
+    panic!("{doc_id}: the server accepted what it should have refused")
+}
+
 fn sync_frame(doc: &str, message: Vec<u8>) -> Vec<u8> {
     Frame::Sync {
         docs: vec![DocMessage {
@@ -169,12 +202,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     )
     .unwrap()
     .encode();
-    for forged in [
-        "nonsense",
-        "../places/00",
-        &format!("{other_ws}:places/00"),
-        &format!("visits/{other_team}/2026-11"),
-    ] {
+    for forged in ["nonsense", "../places/00", &format!("{other_ws}:places/00")] {
         send_raw(&mut ws, sync_frame(forged, empty.clone())).await;
         assert_eq!(
             error_code(next(&mut ws).await),
@@ -186,6 +214,22 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
             "still serving after {forged}"
         );
     }
+    // A visits document of another workspace's team: its changes are refused.
+    let forged = DocId::Visits {
+        team: other_team.clone(),
+        month: "2026-11".into(),
+    };
+    let mut forged_doc = ibasho_shared::doc::genesis(&forged, automerge::ActorId::random());
+    let visits = forged_doc.get(ROOT, "visits").unwrap().unwrap().1;
+    let rec = forged_doc
+        .put_object(&visits, "forged-visit", ObjType::Map)
+        .unwrap();
+    forged_doc.put(&rec, "team", other_team.as_str()).unwrap();
+    forged_doc.commit();
+    assert_eq!(
+        push(&mut ws, &forged.to_string(), &mut forged_doc).await.0,
+        ErrorCode::UnknownDoc
+    );
 
     // Changes that fail validation: a place at latitude 999, through the real sync exchange.
     let doc_id = DocId::Places(0);
@@ -205,35 +249,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     doc.put(&rec, "lon", 139.0).unwrap();
     doc.commit();
     let accepted_before = server.metric("ibasho_changes_accepted_total ");
-    let mut state = State::new();
-    let mut refused = None;
-    for _ in 0..6 {
-        let Some(message) = doc.sync().generate_sync_message(&mut state) else {
-            break;
-        };
-        send_raw(&mut ws, sync_frame("places/00", message.encode())).await;
-        loop {
-            match next(&mut ws).await {
-                Some(Frame::SyncReply { docs }) => {
-                    for d in docs {
-                        doc.sync()
-                            .receive_sync_message(
-                                &mut state,
-                                SyncMessage::decode(&d.message).unwrap(),
-                            )
-                            .unwrap();
-                    }
-                    break;
-                }
-                Some(Frame::Error { code, message, .. }) => refused = Some((code, message)),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        if refused.is_some() {
-            break;
-        }
-    }
-    let (code, message) = refused.expect("the invalid place was refused");
+    let (code, message) = push(&mut ws, "places/00", &mut doc).await;
     assert_eq!(code, ErrorCode::Invalid);
     assert!(
         message.contains("forged-place") && message.contains("latitude"),

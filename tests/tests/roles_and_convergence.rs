@@ -7,6 +7,7 @@ use std::path::Path;
 
 struct Workspace {
     server: Server,
+    workspace: String,
     coordinator: Device,
     worker_a: Device,
     worker_b: Device,
@@ -41,6 +42,7 @@ fn workspace(dir: &Path) -> Workspace {
         worker_a: Device::joined(&server, &ai, "鈴木"),
         worker_b: Device::joined(&server, &bi, "高橋"),
         member: Device::joined(&server, &mi, "喫茶ランドリー店主"),
+        workspace: ws,
         server,
     }
 }
@@ -235,4 +237,31 @@ fn a_member_cannot_change_another_organizations_entry() {
         ""
     );
     let _ = &w.server;
+}
+
+#[test]
+fn a_team_a_coordinator_adds_in_the_app_can_file_visits() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workspace(dir.path());
+    let team = w
+        .coordinator
+        .ok(&["team", "add", "夜回り班"])
+        .trim()
+        .to_string();
+    w.coordinator
+        .ok(&["visit", "add", "--kind", "walk_in", "--team", &team]);
+    w.coordinator.sync();
+    let other = Device::joined(
+        &w.server,
+        &w.server.admin(&[
+            "invite",
+            "--workspace",
+            &w.workspace,
+            "--role",
+            "coordinator",
+        ]),
+        "高橋",
+    );
+    let visits = other.json(&["visit", "list", "--json"]);
+    assert_eq!(visits[0]["team"], team.as_str());
 }

@@ -13,41 +13,66 @@ use rusqlite::OptionalExtension;
 impl Replica {
     /// Logs a visit. Its private note, if any, is stored on this device only.
     pub fn add_visit(&mut self, visit: Visit, note: Option<&str>) -> Result<Visit> {
+        let mut added = self.add_visits(vec![(visit, note.map(String::from))])?;
+        Ok(added.remove(0))
+    }
+
+    /// Logs many visits at once: all are validated first and either all are stored or none.
+    pub fn add_visits(&mut self, visits: Vec<(Visit, Option<String>)>) -> Result<Vec<Visit>> {
         let workspace = self.workspace()?;
         let now = now_jst();
-        if !workspace.teams.iter().any(|t| t.id == visit.team) {
-            return Err(
-                ValidationError::new("team", Reason::UnknownRecord(visit.team.clone())).into(),
-            );
+        let worker = self.person()?;
+        let mut ready = Vec::with_capacity(visits.len());
+        for (visit, note) in visits {
+            if !workspace.teams.iter().any(|t| t.id == visit.team) {
+                return Err(ValidationError::new(
+                    "team",
+                    Reason::UnknownRecord(visit.team.clone()),
+                )
+                .into());
+            }
+            for (field, id) in [
+                ("place", &visit.place_id),
+                ("follows", &visit.follows),
+                ("referral_to", &visit.referral_to),
+            ] {
+                if let Some(id) = id
+                    && self.locate(id).is_err()
+                {
+                    return Err(
+                        ValidationError::new(field, Reason::UnknownRecord(id.clone())).into(),
+                    );
+                }
+            }
+            if let Some(note) = &note {
+                validate::optional_text("note", note, MAX_TEXT_CHARS)?;
+            }
+            let visit = Visit {
+                worker: worker.clone(),
+                ..visit
+            }
+            .normalized(now)?;
+            ready.push((visit, note));
         }
-        for (field, id) in [
-            ("place", &visit.place_id),
-            ("follows", &visit.follows),
-            ("referral_to", &visit.referral_to),
-        ] {
-            if let Some(id) = id
-                && self.locate(id).is_err()
-            {
-                return Err(ValidationError::new(field, Reason::UnknownRecord(id.clone())).into());
+        let edits = ready
+            .iter()
+            .map(|(v, _)| {
+                RecordEdit::create(
+                    DocId::Visits {
+                        team: v.team.clone(),
+                        month: v.month(),
+                    },
+                    v,
+                )
+            })
+            .collect();
+        self.apply(edits)?;
+        for (visit, note) in &ready {
+            if let Some(note) = note.as_deref().filter(|n| !n.trim().is_empty()) {
+                self.set_private_note(visit.id(), note)?;
             }
         }
-        if let Some(note) = note {
-            validate::optional_text("note", note, MAX_TEXT_CHARS)?;
-        }
-        let visit = Visit {
-            worker: self.person()?,
-            ..visit
-        }
-        .normalized(now)?;
-        let doc_id = DocId::Visits {
-            team: visit.team.clone(),
-            month: visit.month(),
-        };
-        self.apply(vec![RecordEdit::create(doc_id, &visit)])?;
-        if let Some(note) = note.filter(|n| !n.trim().is_empty()) {
-            self.set_private_note(visit.id(), note)?;
-        }
-        Ok(visit)
+        Ok(ready.into_iter().map(|(v, _)| v).collect())
     }
 
     /// The visit with this id.
