@@ -186,7 +186,7 @@ async fn run(args: Args) -> Result<()> {
                         let t = micros(start);
                         if t >= window_end_us { break; }
                         let marker = format!("bench:{i}-{seq}:{t}");
-                        if seq % 2 == 0 {
+                        if seq.is_multiple_of(2) {
                             let mut v = Visit::new(&team, "visit", now_jst());
                             v.people = 1 + (seq % 5) as u32;
                             v.referral_reason = marker;
