@@ -28,9 +28,13 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// What the server refused, in its words.
     pub refused: Vec<String>,
-    /// Records that changed here (ids), from the changes received.
+    /// Records that changed here (ids), from the changes received; filled only when
+    /// `track_records` is set (it costs a diff of every changed document).
     #[serde(skip)]
     pub records_changed: Vec<String>,
+    /// Whether to fill `records_changed`.
+    #[serde(skip)]
+    pub track_records: bool,
 }
 
 /// Exchanges an invite at `url` for a device token and binds the replica to the workspace.
@@ -120,11 +124,19 @@ fn receive(replica: &mut Replica, docs: Vec<DocMessage>, report: &mut SyncReport
         let doc_id: DocId = doc
             .parse()
             .with_context(|| format!("the server sent an unknown document {doc:?}"))?;
-        if let Some(records) = replica.receive_sync_message_records(&doc_id, &message)? {
-            report.records_changed.extend(records);
-            if !report.docs_changed.contains(&doc) {
-                report.docs_changed.push(doc);
+        let changed = if report.track_records {
+            match replica.receive_sync_message_records(&doc_id, &message)? {
+                Some(records) => {
+                    report.records_changed.extend(records);
+                    true
+                }
+                None => false,
             }
+        } else {
+            replica.receive_sync_message(&doc_id, &message)?
+        };
+        if changed && !report.docs_changed.contains(&doc) {
+            report.docs_changed.push(doc);
         }
     }
     Ok(())

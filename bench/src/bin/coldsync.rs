@@ -105,7 +105,11 @@ async fn run(args: Args) -> Result<()> {
     }
     let before = server.wire_bytes();
     let t = Instant::now();
-    sync_once(&mut fresh).await?;
+    let again = sync_once(&mut fresh).await?;
+    eprintln!(
+        "reconnect: sent {} doc messages, {} up / {} down (client side), changed {:?}",
+        again.docs_sent, again.bytes_sent, again.bytes_received, again.docs_changed
+    );
     let reconnect_ms = t.elapsed().as_secs_f64() * 1000.0;
     let reconnect_bytes = server.wire_bytes() - before;
 

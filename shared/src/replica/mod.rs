@@ -45,6 +45,8 @@ pub struct Replica {
     docs: HashMap<DocId, LoadedDoc>,
     /// Sync states with the server for documents touched in the current session.
     sync_states: HashMap<DocId, automerge::sync::State>,
+    /// The server's heads per document, from the manifest of the current session.
+    server_heads: HashMap<DocId, Vec<ChangeHash>>,
     /// SQLite's `data_version` when last checked (it changes when another connection commits).
     data_version: Option<i64>,
     actor: ActorId,
@@ -79,6 +81,7 @@ impl Replica {
             conn,
             docs: HashMap::new(),
             sync_states: HashMap::new(),
+            server_heads: HashMap::new(),
             data_version: None,
             actor,
             path: path.to_path_buf(),

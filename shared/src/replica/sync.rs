@@ -190,6 +190,7 @@ impl Replica {
     /// shared heads stay, so a reconnect sends only what is new).
     pub fn begin_sync_session(&mut self) {
         self.sync_states.clear();
+        self.server_heads.clear();
     }
 
     fn sync_state(&mut self, doc_id: &DocId) -> Result<&mut State> {
@@ -239,7 +240,7 @@ impl Replica {
     /// Receives an Automerge sync message for `doc_id`; new changes are stored and indexed.
     /// Returns whether the document changed.
     pub fn receive_sync_message(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
-        Ok(self.receive_sync_message_records(doc_id, bytes)?.is_some())
+        Ok(self.receive(doc_id, bytes, false)?.is_some())
     }
 
     /// Like [`Replica::receive_sync_message`], but says which records changed (`None` when the
@@ -248,6 +249,15 @@ impl Replica {
         &mut self,
         doc_id: &DocId,
         bytes: &[u8],
+    ) -> Result<Option<Vec<String>>> {
+        self.receive(doc_id, bytes, true)
+    }
+
+    fn receive(
+        &mut self,
+        doc_id: &DocId,
+        bytes: &[u8],
+        with_records: bool,
     ) -> Result<Option<Vec<String>>> {
         let message =
             Message::decode(bytes).map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
@@ -260,6 +270,10 @@ impl Replica {
             let after = entry.doc.get_heads();
             if after == before {
                 return Ok(None);
+            }
+            if !with_records {
+                self.persist_received(doc_id)?;
+                return Ok(Some(Vec::new()));
             }
             let mut records: Vec<String> = entry
                 .doc
@@ -304,9 +318,11 @@ impl Replica {
                 continue;
             };
             listed.insert(doc_id.clone());
+            let theirs = hashes(&entry.heads);
+            self.server_heads.insert(doc_id.clone(), theirs.clone());
             let mut local = self.doc_heads(&doc_id)?;
             local.sort();
-            if local == hashes(&entry.heads) {
+            if local == theirs {
                 continue;
             }
             if let Some(message) = self.sync_message(&doc_id)? {
@@ -330,12 +346,24 @@ impl Replica {
         Ok(out)
     }
 
-    /// Messages for every document of the session (after receiving, or after local edits).
+    /// Messages for the documents of the session that have something to say: those being synced,
+    /// and those edited here since the server's manifest (after receiving, or after local edits).
     pub fn pending_sync_messages(&mut self) -> Result<Vec<DocMessage>> {
         let policy = self.policy()?;
         let mut ids: Vec<DocId> = self.sync_states.keys().cloned().collect();
         for doc_id in self.doc_ids()? {
-            if !ids.contains(&doc_id) && policy.access(&doc_id) == Access::Write {
+            if ids.contains(&doc_id) || policy.access(&doc_id) != Access::Write {
+                continue;
+            }
+            let edited = match self.server_heads.get(&doc_id).cloned() {
+                Some(theirs) => {
+                    let mut local = self.doc_heads(&doc_id)?;
+                    local.sort();
+                    local != theirs
+                }
+                None => true,
+            };
+            if edited {
                 ids.push(doc_id);
             }
         }
