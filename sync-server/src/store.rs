@@ -37,16 +37,6 @@ CREATE TABLE IF NOT EXISTS devices (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
-CREATE TABLE IF NOT EXISTS doc_snapshots (
-    doc_id TEXT PRIMARY KEY,
-    bytes  BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS doc_chunks (
-    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc_id TEXT NOT NULL,
-    bytes  BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS doc_chunks_by_doc ON doc_chunks (doc_id, seq);
 CREATE TABLE IF NOT EXISTS doc_heads (
     key       TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -135,6 +125,7 @@ pub fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(ibasho_shared::store::schema::DOC_TABLES)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }

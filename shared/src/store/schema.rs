@@ -11,17 +11,6 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 
--- Document bytes: one compacted snapshot plus the change chunks appended since.
-CREATE TABLE IF NOT EXISTS doc_snapshots (
-    doc_id TEXT PRIMARY KEY,
-    bytes  BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS doc_chunks (
-    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc_id TEXT NOT NULL,
-    bytes  BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS doc_chunks_by_doc ON doc_chunks (doc_id, seq);
 
 -- Query index, rebuilt from the documents.
 CREATE TABLE IF NOT EXISTS places (
@@ -100,6 +89,21 @@ CREATE TABLE IF NOT EXISTS private_notes (
 );
 "#;
 
+/// The tables `doc_store` keeps document bytes in (the replica's and the server's store share them).
+pub const DOC_TABLES: &str = r#"
+-- Document bytes: one compacted snapshot plus the change chunks appended since.
+CREATE TABLE IF NOT EXISTS doc_snapshots (
+    doc_id TEXT PRIMARY KEY,
+    bytes  BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doc_chunks (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL,
+    bytes  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_chunks_by_doc ON doc_chunks (doc_id, seq);
+"#;
+
 /// Opens the connection in WAL mode with full fsync and creates the schema.
 pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -107,6 +111,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(DOC_TABLES)?;
     conn.execute_batch(SCHEMA)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())

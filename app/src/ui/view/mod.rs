@@ -67,3 +67,35 @@ pub(crate) fn category_color(category: &str) -> &'static str {
         _ => "#5f6c7b",
     }
 }
+
+/// The target-group checkboxes of the place and visit forms.
+#[component]
+pub(crate) fn TargetsField(
+    selected: Vec<String>,
+    on_toggle: EventHandler<(&'static str, bool)>,
+) -> Element {
+    let lang = use_model().read().lang;
+    rsx! {
+        fieldset { class: "targets",
+            legend { {ibasho_shared::i18n::field_label("targets").get(lang)} }
+            for g in ibasho_shared::taxonomy::TARGET_GROUPS {
+                label { class: "check",
+                    input {
+                        r#type: "checkbox",
+                        checked: selected.iter().any(|x| x == g.id),
+                        onchange: move |e| on_toggle.call((g.id, e.checked())),
+                    }
+                    {g.label(lang)}
+                }
+            }
+        }
+    }
+}
+
+/// Adds or removes a target group id in a list.
+pub(crate) fn toggle(targets: &mut Vec<String>, id: &str, on: bool) {
+    targets.retain(|x| x != id);
+    if on {
+        targets.push(id.to_string());
+    }
+}

@@ -7,7 +7,7 @@ use super::{act, label, use_model};
 use dioxus::prelude::*;
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::i18n::field_label;
-use ibasho_shared::taxonomy::{CATEGORIES, STATUSES, TARGET_GROUPS};
+use ibasho_shared::taxonomy::{CATEGORIES, STATUSES};
 
 /// A labelled text input bound to one form field.
 #[component]
@@ -118,27 +118,7 @@ pub(crate) fn PlaceScreen() -> Element {
                         }
                     }
                 }
-                fieldset { class: "targets",
-                    legend { {field_label("targets").get(lang)} }
-                    for g in TARGET_GROUPS {
-                        label { class: "check",
-                            input {
-                                r#type: "checkbox",
-                                checked: form.targets.iter().any(|x| x == g.id),
-                                onchange: move |e| {
-                                    let on = e.checked();
-                                    edit(model, |f| {
-                                        f.targets.retain(|x| x != g.id);
-                                        if on {
-                                            f.targets.push(g.id.to_string());
-                                        }
-                                    });
-                                },
-                            }
-                            {g.label(lang)}
-                        }
-                    }
-                }
+                super::TargetsField { selected: form.targets.clone(), on_toggle: move |(id, on): (&str, bool)| edit(model, |f| super::toggle(&mut f.targets, id, on)) }
                 div { class: "row2",
                     Field { name: "lat", value: form.lat.clone(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.lat = v) }
                     Field { name: "lon", value: form.lon.clone(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.lon = v) }

@@ -5,8 +5,7 @@ use super::super::model::VisitForm;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
-use ibasho_shared::i18n::field_label;
-use ibasho_shared::taxonomy::{CONTACT_TYPES, TARGET_GROUPS};
+use ibasho_shared::taxonomy::CONTACT_TYPES;
 
 fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut VisitForm)) {
     let mut m = model;
@@ -66,25 +65,7 @@ pub(crate) fn VisitsScreen() -> Element {
                         label { r#for: "visit-people", {t::PEOPLE.get(lang)} }
                         input { id: "visit-people", r#type: "number", min: "0", initial_value: "{form.people}", oninput: move |e| edit(model, |f| f.people = e.value()) }
                     }
-                    fieldset { class: "targets",
-                        legend { {field_label("targets").get(lang)} }
-                        for g in TARGET_GROUPS {
-                            label { class: "check",
-                                input {
-                                    r#type: "checkbox",
-                                    checked: form.targets.iter().any(|x| x == g.id),
-                                    onchange: move |e| {
-                                        let on = e.checked();
-                                        edit(model, |f| {
-                                            f.targets.retain(|x| x != g.id);
-                                            if on { f.targets.push(g.id.to_string()); }
-                                        });
-                                    },
-                                }
-                                {g.label(lang)}
-                            }
-                        }
-                    }
+                    super::TargetsField { selected: form.targets.clone(), on_toggle: move |(id, on): (&str, bool)| edit(model, |f| super::toggle(&mut f.targets, id, on)) }
                     div { class: "field",
                         label { r#for: "visit-follow-up", {t::FOLLOW_UP.get(lang)} }
                         input { id: "visit-follow-up", r#type: "date", initial_value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
