@@ -294,8 +294,8 @@ async function hostDevices(ctx, indices) {
       const t = now()
       let at = t0 + phase + slot * interval
       while (t - at > interval) {
+        if (at < tEnd) skipped++ // only slots inside the window count
         slot++
-        skipped++
         at = t0 + phase + slot * interval
       }
       if (at >= tEnd) return onDone()
