@@ -141,3 +141,44 @@ fn history_tells_who_changed_which_field_from_which_device() {
     assert_eq!(&history[1].device, &suzuki.device_id()[..12]);
     assert_ne!(history[0].device, history[1].device);
 }
+
+#[test]
+fn receiving_changes_names_the_records_they_touched() {
+    use automerge::sync::{State, SyncDoc};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sato = founder(dir.path(), "佐藤");
+    let place = sato.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = ibasho_shared::DocId::for_place(&place.id);
+    let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
+    sato.set_place_field(&place.id, "name", "喫茶ランドリー相武台")
+        .unwrap();
+    // Suzuki pulls from a server-like copy of Sato's document.
+    let mut server = automerge::AutoCommit::load(&sato.doc_bytes(&doc_id).unwrap()).unwrap();
+    let mut server_state = State::new();
+    let mut touched = Vec::new();
+    for _ in 0..6 {
+        if let Some(m) = suzuki.sync_message(&doc_id).unwrap() {
+            server
+                .sync()
+                .receive_sync_message(
+                    &mut server_state,
+                    automerge::sync::Message::decode(&m).unwrap(),
+                )
+                .unwrap();
+        }
+        let Some(reply) = server.sync().generate_sync_message(&mut server_state) else {
+            break;
+        };
+        if let Some(records) = suzuki
+            .receive_sync_message_records(&doc_id, &reply.encode())
+            .unwrap()
+        {
+            touched.extend(records);
+        }
+    }
+    assert_eq!(touched, vec![place.id.clone()]);
+    assert_eq!(
+        suzuki.place(&place.id).unwrap().name,
+        "喫茶ランドリー相武台"
+    );
+}

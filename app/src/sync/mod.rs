@@ -248,14 +248,28 @@ impl LiveSession {
     /// Waits for the server's next frame (a push of other devices' changes), takes it in and
     /// answers. `Ok(None)` when the server closed the connection.
     pub async fn next(&mut self, replica: &mut Replica) -> Result<Option<SyncReport>> {
-        let Some(frame) = self.conn.recv_any().await? else {
-            return Ok(None);
+        match self.recv_frame().await? {
+            Some(frame) => Ok(Some(self.take(replica, frame).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits for the server's next frame without acting on it. Safe to cancel (e.g. in a
+    /// `select!` with a timer); pass what it returns to [`LiveSession::take`].
+    pub async fn recv_frame(&mut self) -> Result<Option<Frame>> {
+        self.conn.recv_any().await
+    }
+
+    /// Takes in a frame from [`LiveSession::recv_frame`] and answers it.
+    pub async fn take(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
+        let mut report = SyncReport {
+            track_records: true,
+            ..SyncReport::default()
         };
-        let mut report = SyncReport::default();
         handle(replica, frame, &mut report)?;
         let replies = replica.pending_sync_messages()?;
         exchange(&mut self.conn, replica, replies, &mut report).await?;
-        Ok(Some(report))
+        Ok(report)
     }
 
     /// Bytes sent and received on this connection so far.

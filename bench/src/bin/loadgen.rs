@@ -94,7 +94,9 @@ async fn run(args: Args) -> Result<()> {
     let mut devices = Vec::new();
     for i in 0..args.devices {
         let team = &teams[i % teams.len()];
-        let mut replica = Replica::open(&dir.path().join(format!("device{i}.sqlite3")))?;
+        // Simulated devices keep their replica in memory: the load generator measures the server,
+        // not the disks of a hundred phones sharing two cores.
+        let mut replica = Replica::open(std::path::Path::new(":memory:"))?;
         let invite = server.admin(&[
             "invite",
             "--workspace",
@@ -121,20 +123,22 @@ async fn run(args: Args) -> Result<()> {
     let window_end_us = args.seconds * 1_000_000;
 
     let obs = {
-        let (stop, latencies) = (stop.clone(), latencies.clone());
+        let latencies = latencies.clone();
         tokio::spawn(async move {
-            let (mut session, _) = LiveSession::open(&mut observer).await?;
+            let (mut session, first) = LiveSession::open(&mut observer).await?;
+            if !first.refused.is_empty() {
+                eprintln!("observer: refused {:?}", first.refused);
+            }
             let mut seen = std::collections::HashSet::new();
-            loop {
-                let report = tokio::select! {
-                    r = session.next(&mut observer) => r?,
-                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                        if stop.load(Ordering::Relaxed) { break; }
-                        continue;
-                    }
-                };
-                let Some(report) = report else { break };
+            // Never cancelled mid-exchange: the task is aborted once the window and the wait for
+            // stragglers are over.
+            while let Some(frame) = session.recv_frame().await? {
+                // Receipt is when the frame arrived, not after the acknowledgement round trip.
                 let now = micros(start);
+                let report = session.take(&mut observer, frame).await?;
+                if !report.refused.is_empty() {
+                    eprintln!("observer: refused {:?}", report.refused);
+                }
                 for id in report.records_changed {
                     let text = match observer.place(&id) {
                         Ok(p) => p.description,
@@ -197,9 +201,15 @@ async fn run(args: Args) -> Result<()> {
                         }
                         seq += 1;
                         sent.fetch_add(1, Ordering::Relaxed);
-                        session.push(&mut replica).await?;
+                        let pushed = session.push(&mut replica).await?;
+                        if !pushed.refused.is_empty() {
+                            eprintln!("device {i}: refused {:?}", pushed.refused);
+                        }
                     }
-                    r = session.next(&mut replica) => { if r?.is_none() { break; } }
+                    frame = session.recv_frame() => match frame? {
+                        Some(frame) => { session.take(&mut replica, frame).await?; }
+                        None => break,
+                    },
                 }
             }
             anyhow::Ok(())
@@ -223,7 +233,12 @@ async fn run(args: Args) -> Result<()> {
             eprintln!("device: {e:#}");
         }
     }
-    let _ = obs.await;
+    eprintln!(
+        "server accepted {} document updates, {} rejects",
+        server.metric("ibasho_changes_accepted_total "),
+        server.metric("ibasho_rejects_total ")
+    );
+    obs.abort();
     let _ = sampler.await;
     let peak_kb = peak_rss
         .load(Ordering::Relaxed)
