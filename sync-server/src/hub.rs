@@ -63,6 +63,8 @@ struct Inner {
     docs: HashMap<String, DocSlot>,
     peers: HashMap<u64, Peer>,
     actor: ActorId,
+    /// Most documents held in memory; the least recently used goes first.
+    max_docs: usize,
 }
 
 /// Shared server state.
@@ -89,14 +91,15 @@ pub struct Handled {
 }
 
 impl Hub {
-    /// A hub over an open store.
-    pub fn new(conn: Connection) -> Hub {
+    /// A hub over an open store, holding at most `max_docs` documents in memory.
+    pub fn new(conn: Connection, max_docs: usize) -> Hub {
         Hub {
             inner: Mutex::new(Inner {
                 conn,
                 docs: HashMap::new(),
                 peers: HashMap::new(),
                 actor: ActorId::random(),
+                max_docs: max_docs.max(1),
             }),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
@@ -462,6 +465,17 @@ impl Inner {
                 let _ = old.doc.merge(&mut doc);
                 old.saved_heads = saved_heads;
             } else {
+                if self.docs.len() >= self.max_docs {
+                    // Memory follows the active set: make room by dropping the least recently used.
+                    let oldest = self
+                        .docs
+                        .iter()
+                        .min_by_key(|(_, s)| s.last_used)
+                        .map(|(k, _)| k.clone());
+                    if let Some(oldest) = oldest {
+                        self.docs.remove(&oldest);
+                    }
+                }
                 self.docs.insert(
                     key.clone(),
                     DocSlot {

@@ -73,8 +73,11 @@ async fn sync_upgrade(
     match device {
         Ok(Some(device)) if device.revoked_at.is_none() => {
             let max = state.limits.max_frame_bytes.saturating_mul(2);
+            // Small buffers: an idle connection should cost little; frames grow them as needed.
             ws.max_message_size(max)
                 .max_frame_size(max)
+                .read_buffer_size(16 * 1024)
+                .write_buffer_size(16 * 1024)
                 .on_upgrade(move |socket| connection::run(socket, state, device))
         }
         Ok(Some(_)) => (StatusCode::FORBIDDEN, "this device was revoked\n").into_response(),

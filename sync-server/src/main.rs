@@ -184,7 +184,7 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let hub = Arc::new(Hub::new(conn));
+    let hub = Arc::new(Hub::new(conn, max_docs));
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         hub: hub.clone(),
