@@ -13,8 +13,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const TEAMS: usize = 35;
-const DOCS: usize = 10_000;
-const IDLE: usize = 200;
 
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
@@ -41,13 +39,13 @@ async fn raw_join(server: &Server, invite: &str) -> Result<String> {
 }
 
 fn main() -> Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    // `--quick`: 2,000 documents and 50 connections instead of 10,000 and 200.
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (docs, idle) = if quick { (2_000, 50) } else { (10_000, 200) };
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(docs, idle))
 }
 
-async fn run() -> Result<()> {
+async fn run(docs: usize, idle: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let flags = [
         "--frames-per-second",
@@ -83,8 +81,8 @@ async fn run() -> Result<()> {
     .await?;
     sync_once(&mut author).await?;
     // One visit in each of 10,000 (team, month) documents, months from 2000-01 on.
-    let mut visits = Vec::with_capacity(DOCS);
-    for i in 0..DOCS {
+    let mut visits = Vec::with_capacity(docs);
+    for i in 0..docs {
         let (team, month) = (&teams[i % TEAMS], i / TEAMS);
         let at =
             chrono::NaiveDate::from_ymd_opt(2000 + (month / 12) as i32, 1 + (month % 12) as u32, 1)
@@ -114,7 +112,7 @@ async fn run() -> Result<()> {
     let rss_started = status_kb(pid, "VmRSS");
 
     let mut sockets = Vec::new();
-    for _ in 0..IDLE {
+    for _ in 0..idle {
         let token = raw_join(
             &server,
             &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
