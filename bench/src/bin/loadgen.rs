@@ -136,6 +136,8 @@ async fn run(args: Args) -> Result<()> {
                 // Receipt is when the frame arrived, not after the acknowledgement round trip.
                 let now = micros(start);
                 let report = session.take(&mut observer, frame).await?;
+                // Changes that came in the answers to our acknowledgement arrived by now at the latest.
+                let after = micros(start);
                 if !report.refused.is_empty() {
                     eprintln!("observer: refused {:?}", report.refused);
                 }
@@ -150,10 +152,9 @@ async fn run(args: Args) -> Result<()> {
                     if let Some((key, sent_us)) = parse_marker(&text)
                         && seen.insert(key)
                     {
-                        latencies
-                            .lock()
-                            .unwrap()
-                            .push((sent_us, (now.saturating_sub(sent_us)) as f64 / 1000.0));
+                        let received = if sent_us <= now { now } else { after };
+                        let ms = received.saturating_sub(sent_us) as f64 / 1000.0;
+                        latencies.lock().unwrap().push((sent_us, ms));
                     }
                 }
             }

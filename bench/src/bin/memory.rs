@@ -42,7 +42,10 @@ fn main() -> Result<()> {
     // `--quick`: 2,000 documents and 50 connections instead of 10,000 and 200.
     let quick = std::env::args().any(|a| a == "--quick");
     let (docs, idle) = if quick { (2_000, 50) } else { (10_000, 200) };
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(docs, idle))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(docs, idle))
 }
 
 async fn run(docs: usize, idle: usize) -> Result<()> {
