@@ -499,8 +499,15 @@ impl Inner {
             .docs
             .get_mut(&key)
             .expect("persisted documents are loaded");
-        let bytes = slot.doc.save_after(&slot.saved_heads);
         let heads = slot.doc.get_heads();
+        if slot.saved_heads.is_empty() {
+            // Nothing stored yet: one compressed snapshot (with its heads, in one transaction)
+            // is far cheaper to encode and store than every change on its own.
+            store::store_snapshot(&mut self.conn, ws, &name, &slot.doc.save(), &heads)?;
+            slot.saved_heads = heads;
+            return Ok(());
+        }
+        let bytes = slot.doc.save_after(&slot.saved_heads);
         store::append_doc(&mut self.conn, ws, &name, &bytes, &heads)?;
         slot.saved_heads = heads;
         if doc_store::chunk_count(&self.conn, &key)? > doc_store::COMPACT_AFTER_CHUNKS {

@@ -278,6 +278,25 @@ pub fn append_doc(
     tx.commit()
 }
 
+/// Stores a document's first bytes as a snapshot and records its heads, in one transaction.
+pub fn store_snapshot(
+    conn: &mut Connection,
+    workspace: &str,
+    doc: &str,
+    snapshot: &[u8],
+    heads: &[ChangeHash],
+) -> rusqlite::Result<()> {
+    let key = doc_key(workspace, doc);
+    let tx = conn.transaction()?;
+    doc_store::write_snapshot(&tx, &key, snapshot)?;
+    tx.execute(
+        "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
+        params![key, workspace, doc, encode_heads(heads)],
+    )?;
+    tx.commit()
+}
+
 /// The stored heads of every document of a workspace.
 pub fn doc_heads(conn: &Connection, workspace: &str) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(

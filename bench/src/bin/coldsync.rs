@@ -80,6 +80,29 @@ async fn run(args: Args) -> Result<()> {
         .sum();
     eprintln!("generated {made:?} in {generate_s:.1} s, uploaded in {upload_s:.1} s");
 
+    // Where a cold sync's time goes on the receiving side: decoding alone, then decoding + indexing.
+    if std::env::var_os("COLDSYNC_BREAKDOWN").is_some() {
+        let docs: Vec<_> = author
+            .doc_ids()?
+            .into_iter()
+            .map(|id| {
+                let b = author.doc_bytes(&id).unwrap();
+                (id, b)
+            })
+            .collect();
+        let t = Instant::now();
+        for (_, b) in &docs {
+            let _ = automerge::AutoCommit::load(b)?;
+        }
+        eprintln!("decode only: {:.2} s", t.elapsed().as_secs_f64());
+        let mut local = Replica::open(&dir.path().join("merge.sqlite3"))?;
+        let t = Instant::now();
+        for (id, b) in &docs {
+            local.merge_doc(id, b)?;
+        }
+        eprintln!("decode + store + index: {:.2} s", t.elapsed().as_secs_f64());
+    }
+
     // A new coordinator device: cold sync of everything.
     let mut fresh = Replica::open(&dir.path().join("fresh.sqlite3"))?;
     let invite = server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]);

@@ -129,12 +129,18 @@ impl Replica {
                 .docs
                 .get_mut(doc_id)
                 .expect("persisted documents are loaded");
-            let bytes = entry.doc.save_after(&entry.saved_heads);
-            if !bytes.is_empty() {
-                doc_store::append_chunk(&tx, &doc_id.to_string(), &bytes)?;
+            if entry.saved_heads.is_empty() {
+                // Nothing stored yet (e.g. a whole document just received): one compressed
+                // snapshot is far cheaper to encode and store than every change on its own.
+                doc_store::write_snapshot(&tx, &doc_id.to_string(), &entry.doc.save())?;
+            } else {
+                let bytes = entry.doc.save_after(&entry.saved_heads);
+                if !bytes.is_empty() {
+                    doc_store::append_chunk(&tx, &doc_id.to_string(), &bytes)?;
+                }
             }
             if reindex_all {
-                reindex_doc(&tx, &entry.doc, doc_id)?;
+                reindex_doc(&tx, &mut entry.doc, doc_id)?;
             }
         }
         for (doc_id, kind, id) in records {
@@ -362,12 +368,20 @@ fn reindex_record(
     index::conflicts(conn, kind, &key, id, &doc::conflicted_fields(doc, kind, id))
 }
 
-/// Re-indexes every record of a document.
-fn reindex_doc(conn: &Connection, doc: &AutoCommit, doc_id: &DocId) -> rusqlite::Result<()> {
-    index::clear_doc(conn, &doc_id.to_string())?;
+/// Re-indexes every record of a document (one pass over the document).
+fn reindex_doc(conn: &Connection, doc: &mut AutoCommit, doc_id: &DocId) -> rusqlite::Result<()> {
+    let key = doc_id.to_string();
+    index::clear_doc(conn, &key)?;
     if let Some(kind) = doc_id.record_kind() {
-        for id in doc::record_ids(doc, kind) {
-            reindex_record(conn, doc, doc_id, kind, &id)?;
+        for (id, fields, conflicts) in doc::all_records(doc, kind) {
+            match kind {
+                RecordKind::Place => index::place(conn, &key, &Place::from_fields(&id, &fields))?,
+                RecordKind::Org => index::org(conn, &key, &Org::from_fields(&id, &fields))?,
+                RecordKind::Visit => index::visit(conn, &key, &Visit::from_fields(&id, &fields))?,
+            }
+            if !conflicts.is_empty() {
+                index::conflicts(conn, kind, &key, &id, &conflicts)?;
+            }
         }
     }
     Ok(())
