@@ -334,6 +334,7 @@ async fn watch_connection(
             }
         };
         replica.record_sync()?;
+        replica.maintain()?;
         on_round(&report);
     }
 }

@@ -154,7 +154,7 @@ impl Replica {
                 .expect("persisted documents are loaded");
             entry.saved_heads = entry.doc.get_heads();
             if doc_store::chunk_count(&self.conn, &doc_id.to_string())?
-                > doc_store::COMPACT_AFTER_CHUNKS
+                > doc_store::COMPACT_ON_EDIT_AFTER_CHUNKS
             {
                 self.compact_doc(doc_id)?;
             }

@@ -77,7 +77,7 @@ impl Replica {
                 actor
             }
         };
-        Ok(Replica {
+        let mut replica = Replica {
             conn,
             docs: HashMap::new(),
             sync_states: HashMap::new(),
@@ -85,7 +85,9 @@ impl Replica {
             data_version: None,
             actor,
             path: path.to_path_buf(),
-        })
+        };
+        replica.maintain()?;
+        Ok(replica)
     }
 
     /// The replica file.
@@ -269,6 +271,17 @@ impl Replica {
         Ok(self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Compacts the documents whose change chunks piled up. Runs when the replica opens; long
+    /// sessions (the app, `sync --watch`) call it between sync rounds.
+    pub fn maintain(&mut self) -> Result<()> {
+        for id in doc_store::docs_to_compact(&self.conn, doc_store::COMPACT_AFTER_CHUNKS)? {
+            if let Ok(doc_id) = id.parse::<DocId>() {
+                self.compact_doc(&doc_id)?;
+            }
+        }
+        Ok(())
     }
 
     /// Compacts every document into a fresh snapshot.

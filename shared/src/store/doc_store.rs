@@ -3,8 +3,18 @@
 use automerge::AutoCommit;
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Chunks kept before a document is compacted into a fresh snapshot.
+/// Chunks kept before a document is compacted into a fresh snapshot (when the replica opens, and
+/// by `Replica::maintain` between sync rounds) — off the edit path, so edits stay fast.
 pub const COMPACT_AFTER_CHUNKS: i64 = 64;
+/// The edit path compacts only past this many chunks (a safety valve for sessions that never rest).
+pub const COMPACT_ON_EDIT_AFTER_CHUNKS: i64 = 1024;
+
+/// Documents holding more than `threshold` chunks.
+pub fn docs_to_compact(conn: &Connection, threshold: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT doc_id FROM doc_chunks GROUP BY doc_id HAVING COUNT(*) > ?1")?;
+    stmt.query_map([threshold], |r| r.get(0))?.collect()
+}
 
 /// Errors loading a document.
 #[derive(Debug, thiserror::Error)]

@@ -98,6 +98,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                     Err(_) => m.write().sync = SyncState::Failed("timeout".into()),
                 }
             }
+            let _ = model.write().replica.maintain();
             // Every 15 seconds, or at once when nudged (retry, or a local edit).
             let _ = tokio::time::timeout(Duration::from_secs(15), rx.next()).await;
         }
