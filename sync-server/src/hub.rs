@@ -495,10 +495,24 @@ impl Inner {
     fn persist(&mut self, ws: &str, doc_id: &DocId) -> rusqlite::Result<()> {
         let name = doc_id.to_string();
         let key = store::doc_key(ws, &name);
+        // The admin CLI writes to the same store from another process: take in what it stored
+        // since this document was loaded, so its changes are neither overwritten nor compacted away.
+        let stored = store::heads_of(&self.conn, ws, &name)?.map(|b| store::decode_heads(&b));
         let slot = self
             .docs
             .get_mut(&key)
             .expect("persisted documents are loaded");
+        let mut mine: Vec<[u8; 32]> = slot.saved_heads.iter().map(|h| h.0).collect();
+        mine.sort();
+        if let Some(mut theirs) = stored.clone() {
+            theirs.sort();
+            if theirs != mine
+                && let Ok(Some(mut on_disk)) = doc_store::load(&self.conn, &key)
+            {
+                let _ = slot.doc.merge(&mut on_disk);
+                slot.saved_heads = on_disk.get_heads();
+            }
+        }
         let heads = slot.doc.get_heads();
         if slot.saved_heads.is_empty() {
             // Nothing stored yet: one compressed snapshot (with its heads, in one transaction)
@@ -510,11 +524,16 @@ impl Inner {
         let bytes = slot.doc.save_after(&slot.saved_heads);
         store::append_doc(&mut self.conn, ws, &name, &bytes, &heads)?;
         slot.saved_heads = heads;
-        if doc_store::chunk_count(&self.conn, &key)? > doc_store::COMPACT_AFTER_CHUNKS {
+        // The change is stored; a failed compaction only means more chunks to read next time.
+        if doc_store::chunk_count(&self.conn, &key).unwrap_or(0) > doc_store::COMPACT_AFTER_CHUNKS {
             let snapshot = slot.doc.save();
-            let tx = self.conn.transaction()?;
-            doc_store::write_snapshot(&tx, &key, &snapshot)?;
-            tx.commit()?;
+            let compacted = self.conn.transaction().and_then(|tx| {
+                doc_store::write_snapshot(&tx, &key, &snapshot)?;
+                tx.commit()
+            });
+            if let Err(e) = compacted {
+                tracing::warn!(doc = %key, error = %e, "compaction failed");
+            }
         }
         Ok(())
     }

@@ -145,3 +145,42 @@ fn offline_work_made_before_joining_is_merged_on_join() {
     );
     assert_eq!(visits[0]["people"], 5);
 }
+
+#[test]
+fn a_members_directory_entry_made_before_joining_is_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let coordinator = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        "佐藤",
+    );
+    let shop = Device::new();
+    shop.ok(&["init", "--name", "店のメモ", "--person", "店主"]);
+    let org = shop
+        .ok(&[
+            "org",
+            "add",
+            "--name",
+            "喫茶ランドリー相武台",
+            "--sector",
+            "企業",
+            "--offers",
+            "居場所の提供",
+        ])
+        .trim()
+        .to_string();
+    shop.ok(&[
+        "join",
+        &server.url(),
+        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
+        "--person",
+        "店主",
+    ]);
+    shop.ok(&["org", "set", &org, "offers", "居場所の提供、見守り"]);
+    shop.ok(&["sync"]);
+    coordinator.sync();
+    let orgs = coordinator.json(&["org", "list", "--json"]);
+    assert_eq!(orgs[0]["offers"], "居場所の提供、見守り");
+}

@@ -4,7 +4,7 @@
 use super::edit::RecordEdit;
 use super::{LoadedDoc, META_TEAM, META_WORKSPACE, Replica, meta_get, meta_set};
 use crate::doc::{self, DocId};
-use crate::domain::{Record, RecordKind, Visit};
+use crate::domain::{FieldMap, FieldValue, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
 use crate::store::index;
 use crate::sync::{Access, AccessPolicy, DocMessage, ManifestEntry, Role};
@@ -113,10 +113,32 @@ impl Replica {
                         report.places +=
                             doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Place).len();
                     }
+                    // Entries a member made before joining are its own: they carry its device as
+                    // owner, so the server accepts them as the member's entries.
+                    DocId::Orgs if binding.role == Role::Member => {
+                        let ids = doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Org);
+                        let owner = FieldMap::from([(
+                            "owner".to_string(),
+                            FieldValue::Str(binding.device.clone()),
+                        )]);
+                        let edits = ids
+                            .iter()
+                            .map(|id| RecordEdit {
+                                doc_id: DocId::Orgs,
+                                kind: RecordKind::Org,
+                                id: id.clone(),
+                                fields: owner.clone(),
+                                created: false,
+                            })
+                            .collect();
+                        self.apply(edits)?;
+                    }
                     DocId::Orgs if policy.access(&doc_id) != Access::Write => {
                         report.orgs_local_only +=
                             doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Org).len();
                     }
+                    // Already under the device's team (a join retried after a failure): keep.
+                    DocId::Visits { team, .. } if Some(team) == binding.team.as_ref() => {}
                     DocId::Visits { .. } => {
                         let ids = doc::record_ids(&self.loaded(&doc_id)?.doc, RecordKind::Visit);
                         match &binding.team {

@@ -88,6 +88,16 @@ pub fn receive(
                 format!("{doc_id}: changes do not apply: {e}"),
             )
         })?;
+    // Changes whose dependencies the server lacks would wait in the document's queue and be
+    // applied later as part of someone else's changes, unchecked: refuse them now.
+    if !fork.get_missing_deps(&[]).is_empty() {
+        return Err(Rejection::new(
+            ErrorCode::Invalid,
+            format!(
+                "{doc_id}: changes depend on changes the server does not have; send them in order"
+            ),
+        ));
+    }
     let after = fork.get_heads();
     if after != before {
         check(doc, &mut fork, doc_id, &before, &after, sender)?;
