@@ -245,6 +245,9 @@ impl Hub {
             }
             let ws = session.device.workspace.clone();
             let state = load_state(&inner.conn, &mut session.states, &session.device, &doc_id);
+            // Tell the device this document is read-only for it (Automerge's read-only flag), so its
+            // client stops offering changes the server would only drop.
+            state.set_read_only(access == Access::Read);
             let slot = match inner.slot(&ws, &doc_id) {
                 Ok(slot) => slot,
                 Err(e) => {
@@ -343,6 +346,7 @@ impl Hub {
         let mut out = Vec::new();
         for doc_id in docs {
             let state = load_state(&inner.conn, &mut session.states, &session.device, doc_id);
+            state.set_read_only(session.policy.access(doc_id) == Access::Read);
             let mut state = std::mem::take(state);
             if let Ok(slot) = inner.slot(&ws, doc_id)
                 && let Some(message) = slot.doc.sync().generate_sync_message(&mut state)

@@ -184,3 +184,60 @@ fn a_members_directory_entry_made_before_joining_is_its_own() {
     let orgs = coordinator.json(&["org", "list", "--json"]);
     assert_eq!(orgs[0]["offers"], "居場所の提供、見守り");
 }
+
+#[test]
+fn a_workers_directory_entries_made_before_joining_stay_local_without_failing_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "社協"]);
+    let worker = Device::new();
+    worker.ok(&["init", "--name", "現場メモ", "--person", "鈴木"]);
+    worker.ok(&[
+        "org",
+        "add",
+        "--name",
+        "近所の自治会",
+        "--sector",
+        "地域団体",
+    ]);
+    let out = worker.ok(&[
+        "join",
+        &server.url(),
+        &server.admin(&[
+            "invite",
+            "--workspace",
+            &ws,
+            "--role",
+            "worker",
+            "--team",
+            &team,
+        ]),
+        "--person",
+        "鈴木",
+    ]);
+    assert!(
+        out.contains("1 directory entries stay on this device only"),
+        "{out}"
+    );
+    worker.ok(&["sync"]);
+    assert_eq!(
+        worker
+            .json(&["org", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "kept on the device"
+    );
+    let coordinator = Device::joined(
+        &server,
+        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        "佐藤",
+    );
+    assert_eq!(
+        coordinator.json(&["org", "list", "--json"]),
+        serde_json::json!([]),
+        "not merged"
+    );
+}

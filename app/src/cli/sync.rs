@@ -74,6 +74,9 @@ fn print_report(r: &SyncReport, lang: Lang) {
     for d in &r.docs_changed {
         eprintln!("  ← {d}");
     }
+    for kept in &r.kept_local {
+        eprintln!("  · {kept}");
+    }
     for refused in &r.refused {
         eprintln!("  ✗ {refused}");
     }

@@ -28,6 +28,8 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// What the server refused, in its words.
     pub refused: Vec<String>,
+    /// Edits to documents this device may only read: kept on the device, not merged.
+    pub kept_local: Vec<String>,
     /// Records that changed here (ids), from the changes received; filled only when
     /// `track_records` is set (it costs a diff of every changed document).
     #[serde(skip)]
@@ -166,6 +168,9 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
                 {
                     bail!("the server closed the connection: {message}")
                 }
+                // Edits to a document this role may only read stay on the device (joining said
+                // so); they are not a failure of the round.
+                ErrorCode::ReadOnly => report.kept_local.push(message),
                 _ => report.refused.push(message),
             }
             Ok(false)
