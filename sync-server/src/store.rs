@@ -259,6 +259,22 @@ pub fn revoke(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     )? > 0)
 }
 
+/// Records a document's stored heads (inside the transaction that stored its bytes).
+fn record_heads(
+    tx: &Connection,
+    key: &str,
+    workspace: &str,
+    doc: &str,
+    heads: &[ChangeHash],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
+        params![key, workspace, doc, encode_heads(heads)],
+    )?;
+    Ok(())
+}
+
 /// Appends a change chunk of a document and records its new heads, in one transaction.
 pub fn append_doc(
     conn: &mut Connection,
@@ -270,11 +286,7 @@ pub fn append_doc(
     let key = doc_key(workspace, doc);
     let tx = conn.transaction()?;
     doc_store::append_chunk(&tx, &key, chunk)?;
-    tx.execute(
-        "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
-        params![key, workspace, doc, encode_heads(heads)],
-    )?;
+    record_heads(&tx, &key, workspace, doc, heads)?;
     tx.commit()
 }
 
@@ -289,11 +301,7 @@ pub fn store_snapshot(
     let key = doc_key(workspace, doc);
     let tx = conn.transaction()?;
     doc_store::write_snapshot(&tx, &key, snapshot)?;
-    tx.execute(
-        "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
-        params![key, workspace, doc, encode_heads(heads)],
-    )?;
+    record_heads(&tx, &key, workspace, doc, heads)?;
     tx.commit()
 }
 

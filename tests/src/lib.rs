@@ -87,6 +87,20 @@ impl Server {
         admin(&self.data, args)
     }
 
+    /// A single-use invite into workspace `ws` for `role` (and the worker's `team`).
+    pub fn invite(&self, ws: &str, role: &str, team: Option<&str>) -> String {
+        let mut args = vec!["invite", "--workspace", ws, "--role", role];
+        if let Some(team) = team {
+            args.extend(["--team", team]);
+        }
+        self.admin(&args)
+    }
+
+    /// A new device that joined workspace `ws` as `role` (and `team`) under the name `person`.
+    pub fn join(&self, ws: &str, role: &str, team: Option<&str>, person: &str) -> Device {
+        Device::joined(self, &self.invite(ws, role, team), person)
+    }
+
     /// Kills the server with SIGKILL.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

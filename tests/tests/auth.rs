@@ -14,7 +14,7 @@ fn setup(dir: &std::path::Path) -> (Server, String) {
 fn an_invite_works_once() {
     let dir = tempfile::tempdir().unwrap();
     let (server, ws) = setup(dir.path());
-    let invite = server.admin(&["invite", "--workspace", &ws, "--role", "member"]);
+    let invite = server.invite(&ws, "member", None);
     Device::joined(&server, &invite, "一人目");
     let second = Device::new();
     let err = second.fails(&["join", &server.url(), &invite, "--person", "二人目"]);
@@ -46,11 +46,7 @@ fn an_expired_invite_is_refused() {
 fn a_revoked_device_is_refused_at_once_even_while_connected() {
     let dir = tempfile::tempdir().unwrap();
     let (server, ws) = setup(dir.path());
-    let watcher = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
-        "見守り",
-    );
+    let watcher = server.join(&ws, "member", None, "見守り");
     let device_id = watcher.json(&["status", "--json"])["server"]["device"]
         .as_str()
         .unwrap()

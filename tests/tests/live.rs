@@ -55,16 +55,8 @@ fn a_watching_device_receives_pushes_sends_its_edits_and_survives_a_server_resta
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let watcher = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
-        "見守る人",
-    );
-    let other = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
+    let watcher = server.join(&ws, "member", None, "見守る人");
+    let other = server.join(&ws, "coordinator", None, "佐藤");
     let _watch = Watch::start(&watcher);
     eventually("the watcher is connected", || {
         server.metric("ibasho_connections ") == 1
@@ -100,11 +92,7 @@ fn offline_work_made_before_joining_is_merged_on_join() {
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "仙台市PF"]);
     let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "地区社協"]);
-    let coordinator = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
 
     let field = Device::new();
     field.ok(&["init", "--name", "電波の届かない現場", "--person", "鈴木"]);
@@ -115,15 +103,7 @@ fn offline_work_made_before_joining_is_merged_on_join() {
     let out = field.ok(&[
         "join",
         &server.url(),
-        &server.admin(&[
-            "invite",
-            "--workspace",
-            &ws,
-            "--role",
-            "worker",
-            "--team",
-            &team,
-        ]),
+        &server.invite(&ws, "worker", Some(&team)),
         "--person",
         "鈴木",
     ]);
@@ -151,11 +131,7 @@ fn a_members_directory_entry_made_before_joining_is_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let coordinator = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let shop = Device::new();
     shop.ok(&["init", "--name", "店のメモ", "--person", "店主"]);
     let org = shop
@@ -174,7 +150,7 @@ fn a_members_directory_entry_made_before_joining_is_its_own() {
     shop.ok(&[
         "join",
         &server.url(),
-        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
+        &server.invite(&ws, "member", None),
         "--person",
         "店主",
     ]);
@@ -204,15 +180,7 @@ fn a_workers_directory_entries_made_before_joining_stay_local_without_failing_sy
     let out = worker.ok(&[
         "join",
         &server.url(),
-        &server.admin(&[
-            "invite",
-            "--workspace",
-            &ws,
-            "--role",
-            "worker",
-            "--team",
-            &team,
-        ]),
+        &server.invite(&ws, "worker", Some(&team)),
         "--person",
         "鈴木",
     ]);
@@ -230,11 +198,7 @@ fn a_workers_directory_entries_made_before_joining_stay_local_without_failing_sy
         1,
         "kept on the device"
     );
-    let coordinator = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     assert_eq!(
         coordinator.json(&["org", "list", "--json"]),
         serde_json::json!([]),

@@ -147,13 +147,9 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
         "--name",
         "よそのチーム",
     ]);
-    let invite = server.admin(&["invite", "--workspace", &ws_id, "--role", "coordinator"]);
+    let invite = server.invite(&ws_id, "coordinator", None);
     let token = join(&server, &invite).await;
-    let honest = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws_id, "--role", "member"]),
-        "正直者",
-    );
+    let honest = server.join(&ws_id, "member", None, "正直者");
 
     // Random bytes.
     let mut ws = connect(&server, &token).await;
@@ -277,11 +273,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     // Everyone else was served throughout.
     let honest_place = honest.add_place("喫茶ランドリー");
     honest.sync();
-    let other = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws_id, "--role", "member"]),
-        "後から来た人",
-    );
+    let other = server.join(&ws_id, "member", None, "後から来た人");
     let names: Vec<String> = other
         .json(&["place", "list", "--json"])
         .as_array()

@@ -8,11 +8,7 @@ fn ten_offline_edits_to_a_thousand_places_sync_in_a_few_kilobytes() {
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "富山県PF"]);
     let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "相談支援"]);
-    let coordinator = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let mut csv = String::from("name,category,lat,lon,address,description\n");
     for i in 0..1000 {
         csv.push_str(&format!(
@@ -27,19 +23,7 @@ fn ten_offline_edits_to_a_thousand_places_sync_in_a_few_kilobytes() {
     coordinator.sync();
 
     let before = server.wire_bytes();
-    let worker = Device::joined(
-        &server,
-        &server.admin(&[
-            "invite",
-            "--workspace",
-            &ws,
-            "--role",
-            "worker",
-            "--team",
-            &team,
-        ]),
-        "鈴木",
-    );
+    let worker = server.join(&ws, "worker", Some(&team), "鈴木");
     let cold = server.wire_bytes() - before;
     let places = worker.json(&["place", "list", "--json"]);
     assert_eq!(places.as_array().unwrap().len(), 1000);

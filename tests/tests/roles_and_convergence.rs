@@ -24,13 +24,7 @@ fn workspace(dir: &Path) -> Workspace {
     ]);
     let team_a = server.admin(&["team", "create", "--workspace", &ws, "--name", "座間市社協"]);
     let team_b = server.admin(&["team", "create", "--workspace", &ws, "--name", "NPOつなぐ"]);
-    let invite = |role: &str, team: Option<&str>| {
-        let mut args = vec!["invite", "--workspace", &ws, "--role", role];
-        if let Some(t) = team {
-            args.extend(["--team", t]);
-        }
-        server.admin(&args)
-    };
+    let invite = |role: &str, team: Option<&str>| server.invite(&ws, role, team);
     let (ci, ai, bi, mi) = (
         invite("coordinator", None),
         invite("worker", Some(&team_a)),
@@ -251,17 +245,7 @@ fn a_team_a_coordinator_adds_in_the_app_can_file_visits() {
     w.coordinator
         .ok(&["visit", "add", "--kind", "walk_in", "--team", &team]);
     w.coordinator.sync();
-    let other = Device::joined(
-        &w.server,
-        &w.server.admin(&[
-            "invite",
-            "--workspace",
-            &w.workspace,
-            "--role",
-            "coordinator",
-        ]),
-        "高橋",
-    );
+    let other = w.server.join(&w.workspace, "coordinator", None, "高橋");
     let visits = other.json(&["visit", "list", "--json"]);
     assert_eq!(visits[0]["team"], team.as_str());
 }

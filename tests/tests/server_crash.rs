@@ -30,24 +30,8 @@ fn sigkill_during_sync_loses_no_edit() {
         "--name",
         "アウトリーチ",
     ]);
-    let coordinator = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
-        "佐藤",
-    );
-    let worker = Device::joined(
-        &server,
-        &server.admin(&[
-            "invite",
-            "--workspace",
-            &ws,
-            "--role",
-            "worker",
-            "--team",
-            &team,
-        ]),
-        "鈴木",
-    );
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
+    let worker = server.join(&ws, "worker", Some(&team), "鈴木");
 
     // A big offline batch on the coordinator, small edits on the worker.
     let file = dir.path().join("places.csv");
@@ -105,11 +89,7 @@ fn sigterm_stops_the_server_cleanly_with_everything_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let member = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
-        "店主",
-    );
+    let member = server.join(&ws, "member", None, "店主");
     member.add_place("喫茶ランドリー");
     member.sync();
     let health = std::process::Command::new("curl")
@@ -119,11 +99,7 @@ fn sigterm_stops_the_server_cleanly_with_everything_stored() {
     assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "ok");
     assert!(server.terminate(), "the server exits 0 on SIGTERM");
     server.restart();
-    let other = Device::joined(
-        &server,
-        &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
-        "もう一人",
-    );
+    let other = server.join(&ws, "member", None, "もう一人");
     assert_eq!(
         other.json(&["place", "list", "--json"])[0]["name"],
         "喫茶ランドリー"

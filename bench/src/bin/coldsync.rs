@@ -57,7 +57,7 @@ async fn run(args: Args) -> Result<()> {
     join(
         &mut author,
         &server.url(),
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        &server.invite(&ws, "coordinator", None),
         "生成",
     )
     .await?;
@@ -105,7 +105,7 @@ async fn run(args: Args) -> Result<()> {
 
     // A new coordinator device: cold sync of everything.
     let mut fresh = Replica::open(&dir.path().join("fresh.sqlite3"))?;
-    let invite = server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]);
+    let invite = server.invite(&ws, "coordinator", None);
     let before = server.wire_bytes();
     let t = Instant::now();
     join(&mut fresh, &server.url(), &invite, "新任").await?;

@@ -67,7 +67,7 @@ async fn run(args: Args) -> Result<()> {
 
     // The observer (a coordinator) seeds the shared place documents.
     let mut observer = Replica::open(&dir.path().join("observer.sqlite3"))?;
-    let invite = server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]);
+    let invite = server.invite(&ws, "coordinator", None);
     join(&mut observer, &server.url(), &invite, "observer").await?;
     let seeded: Vec<Place> = (0..PLACES)
         .map(|i| {
@@ -97,15 +97,7 @@ async fn run(args: Args) -> Result<()> {
         // Simulated devices keep their replica in memory: the load generator measures the server,
         // not the disks of a hundred phones sharing two cores.
         let mut replica = Replica::open(std::path::Path::new(":memory:"))?;
-        let invite = server.admin(&[
-            "invite",
-            "--workspace",
-            &ws,
-            "--role",
-            "worker",
-            "--team",
-            team,
-        ]);
+        let invite = server.invite(&ws, "worker", Some(team));
         join(&mut replica, &server.url(), &invite, &format!("worker{i}"))
             .await
             .with_context(|| format!("device {i} joining"))?;

@@ -78,7 +78,7 @@ async fn run(docs: usize, idle: usize) -> Result<()> {
     join(
         &mut author,
         &server.url(),
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        &server.invite(&ws, "coordinator", None),
         "作成",
     )
     .await?;
@@ -116,11 +116,7 @@ async fn run(docs: usize, idle: usize) -> Result<()> {
 
     let mut sockets = Vec::new();
     for _ in 0..idle {
-        let token = raw_join(
-            &server,
-            &server.admin(&["invite", "--workspace", &ws, "--role", "member"]),
-        )
-        .await?;
+        let token = raw_join(&server, &server.invite(&ws, "member", None)).await?;
         let mut request = format!("ws://{}/sync", server.addr).into_client_request()?;
         request
             .headers_mut()
@@ -138,7 +134,7 @@ async fn run(docs: usize, idle: usize) -> Result<()> {
     join(
         &mut reader,
         &server.url(),
-        &server.admin(&["invite", "--workspace", &ws, "--role", "coordinator"]),
+        &server.invite(&ws, "coordinator", None),
         "読む人",
     )
     .await?;

@@ -284,14 +284,6 @@ impl Replica {
         Ok(())
     }
 
-    /// Compacts every document into a fresh snapshot.
-    pub fn compact(&mut self) -> Result<()> {
-        for doc_id in self.doc_ids()? {
-            self.compact_doc(&doc_id)?;
-        }
-        Ok(())
-    }
-
     fn compact_doc(&mut self, doc_id: &DocId) -> Result<()> {
         let bytes = self.loaded(doc_id)?.doc.save();
         let tx = self.conn.transaction()?;
