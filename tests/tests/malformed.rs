@@ -7,7 +7,7 @@ use automerge::{ObjType, ROOT, ReadDoc};
 use futures_util::{SinkExt, StreamExt};
 use ibasho_shared::DocId;
 use ibasho_shared::sync::{DocMessage, ErrorCode, Frame, PROTOCOL_VERSION};
-use ibasho_tests::{Device, Server};
+use ibasho_tests::Server;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

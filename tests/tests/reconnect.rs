@@ -1,6 +1,6 @@
 //! A reconnect after a few small offline edits moves kilobytes, not the workspace.
 
-use ibasho_tests::{Device, Server};
+use ibasho_tests::Server;
 
 #[test]
 fn ten_offline_edits_to_a_thousand_places_sync_in_a_few_kilobytes() {
