@@ -328,3 +328,52 @@ fn garbage_bytes_do_not_touch_a_document() {
     assert_eq!(all_heads(&mut r), before);
     assert_eq!(r.place_count().unwrap(), 1);
 }
+
+#[test]
+fn search_follows_edits_and_survives_the_index_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("佐藤.sqlite3");
+    let search = |r: &Replica, text: &str| -> Vec<String> {
+        r.places(&PlaceQuery {
+            search: Some(text.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|h| h.place.name)
+        .collect()
+    };
+    let (cafe_id, _) = {
+        let mut r = founder(dir.path(), "佐藤");
+        let a = r.add_place(cafe("喫茶ひだまり")).unwrap();
+        let b = r.add_place(cafe("ブックカフェ栞")).unwrap();
+        r.set_place_field(&a.id, "description", "毎週火曜に編み物の会")
+            .unwrap();
+        assert_eq!(search(&r, "編み物の会"), vec!["喫茶ひだまり"]);
+        // The old text is gone from the search index, not kept beside the new one.
+        r.set_place_field(&a.id, "description", "毎週木曜に将棋の会")
+            .unwrap();
+        assert!(search(&r, "編み物の会").is_empty());
+        assert_eq!(search(&r, "将棋の会"), vec!["喫茶ひだまり"]);
+        (a.id, b.id)
+    };
+    // A replica written by the first schema: search rows with rowids of their own.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TEMP TABLE old AS SELECT id, name, reading, address, description FROM places_fts;
+             DELETE FROM places_fts;
+             INSERT INTO places_fts (rowid, id, name, reading, address, description)
+               SELECT 1000 + rowid, id, name, reading, address, description FROM old;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut r = Replica::open(&path).unwrap();
+    assert_eq!(search(&r, "将棋の会"), vec!["喫茶ひだまり"]);
+    assert_eq!(search(&r, "ブックカフェ"), vec!["ブックカフェ栞"]);
+    r.set_place_field(&cafe_id, "description", "毎週土曜に囲碁の会")
+        .unwrap();
+    assert!(search(&r, "将棋の会").is_empty());
+    assert_eq!(search(&r, "囲碁の会"), vec!["喫茶ひだまり"]);
+}

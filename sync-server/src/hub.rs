@@ -289,7 +289,7 @@ impl Hub {
                 }
                 Err(rejection) => {
                     self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(device = %session.device.id, doc = %doc, reason = %rejection.message, "changes refused");
+                    tracing::warn!(device = %session.device.id, doc = %doc, reason = %rejection.message, "changes refused");
                     handled.errors.push(Frame::error(
                         rejection.code,
                         Some(&doc),

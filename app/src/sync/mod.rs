@@ -11,7 +11,7 @@ use std::time::Duration;
 use transport::Connection;
 
 /// Documents per frame the client sends (the server's default bound is 512).
-const DOCS_PER_FRAME: usize = 128;
+const DOCS_PER_FRAME: usize = 32;
 /// How long to wait for the server before giving up on a round.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -122,22 +122,19 @@ async fn connect(
 
 /// Receives a batch of document messages into the replica.
 fn receive(replica: &mut Replica, docs: Vec<DocMessage>, report: &mut SyncReport) -> Result<()> {
-    for DocMessage { doc, message } in docs {
+    let mut messages = Vec::with_capacity(docs.len());
+    for DocMessage { doc, message } in &docs {
         let doc_id: DocId = doc
             .parse()
             .with_context(|| format!("the server sent an unknown document {doc:?}"))?;
-        let changed = if report.track_records {
-            match replica.receive_sync_message_records(&doc_id, &message)? {
-                Some(records) => {
-                    report.records_changed.extend(records);
-                    true
-                }
-                None => false,
-            }
-        } else {
-            replica.receive_sync_message(&doc_id, &message)?
-        };
-        if changed && !report.docs_changed.contains(&doc) {
+        messages.push((doc_id, message.as_slice()));
+    }
+    let received = replica.receive_sync_messages(messages, report.track_records)?;
+    for (doc_id, records) in received {
+        let Some(records) = records else { continue };
+        report.records_changed.extend(records);
+        let doc = doc_id.to_string();
+        if !report.docs_changed.contains(&doc) {
             report.docs_changed.push(doc);
         }
     }

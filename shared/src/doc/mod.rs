@@ -9,6 +9,7 @@ mod doc_id;
 mod genesis;
 mod history;
 mod records;
+mod whole;
 mod workspace;
 
 pub use doc_id::{BadDocId, DocId, PLACE_SHARDS, is_valid_team_id};
@@ -17,4 +18,5 @@ pub use history::{ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_o
 pub use records::{
     all_records, conflicted_fields, field_values, read_record, record_ids, write_fields,
 };
+pub use whole::{Loaded, adopt_whole, load_whole};
 pub use workspace::{Team, WorkspaceInfo, read_workspace, write_team, write_workspace};

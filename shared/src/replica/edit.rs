@@ -9,8 +9,9 @@ use crate::hours::now_jst;
 use crate::store::{doc_store, index};
 use automerge::AutoCommit;
 use automerge::transaction::CommitOptions;
+use rayon::prelude::*;
 use rusqlite::{Connection, OptionalExtension};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One record write: which fields of which record, in which document.
 pub(super) struct RecordEdit {
@@ -123,24 +124,49 @@ impl Replica {
         records: &[(DocId, RecordKind, String)],
         reindex_all: bool,
     ) -> Result<()> {
+        // Whole documents are read into index rows first, on every core (outside the transaction).
+        let rows: HashMap<DocId, Vec<IndexRow>> = if reindex_all {
+            self.docs
+                .iter_mut()
+                .filter(|(id, _)| docs.contains(id))
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|(id, entry)| (id.clone(), index_rows(&mut entry.doc, id)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let tx = self.conn.transaction()?;
         for doc_id in docs {
             let entry = self
                 .docs
                 .get_mut(doc_id)
                 .expect("persisted documents are loaded");
-            if entry.saved_heads.is_empty() {
+            let first_store = entry.saved_heads.is_empty();
+            if first_store {
                 // Nothing stored yet (e.g. a whole document just received): one compressed
                 // snapshot is far cheaper to encode and store than every change on its own.
-                doc_store::write_snapshot(&tx, &doc_id.to_string(), &entry.doc.save())?;
+                let heads = entry.doc.get_heads();
+                let bytes = match entry.received_whole.take() {
+                    Some((at, bytes)) if at == heads => bytes,
+                    _ => entry.doc.save(),
+                };
+                doc_store::write_snapshot(&tx, &doc_id.to_string(), &bytes)?;
             } else {
                 let bytes = entry.doc.save_after(&entry.saved_heads);
                 if !bytes.is_empty() {
                     doc_store::append_chunk(&tx, &doc_id.to_string(), &bytes)?;
                 }
             }
-            if reindex_all {
-                reindex_doc(&tx, &mut entry.doc, doc_id)?;
+            if let Some(rows) = rows.get(doc_id) {
+                let key = doc_id.to_string();
+                // A document stored for the first time has no index rows to clear.
+                if !first_store {
+                    index::clear_doc(&tx, &key)?;
+                }
+                for row in rows {
+                    row.write(&tx, &key)?;
+                }
             }
         }
         for (doc_id, kind, id) in records {
@@ -169,7 +195,9 @@ impl Replica {
         let result = (|| {
             let entry = self.loaded(doc_id)?;
             let before = entry.doc.get_heads();
-            entry.doc.load_incremental(bytes)?;
+            if !entry.saved_heads.is_empty() || !entry.take_whole(bytes) {
+                entry.doc.load_incremental(bytes)?;
+            }
             if entry.doc.get_heads() == before {
                 // Nothing new: either bytes we already have, or not Automerge at all (which
                 // `load_incremental` skips silently). Say which.
@@ -182,7 +210,7 @@ impl Replica {
                 }
                 return Ok(false);
             }
-            self.persist_received(doc_id)?;
+            self.persist_received(std::slice::from_ref(doc_id))?;
             Ok(true)
         })();
         if result.is_err() {
@@ -191,10 +219,14 @@ impl Replica {
         result
     }
 
-    /// Stores changes that arrived from elsewhere and re-indexes the document.
-    pub(super) fn persist_received(&mut self, doc_id: &DocId) -> Result<()> {
-        self.persist(std::slice::from_ref(doc_id), &[], true)?;
-        if *doc_id == DocId::Workspace {
+    /// Stores changes that arrived from elsewhere and re-indexes their documents, in one
+    /// transaction.
+    pub(super) fn persist_received(&mut self, doc_ids: &[DocId]) -> Result<()> {
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        self.persist(doc_ids, &[], true)?;
+        if doc_ids.contains(&DocId::Workspace) {
             self.adopt_workspace()?;
         }
         Ok(())
@@ -368,21 +400,47 @@ fn reindex_record(
     index::conflicts(conn, kind, &key, id, &doc::conflicted_fields(doc, kind, id))
 }
 
-/// Re-indexes every record of a document (one pass over the document).
-fn reindex_doc(conn: &Connection, doc: &mut AutoCommit, doc_id: &DocId) -> rusqlite::Result<()> {
-    let key = doc_id.to_string();
-    index::clear_doc(conn, &key)?;
-    if let Some(kind) = doc_id.record_kind() {
-        for (id, fields, conflicts) in doc::all_records(doc, kind) {
-            match kind {
-                RecordKind::Place => index::place(conn, &key, &Place::from_fields(&id, &fields))?,
-                RecordKind::Org => index::org(conn, &key, &Org::from_fields(&id, &fields))?,
-                RecordKind::Visit => index::visit(conn, &key, &Visit::from_fields(&id, &fields))?,
+/// One record as the index stores it.
+enum IndexRow {
+    Place(Place, Vec<String>),
+    Org(Org, Vec<String>),
+    Visit(Visit, Vec<String>),
+}
+
+impl IndexRow {
+    fn write(&self, conn: &Connection, doc_key: &str) -> rusqlite::Result<()> {
+        let (kind, id, conflicts) = match self {
+            IndexRow::Place(p, c) => {
+                index::place(conn, doc_key, p)?;
+                (RecordKind::Place, &p.id, c)
             }
-            if !conflicts.is_empty() {
-                index::conflicts(conn, kind, &key, &id, &conflicts)?;
+            IndexRow::Org(o, c) => {
+                index::org(conn, doc_key, o)?;
+                (RecordKind::Org, &o.id, c)
             }
+            IndexRow::Visit(v, c) => {
+                index::visit(conn, doc_key, v)?;
+                (RecordKind::Visit, &v.id, c)
+            }
+        };
+        if conflicts.is_empty() {
+            return Ok(());
         }
+        index::conflicts(conn, kind, doc_key, id, conflicts)
     }
-    Ok(())
+}
+
+/// Every record of a document as index rows (one pass over the document).
+fn index_rows(doc: &mut AutoCommit, doc_id: &DocId) -> Vec<IndexRow> {
+    let Some(kind) = doc_id.record_kind() else {
+        return Vec::new();
+    };
+    doc::all_records(doc, kind)
+        .into_iter()
+        .map(|(id, fields, conflicts)| match kind {
+            RecordKind::Place => IndexRow::Place(Place::from_fields(&id, &fields), conflicts),
+            RecordKind::Org => IndexRow::Org(Org::from_fields(&id, &fields), conflicts),
+            RecordKind::Visit => IndexRow::Visit(Visit::from_fields(&id, &fields), conflicts),
+        })
+        .collect()
 }

@@ -36,6 +36,9 @@ use std::path::{Path, PathBuf};
 struct LoadedDoc {
     doc: AutoCommit,
     saved_heads: Vec<ChangeHash>,
+    /// Received bytes that are the whole document as it is at these heads: stored as its first
+    /// snapshot instead of encoding the document again.
+    received_whole: Option<(Vec<ChangeHash>, Vec<u8>)>,
 }
 
 /// This device's replica of a workspace.
@@ -57,6 +60,30 @@ const META_ACTOR: &str = "actor";
 const META_WORKSPACE: &str = "workspace_id";
 const META_PERSON: &str = "person";
 const META_TEAM: &str = "team";
+
+impl LoadedDoc {
+    /// For a document of which nothing is stored yet: takes in received bytes as a whole document
+    /// (see [`doc::load_whole`]), remembering them to store as they are when they are the whole
+    /// document. Returns whether they were taken in.
+    fn take_whole(&mut self, bytes: &[u8]) -> bool {
+        match AutoCommit::load(bytes) {
+            Ok(incoming) => self.take_loaded(incoming, bytes),
+            Err(_) => false,
+        }
+    }
+
+    /// Like [`LoadedDoc::take_whole`], with the bytes already loaded as `incoming`.
+    fn take_loaded(&mut self, incoming: AutoCommit, bytes: &[u8]) -> bool {
+        match doc::adopt_whole(&mut self.doc, incoming, bytes) {
+            doc::Loaded::No => false,
+            doc::Loaded::Merged => true,
+            doc::Loaded::AsIs => {
+                self.received_whole = Some((self.doc.get_heads(), bytes.to_vec()));
+                true
+            }
+        }
+    }
+}
 
 impl Replica {
     /// Opens (or creates) the replica file at `path`, creating parent folders.
@@ -239,8 +266,14 @@ impl Replica {
                 None => (doc::genesis(doc_id, self.actor.clone()), Vec::new()),
             };
             doc.set_actor(self.actor.clone());
-            self.docs
-                .insert(doc_id.clone(), LoadedDoc { doc, saved_heads });
+            self.docs.insert(
+                doc_id.clone(),
+                LoadedDoc {
+                    doc,
+                    saved_heads,
+                    received_whole: None,
+                },
+            );
         }
         Ok(self.docs.get_mut(doc_id).expect("just inserted"))
     }

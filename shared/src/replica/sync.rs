@@ -8,8 +8,9 @@ use crate::domain::{FieldMap, FieldValue, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
 use crate::store::index;
 use crate::sync::{Access, AccessPolicy, DocMessage, ManifestEntry, Role};
-use automerge::ChangeHash;
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{ChunkList, Message, State, SyncDoc};
+use automerge::{AutoCommit, ChangeHash};
+use rayon::prelude::*;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -50,6 +51,9 @@ pub struct JoinReport {
     /// Directory entries that stay on this device only (the role cannot add to the directory).
     pub orgs_local_only: usize,
 }
+
+/// A received document already loaded, with the bytes it was loaded from.
+type Preloaded = (AutoCommit, Vec<u8>);
 
 fn hashes(heads: &[[u8; 32]]) -> Vec<ChangeHash> {
     let mut h: Vec<ChangeHash> = heads.iter().map(|b| ChangeHash(*b)).collect();
@@ -233,20 +237,33 @@ impl Replica {
         Ok(self.sync_states.get_mut(doc_id).expect("just inserted"))
     }
 
-    fn save_sync_state(&self, doc_id: &DocId) -> Result<()> {
-        if let Some(state) = self.sync_states.get(doc_id) {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO sync_states (doc_id, state) VALUES (?1, ?2)
-                     ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state",
-                )?
-                .execute(params![doc_id.to_string(), state.encode()])?;
+    /// Writes the sync states of `doc_ids` in one transaction.
+    fn save_sync_states(&mut self, doc_ids: &[DocId]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO sync_states (doc_id, state) VALUES (?1, ?2)
+                 ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state",
+            )?;
+            for doc_id in doc_ids {
+                if let Some(state) = self.sync_states.get(doc_id) {
+                    stmt.execute(params![doc_id.to_string(), state.encode()])?;
+                }
+            }
         }
+        tx.commit()?;
         Ok(())
     }
 
     /// The next Automerge sync message for `doc_id`, if there is anything to say.
     pub fn sync_message(&mut self, doc_id: &DocId) -> Result<Option<Vec<u8>>> {
+        let message = self.generate(doc_id)?;
+        self.save_sync_states(std::slice::from_ref(doc_id))?;
+        Ok(message)
+    }
+
+    /// Generates the next message for `doc_id` (the caller saves the sync state).
+    fn generate(&mut self, doc_id: &DocId) -> Result<Option<Vec<u8>>> {
         self.loaded(doc_id)?;
         let mut state = std::mem::take(self.sync_state(doc_id)?);
         let LoadedDoc { doc, .. } = self.docs.get_mut(doc_id).expect("loaded above");
@@ -255,14 +272,29 @@ impl Replica {
             .generate_sync_message(&mut state)
             .map(Message::encode);
         self.sync_states.insert(doc_id.clone(), state);
-        self.save_sync_state(doc_id)?;
         Ok(message)
+    }
+
+    /// Messages for `doc_ids` that have something to say, with the sync states saved once.
+    fn generate_all(&mut self, doc_ids: &[DocId]) -> Result<Vec<DocMessage>> {
+        let mut out = Vec::new();
+        for doc_id in doc_ids {
+            if let Some(message) = self.generate(doc_id)? {
+                out.push(DocMessage {
+                    doc: doc_id.to_string(),
+                    message,
+                });
+            }
+        }
+        self.save_sync_states(doc_ids)?;
+        Ok(out)
     }
 
     /// Receives an Automerge sync message for `doc_id`; new changes are stored and indexed.
     /// Returns whether the document changed.
     pub fn receive_sync_message(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
-        Ok(self.receive(doc_id, bytes, false)?.is_some())
+        let mut received = self.receive_sync_messages(vec![(doc_id.clone(), bytes)], false)?;
+        Ok(received.pop().is_some_and(|(_, changed)| changed.is_some()))
     }
 
     /// Like [`Replica::receive_sync_message`], but says which records changed (`None` when the
@@ -272,60 +304,122 @@ impl Replica {
         doc_id: &DocId,
         bytes: &[u8],
     ) -> Result<Option<Vec<String>>> {
-        self.receive(doc_id, bytes, true)
+        let mut received = self.receive_sync_messages(vec![(doc_id.clone(), bytes)], true)?;
+        Ok(received.pop().and_then(|(_, changed)| changed))
     }
 
-    fn receive(
+    /// Receives a batch of sync messages (one frame from the server). Everything that changed is
+    /// stored and indexed in one transaction. For each message: `None` when its document did not
+    /// change, else the records that changed (listed only `with_records`; empty otherwise). On
+    /// any error nothing of the batch is stored and the documents reload from what is.
+    pub fn receive_sync_messages(
+        &mut self,
+        messages: Vec<(DocId, &[u8])>,
+        with_records: bool,
+    ) -> Result<Vec<(DocId, Option<Vec<String>>)>> {
+        let touched: Vec<DocId> = messages.iter().map(|(id, _)| id.clone()).collect();
+        let result = (|| {
+            let mut decoded = Vec::with_capacity(messages.len());
+            for (doc_id, bytes) in messages {
+                let message = Message::decode(bytes)
+                    .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
+                decoded.push((doc_id, message));
+            }
+            let mut whole = self.load_whole_documents(&decoded)?;
+            let mut out = Vec::new();
+            let mut changed = Vec::new();
+            for (i, (doc_id, message)) in decoded.into_iter().enumerate() {
+                let records =
+                    self.apply_sync_message(&doc_id, message, whole[i].take(), with_records)?;
+                if records.is_some() && !changed.contains(&doc_id) {
+                    changed.push(doc_id.clone());
+                }
+                out.push((doc_id, records));
+            }
+            self.persist_received(&changed)?;
+            self.save_sync_states(&touched)?;
+            Ok(out)
+        })();
+        if result.is_err() {
+            for doc_id in &touched {
+                self.sync_states.remove(doc_id);
+            }
+            self.evict(touched);
+        }
+        result
+    }
+
+    /// For messages bringing documents this device has nothing of yet (a cold sync): what they
+    /// carry, loaded as whole documents on every core, with its bytes. `None` for the others and
+    /// for bytes that do not load on their own.
+    fn load_whole_documents(
+        &mut self,
+        messages: &[(DocId, Message)],
+    ) -> Result<Vec<Option<Preloaded>>> {
+        let mut bytes = Vec::with_capacity(messages.len());
+        for (doc_id, message) in messages {
+            let fresh = self.loaded(doc_id)?.saved_heads.is_empty()
+                && !self.sync_state(doc_id)?.read_only
+                && !message.changes.is_empty();
+            bytes.push(fresh.then(|| {
+                message
+                    .changes
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>()
+            }));
+        }
+        Ok(bytes
+            .into_par_iter()
+            .map(|b| b.and_then(|b| AutoCommit::load(&b).ok().map(|doc| (doc, b))))
+            .collect())
+    }
+
+    /// Applies one sync message to the document in memory (storing is the caller's). `whole` is
+    /// what the message carries, already loaded as a document.
+    fn apply_sync_message(
         &mut self,
         doc_id: &DocId,
-        bytes: &[u8],
+        mut message: Message,
+        whole: Option<Preloaded>,
         with_records: bool,
     ) -> Result<Option<Vec<String>>> {
-        let message =
-            Message::decode(bytes).map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
         self.loaded(doc_id)?;
         let mut state = std::mem::take(self.sync_state(doc_id)?);
-        let result = (|| {
-            let entry = self.docs.get_mut(doc_id).expect("loaded above");
-            let before = entry.doc.get_heads();
-            entry.doc.sync().receive_sync_message(&mut state, message)?;
-            let after = entry.doc.get_heads();
-            if after == before {
-                return Ok(None);
-            }
-            if !with_records {
-                self.persist_received(doc_id)?;
-                return Ok(Some(Vec::new()));
-            }
-            let mut records: Vec<String> = entry
-                .doc
-                .diff(&before, &after)
-                .into_iter()
-                .filter_map(|patch| match (patch.path.get(1), &patch.action) {
-                    (Some((_, automerge::Prop::Map(id))), _) => Some(id.clone()),
-                    (None, automerge::PatchAction::PutMap { key, .. }) if patch.path.len() == 1 => {
-                        Some(key.clone())
-                    }
-                    _ => None,
-                })
-                .collect();
-            records.sort();
-            records.dedup();
-            self.persist_received(doc_id)?;
-            Ok(Some(records))
-        })();
-        self.sync_states.insert(doc_id.clone(), state);
-        match result {
-            Ok(changed) => {
-                self.save_sync_state(doc_id)?;
-                Ok(changed)
-            }
-            Err(e) => {
-                self.evict([doc_id.clone()]);
-                self.sync_states.remove(doc_id);
-                Err(e)
-            }
+        let entry = self.docs.get_mut(doc_id).expect("loaded above");
+        let before = entry.doc.get_heads();
+        // Taken in as a whole document: the sync state then sees only the heads, all known.
+        if let Some((incoming, bytes)) = whole
+            && entry.take_loaded(incoming, &bytes)
+        {
+            message.changes = ChunkList::empty();
         }
+        let received = entry.doc.sync().receive_sync_message(&mut state, message);
+        self.sync_states.insert(doc_id.clone(), state);
+        received?;
+        let after = entry.doc.get_heads();
+        if after == before {
+            return Ok(None);
+        }
+        if !with_records {
+            return Ok(Some(Vec::new()));
+        }
+        let mut records: Vec<String> = entry
+            .doc
+            .diff(&before, &after)
+            .into_iter()
+            .filter_map(|patch| match (patch.path.get(1), &patch.action) {
+                (Some((_, automerge::Prop::Map(id))), _) => Some(id.clone()),
+                (None, automerge::PatchAction::PutMap { key, .. }) if patch.path.len() == 1 => {
+                    Some(key.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        records.sort();
+        records.dedup();
+        Ok(Some(records))
     }
 
     /// The first messages of a session: every document whose heads differ from the server's
@@ -333,7 +427,7 @@ impl Replica {
     /// may write.
     pub fn sync_plan(&mut self, manifest: &[ManifestEntry]) -> Result<Vec<DocMessage>> {
         let policy = self.policy()?;
-        let mut out = Vec::new();
+        let mut ids = Vec::new();
         let mut listed = std::collections::HashSet::new();
         for entry in manifest {
             let Ok(doc_id) = entry.doc.parse::<DocId>() else {
@@ -344,28 +438,16 @@ impl Replica {
             self.server_heads.insert(doc_id.clone(), theirs.clone());
             let mut local = self.doc_heads(&doc_id)?;
             local.sort();
-            if local == theirs {
-                continue;
-            }
-            if let Some(message) = self.sync_message(&doc_id)? {
-                out.push(DocMessage {
-                    doc: entry.doc.clone(),
-                    message,
-                });
+            if local != theirs {
+                ids.push(doc_id);
             }
         }
         for doc_id in self.doc_ids()? {
-            if !listed.contains(&doc_id)
-                && policy.access(&doc_id) == Access::Write
-                && let Some(message) = self.sync_message(&doc_id)?
-            {
-                out.push(DocMessage {
-                    doc: doc_id.to_string(),
-                    message,
-                });
+            if !listed.contains(&doc_id) && policy.access(&doc_id) == Access::Write {
+                ids.push(doc_id);
             }
         }
-        Ok(out)
+        self.generate_all(&ids)
     }
 
     /// Messages for the documents of the session that have something to say: those being synced,
@@ -390,16 +472,7 @@ impl Replica {
             }
         }
         ids.sort();
-        let mut out = Vec::new();
-        for doc_id in ids {
-            if let Some(message) = self.sync_message(&doc_id)? {
-                out.push(DocMessage {
-                    doc: doc_id.to_string(),
-                    message,
-                });
-            }
-        }
-        Ok(out)
+        self.generate_all(&ids)
     }
 
     /// Changes made here that the server is not known to have, over every document this device may

@@ -10,7 +10,7 @@ pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
         [doc_id],
     )?;
     conn.execute(
-        "DELETE FROM places_fts WHERE id IN (SELECT id FROM places WHERE doc_id = ?1)",
+        "DELETE FROM places_fts WHERE rowid IN (SELECT rowid FROM places WHERE doc_id = ?1)",
         [doc_id],
     )?;
     for table in ["places", "orgs", "visits", "conflicts"] {
@@ -19,18 +19,20 @@ pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Writes a place's index rows.
+/// Writes a place's index rows. Its search row shares the `places` row's rowid, so replacing it
+/// is a key lookup rather than a scan of the search index.
 pub fn place(conn: &Connection, doc_id: &str, p: &Place) -> rusqlite::Result<()> {
     let json = serde_json::to_string(p).expect("a place always encodes");
-    conn.prepare_cached(
+    let rowid: i64 = conn.prepare_cached(
         "INSERT INTO places (id, doc_id, name, category, lat, lon, status, hours, listing_consent, deleted, json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET doc_id = excluded.doc_id, name = excluded.name,
            category = excluded.category, lat = excluded.lat, lon = excluded.lon, status = excluded.status,
            hours = excluded.hours, listing_consent = excluded.listing_consent,
-           deleted = excluded.deleted, json = excluded.json",
+           deleted = excluded.deleted, json = excluded.json
+         RETURNING rowid",
     )?
-    .execute(params![
+    .query_row(params![
         p.id,
         doc_id,
         p.name,
@@ -42,7 +44,7 @@ pub fn place(conn: &Connection, doc_id: &str, p: &Place) -> rusqlite::Result<()>
         p.listing_consent,
         p.deleted_at.is_some(),
         json
-    ])?;
+    ], |r| r.get(0))?;
     conn.prepare_cached("DELETE FROM place_targets WHERE place_id = ?1")?
         .execute([&p.id])?;
     let mut insert = conn
@@ -50,10 +52,10 @@ pub fn place(conn: &Connection, doc_id: &str, p: &Place) -> rusqlite::Result<()>
     for target in &p.targets {
         insert.execute(params![p.id, target])?;
     }
-    conn.prepare_cached("DELETE FROM places_fts WHERE id = ?1")?
-        .execute([&p.id])?;
-    conn.prepare_cached("INSERT INTO places_fts (id, name, reading, address, description) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![p.id, p.name, p.reading, p.address, p.description])?;
+    conn.prepare_cached("DELETE FROM places_fts WHERE rowid = ?1")?
+        .execute([rowid])?;
+    conn.prepare_cached("INSERT INTO places_fts (rowid, id, name, reading, address, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![rowid, p.id, p.name, p.reading, p.address, p.description])?;
     Ok(())
 }
 

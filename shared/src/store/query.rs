@@ -93,7 +93,7 @@ pub fn places(conn: &Connection, q: &PlaceQuery) -> rusqlite::Result<Vec<PlaceHi
         if term.chars().count() >= 3 {
             let n = push(Box::new(format!("\"{}\"", term.replace('"', "\"\""))));
             sql.push_str(&format!(
-                " AND id IN (SELECT id FROM places_fts WHERE places_fts MATCH ?{n})"
+                " AND rowid IN (SELECT rowid FROM places_fts WHERE places_fts MATCH ?{n})"
             ));
         } else {
             // Trigrams need three characters; shorter words (食堂, 図書) scan the text instead.
@@ -103,7 +103,7 @@ pub fn places(conn: &Connection, q: &PlaceQuery) -> rusqlite::Result<Vec<PlaceHi
                 .replace('_', "\\_");
             let n = push(Box::new(format!("%{escaped}%")));
             sql.push_str(&format!(
-                " AND id IN (SELECT id FROM places_fts WHERE name LIKE ?{n} ESCAPE '\\'
+                " AND rowid IN (SELECT rowid FROM places_fts WHERE name LIKE ?{n} ESCAPE '\\'
                    OR reading LIKE ?{n} ESCAPE '\\' OR address LIKE ?{n} ESCAPE '\\'
                    OR description LIKE ?{n} ESCAPE '\\')"
             ));

@@ -2,8 +2,9 @@
 
 use rusqlite::Connection;
 
-/// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version written to `PRAGMA user_version`. Version 2 keys each search row by its
+/// `places` rowid.
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -110,9 +111,25 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the call that made the edit returns, also across power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A larger page cache (up to 16 MiB, used only as needed) keeps a big transaction such as a
+    // cold sync from spilling pages to the log before it commits.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     conn.execute_batch(DOC_TABLES)?;
     conn.execute_batch(SCHEMA)?;
+    if version == 1 {
+        // Version 1 search rows had rowids of their own: rebuild them keyed by the places' rowids.
+        conn.execute_batch(
+            "BEGIN;
+             DELETE FROM places_fts;
+             INSERT INTO places_fts (rowid, id, name, reading, address, description)
+               SELECT rowid, id, name, coalesce(json ->> '$.reading', ''),
+                      coalesce(json ->> '$.address', ''), coalesce(json ->> '$.description', '')
+               FROM places;
+             COMMIT;",
+        )?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
