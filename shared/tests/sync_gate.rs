@@ -294,3 +294,110 @@ fn every_concurrent_value_is_validated_not_only_the_one_shown() {
     let rec = record(&server);
     assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
 }
+
+#[test]
+fn a_change_sent_without_the_one_before_it_is_asked_for_again_then_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let places = r
+        .add_places((0..12).map(|i| cafe(&format!("居場所{i}"))).collect())
+        .unwrap();
+    let doc_id = DocId::for_place(&places[0].id);
+    let id = places
+        .iter()
+        .find(|p| DocId::for_place(&p.id) == doc_id)
+        .unwrap()
+        .id
+        .clone();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let mut device = server.fork();
+    let record = |d: &AutoCommit| {
+        let places = d.get(ROOT, "places").unwrap().unwrap().1;
+        d.get(&places, id.as_str()).unwrap().unwrap().1
+    };
+    let rec = record(&device);
+    device.put(&rec, "description", "火曜は編み物").unwrap();
+    device.commit();
+    let first = device.get_heads()[0];
+    device.put(&rec, "description", "木曜は将棋").unwrap();
+    device.commit();
+    let second = device.get_heads()[0];
+
+    let (mut server_state, mut device_state) = (State::new(), State::new());
+    let exchange = |device: &mut AutoCommit,
+                    server: &mut AutoCommit,
+                    device_state: &mut State,
+                    server_state: &mut State,
+                    drop_first: bool| {
+        let mut m = device.sync().generate_sync_message(device_state)?;
+        if drop_first && !m.changes.is_empty() {
+            // The device believes the server has the first change (a Bloom filter false
+            // positive) and sends only the second.
+            let bytes = device
+                .get_change_by_hash(&second)
+                .unwrap()
+                .raw_bytes()
+                .to_vec();
+            m.changes = bytes.into();
+        }
+        let outcome = accept::receive(
+            server,
+            &doc_id,
+            server_state,
+            &m.encode(),
+            Access::Write,
+            &worker(),
+        )
+        .unwrap();
+        if let Some(reply) = accept::reply(server, server_state, &outcome.need) {
+            device
+                .sync()
+                .receive_sync_message(device_state, reply)
+                .unwrap();
+        }
+        Some(outcome)
+    };
+    let before = server.get_heads();
+    exchange(
+        &mut device,
+        &mut server,
+        &mut device_state,
+        &mut server_state,
+        false,
+    );
+    let outcome = exchange(
+        &mut device,
+        &mut server,
+        &mut device_state,
+        &mut server_state,
+        true,
+    )
+    .unwrap();
+    assert!(!outcome.changed);
+    assert_eq!(outcome.need, vec![first]);
+    assert_eq!(server.get_heads(), before, "nothing of it was merged");
+    assert!(
+        server.get_missing_deps(&[]).is_empty(),
+        "nothing waits in the server's document to be applied later"
+    );
+    for _ in 0..5 {
+        exchange(
+            &mut device,
+            &mut server,
+            &mut device_state,
+            &mut server_state,
+            false,
+        );
+    }
+    assert_eq!(server.get_heads(), vec![second]);
+    let rec = record(&server);
+    assert_eq!(
+        server
+            .get(&rec, "description")
+            .unwrap()
+            .unwrap()
+            .0
+            .to_string(),
+        "\"木曜は将棋\""
+    );
+}

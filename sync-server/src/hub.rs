@@ -260,8 +260,10 @@ impl Hub {
                     continue;
                 }
             };
+            let mut need = Vec::new();
             match accept::receive(&mut slot.doc, &doc_id, state, &message, access, &sender) {
                 Ok(outcome) => {
+                    need = outcome.need;
                     if let Some(dropped) = outcome.dropped {
                         self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                         handled.errors.push(Frame::error(
@@ -302,7 +304,7 @@ impl Hub {
                 .docs
                 .get_mut(&store::doc_key(&ws, &doc))
                 .expect("loaded above");
-            if let Some(reply) = slot.doc.sync().generate_sync_message(state) {
+            if let Some(reply) = accept::reply(&mut slot.doc, state, &need) {
                 handled.replies.push(DocMessage {
                     doc: doc.clone(),
                     message: reply.encode(),

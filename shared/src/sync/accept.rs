@@ -5,8 +5,8 @@ use super::frame::ErrorCode;
 use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
-use automerge::sync::{Message, State, SyncDoc};
-use automerge::{AutoCommit, PatchAction, Prop, Value};
+use automerge::sync::{Message, MessageFlags, State, SyncDoc};
+use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, Value};
 use std::collections::BTreeSet;
 
 /// Why a message was refused. Nothing of it was applied.
@@ -44,6 +44,13 @@ pub struct Outcome {
     /// Changes the device sent for a document it may only read: dropped, not merged. The rest of
     /// the message (what the device has and needs) was still processed, so it keeps receiving.
     pub dropped: Option<Rejection>,
+    /// Changes the message's changes depend on that the server does not have. Automerge's sync
+    /// leaves out changes it believes the other side has (a Bloom filter, rarely wrong), so a
+    /// device can send a change without the one before it. Such changes are not kept waiting in
+    /// the document, where they would later be applied unchecked as part of another device's
+    /// message: nothing of the message is merged, and [`reply`] asks the device for these and
+    /// everything again.
+    pub need: Vec<ChangeHash>,
 }
 
 /// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied to a fork and
@@ -53,11 +60,11 @@ pub fn receive(
     doc: &mut AutoCommit,
     doc_id: &DocId,
     state: &mut State,
-    message: &[u8],
+    raw: &[u8],
     access: Access,
     sender: &Sender,
 ) -> Result<Outcome, Rejection> {
-    let mut message = Message::decode(message).map_err(|e| {
+    let mut message = Message::decode(raw).map_err(|e| {
         Rejection::new(
             ErrorCode::BadFrame,
             format!("{doc_id}: not a sync message: {e}"),
@@ -89,14 +96,20 @@ pub fn receive(
             )
         })?;
     // Changes whose dependencies the server lacks would wait in the document's queue and be
-    // applied later as part of someone else's changes, unchecked: refuse them now.
-    if !fork.get_missing_deps(&[]).is_empty() {
-        return Err(Rejection::new(
-            ErrorCode::Invalid,
-            format!(
-                "{doc_id}: changes depend on changes the server does not have; send them in order"
-            ),
-        ));
+    // applied later as part of someone else's changes, unchecked: take in only what the message
+    // says about the device, and ask for the missing changes (see `Outcome::need`).
+    let need = fork.get_missing_deps(&[]);
+    if !need.is_empty() {
+        let mut message = Message::decode(raw).expect("decoded above");
+        message.changes = automerge::sync::ChunkList::empty();
+        doc.sync()
+            .receive_sync_message(state, message)
+            .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))?;
+        return Ok(Outcome {
+            changed: false,
+            dropped,
+            need,
+        });
     }
     let after = fork.get_heads();
     if after != before {
@@ -107,7 +120,26 @@ pub fn receive(
     Ok(Outcome {
         changed: after != before,
         dropped,
+        need: Vec::new(),
     })
+}
+
+/// The server's next message to the device: Automerge's own, plus a request for the changes in
+/// `need` (from [`Outcome::need`]) with the reset flag, so the device sends them and resends what
+/// it already sent and the server did not keep.
+pub fn reply(doc: &mut AutoCommit, state: &mut State, need: &[ChangeHash]) -> Option<Message> {
+    let mut message = doc.sync().generate_sync_message(state)?;
+    if !need.is_empty() {
+        for hash in need {
+            if !message.need.contains(hash) {
+                message.need.push(*hash);
+            }
+        }
+        let mut flags = message.flags.unwrap_or_else(MessageFlags::new);
+        flags.set(MessageFlags::SYNC_RESET);
+        message.flags = Some(flags);
+    }
+    Some(message)
 }
 
 /// Checks what changed between `before` and `after` in `fork`.
