@@ -149,13 +149,16 @@ impl Hub {
     pub fn disconnect(&self, session: &Session) {
         let mut inner = self.lock();
         inner.peers.remove(&session.id);
-        for (doc_id, state) in &session.states {
-            let key = store::doc_key(&session.device.workspace, &doc_id.to_string());
-            if let Err(e) =
-                store::save_sync_state(&inner.conn, &session.device.id, &key, &state.encode())
-            {
-                tracing::warn!(error = %e, "saving a sync state failed");
-            }
+        let states: Vec<(String, Vec<u8>)> = session
+            .states
+            .iter()
+            .map(|(doc_id, state)| {
+                let key = store::doc_key(&session.device.workspace, &doc_id.to_string());
+                (key, state.encode())
+            })
+            .collect();
+        if let Err(e) = store::save_sync_states(&inner.conn, &session.device.id, &states) {
+            tracing::warn!(error = %e, "saving sync states failed");
         }
         self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     }
@@ -206,6 +209,7 @@ impl Hub {
         docs.sort_by_key(|d| d.doc != "workspace");
         let mut handled = Handled::default();
         let mut changed = Vec::new();
+        let mut states = Vec::new();
         let mut inner = self.lock();
         let sender = session.sender();
         for DocMessage { doc, message } in docs {
@@ -310,15 +314,10 @@ impl Hub {
                     message: reply.encode(),
                 });
             }
-            let state = state.encode();
-            if let Err(e) = store::save_sync_state(
-                &inner.conn,
-                &session.device.id,
-                &store::doc_key(&ws, &doc),
-                &state,
-            ) {
-                tracing::warn!(error = %e, "saving a sync state failed");
-            }
+            states.push((store::doc_key(&ws, &doc), state.encode()));
+        }
+        if let Err(e) = store::save_sync_states(&inner.conn, &session.device.id, &states) {
+            tracing::warn!(error = %e, "saving sync states failed");
         }
         if !changed.is_empty() {
             for (id, peer) in &inner.peers {

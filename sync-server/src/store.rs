@@ -332,17 +332,24 @@ pub fn sync_state(conn: &Connection, device: &str, key: &str) -> rusqlite::Resul
         .optional()
 }
 
-/// Persists a device's sync state for a document.
-pub fn save_sync_state(
+/// Stores a device's sync states (document key, encoded state) in one transaction.
+pub fn save_sync_states(
     conn: &Connection,
     device: &str,
-    key: &str,
-    state: &[u8],
+    states: &[(String, Vec<u8>)],
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO sync_states (device, key, state) VALUES (?1, ?2, ?3)
-         ON CONFLICT (device, key) DO UPDATE SET state = excluded.state",
-    )?
-    .execute(params![device, key, state])?;
-    Ok(())
+    if states.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO sync_states (device, key, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device, key) DO UPDATE SET state = excluded.state",
+        )?;
+        for (key, state) in states {
+            stmt.execute(params![device, key, state])?;
+        }
+    }
+    tx.commit()
 }

@@ -107,10 +107,14 @@ async fn run(args: Args) -> Result<()> {
     let mut fresh = Replica::open(&dir.path().join("fresh.sqlite3"))?;
     let invite = server.invite(&ws, "coordinator", None);
     let before = server.wire_bytes();
+    let server_cpu = ibasho_bench::cpu_time(server.pid());
+    let client_cpu = ibasho_bench::cpu_time(std::process::id());
     let t = Instant::now();
     join(&mut fresh, &server.url(), &invite, "新任").await?;
     let report = sync_once(&mut fresh).await?;
     let cold_s = t.elapsed().as_secs_f64();
+    let cold_server_cpu_s = (ibasho_bench::cpu_time(server.pid()) - server_cpu).as_secs_f64();
+    let cold_client_cpu_s = (ibasho_bench::cpu_time(std::process::id()) - client_cpu).as_secs_f64();
     let cold_bytes = server.wire_bytes() - before;
     let places = fresh.place_count()?;
     let visits = fresh.visits(&Default::default())?.len();
@@ -137,6 +141,8 @@ async fn run(args: Args) -> Result<()> {
     let reconnect_bytes = server.wire_bytes() - before;
 
     let out = serde_json::json!({
+        "cold_sync_server_cpu_s": cold_server_cpu_s,
+        "cold_sync_client_cpu_s": cold_client_cpu_s,
         "places": places,
         "visits": visits,
         "orgs": made.orgs,
