@@ -218,27 +218,33 @@ async function hostDevices(ctx, indices) {
   const leanDevices = []
   async function makeDevice(j) {
     const team = j % ctx.teams
+    // The places documents the device holds (indices into ctx.places*), and where its edits go.
+    const held = ctx.docs === "own" ? [j % PLACES_DOCS] : [...Array(PLACES_DOCS).keys()]
     if (ctx.client === "repo") {
       const repo = newRepo(ctx.url, `bench-device-${j}`)
       const [visits, ...places] = await Promise.all(
-        [ctx.visitsUrls[team], ...ctx.placesUrls].map(u => repo.find(u, { signal: AbortSignal.timeout(FIND_TIMEOUT_MS) })),
+        [ctx.visitsUrls[team], ...held.map(di => ctx.placesUrls[di])].map(u =>
+          repo.find(u, { signal: AbortSignal.timeout(FIND_TIMEOUT_MS) }),
+        ),
       )
       return {
         idx: j,
         team,
+        held,
         changeVisits: fn => visits.change(fn),
-        changePlaces: (di, fn) => places[di].change(fn),
+        changePlaces: (di, fn) => places[held.indexOf(di)].change(fn),
         heads: () => [visits, ...places].map(h => headsKey(A.getHeads(h.doc()))),
       }
     }
     const dev = new LeanDevice(ctx.url, `bench-device-${j}`)
     leanDevices.push(dev)
     await dev.connect(FIND_TIMEOUT_MS)
-    const ids = [ctx.visitsDocIds[team], ...ctx.placesDocIds]
+    const ids = [ctx.visitsDocIds[team], ...held.map(di => ctx.placesDocIds[di])]
     await dev.open(ids, FIND_TIMEOUT_MS)
     return {
       idx: j,
       team,
+      held,
       changeVisits: fn => dev.change(ctx.visitsDocIds[team], fn),
       changePlaces: (di, fn) => dev.change(ctx.placesDocIds[di], fn),
       heads: () => ids.map(id => headsKey(A.getHeads(dev.docs.get(id).doc))),
@@ -273,7 +279,7 @@ async function hostDevices(ctx, indices) {
       })
     } else {
       // (b) the description of a random place in a random places doc
-      const di = Math.floor(Math.random() * PLACES_DOCS)
+      const di = dev.held[Math.floor(Math.random() * dev.held.length)]
       const pid = ctx.placeIds[di][Math.floor(Math.random() * PLACES_PER_DOC)]
       dev.changePlaces(di, d => {
         d[pid].description = S(marker)
@@ -339,7 +345,7 @@ async function hostDevices(ctx, indices) {
         libraryErrors,
       }
     },
-    heads: () => devices.map(d => ({ team: d.team, heads: d.heads() })),
+    heads: () => devices.map(d => ({ team: d.team, held: d.held, heads: d.heads() })),
     async close() {
       shuttingDown = true
       for (const d of leanDevices) d.close()
@@ -449,7 +455,7 @@ function mainThread() {
     if (msg) process.stderr.write(`error: ${msg}\n`)
     process.stderr.write(
       "usage: node reference-load.mjs [--devices N] [--seconds D] [--rate R] [--port P]\n" +
-        "                              [--client repo|lean] [--workers W] [--keep-data]\n" +
+        "                              [--client repo|lean] [--docs all|own] [--workers W] [--keep-data]\n" +
         "  --devices N   simulated devices (default 10; the benchmark uses 10, 50, 100)\n" +
         "  --seconds D   measurement window in seconds (default 20)\n" +
         "  --rate R      edits per second per device (default 2)\n" +
@@ -458,6 +464,10 @@ function mainThread() {
         "                repo = one automerge-repo Repo + WebSocketClientAdapter per device;\n" +
         "                lean = the same wire protocol spoken directly (Automerge sync messages,\n" +
         "                CBOR over ws), without Repo's bookkeeping and 100 ms sync throttle\n" +
+        "  --docs D      which documents a device holds (default all):\n" +
+        "                all = every places document and its team's visits document;\n" +
+        "                own = its team's visits document and one places document (device i\n" +
+        "                holds places document i % 16, and its place edits go there)\n" +
         "  --workers W   run the devices in W worker threads (default 0: in the main thread,\n" +
         "                beside the observer)\n" +
         "  --keep-data   keep the server's temporary storage directory (path printed on stderr)\n",
@@ -465,7 +475,7 @@ function mainThread() {
     process.exit(msg ? 2 : 0)
   }
   function parseArgs(argv) {
-    const o = { devices: 10, seconds: 20, rate: 2, port: 0, keepData: false, client: "repo", workers: 0 }
+    const o = { devices: 10, seconds: 20, rate: 2, port: 0, keepData: false, client: "repo", docs: "all", workers: 0 }
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]
       const num = () => {
@@ -479,6 +489,7 @@ function mainThread() {
       else if (a === "--port") o.port = num()
       else if (a === "--workers") o.workers = num()
       else if (a === "--client") o.client = argv[++i]
+      else if (a === "--docs") o.docs = argv[++i]
       else if (a === "--keep-data") o.keepData = true
       else if (a === "-h" || a === "--help") usage()
       else usage(`unknown argument ${a}`)
@@ -488,6 +499,7 @@ function mainThread() {
     if (!(o.rate > 0 && o.rate <= 100)) usage("--rate must be in (0, 100]")
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage("--port must be 0..65535")
     if (o.client !== "repo" && o.client !== "lean") usage("--client must be repo or lean")
+    if (o.docs !== "all" && o.docs !== "own") usage("--docs must be all or own")
     if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 16) usage("--workers must be 0..16")
     return o
   }
@@ -708,6 +720,7 @@ function mainThread() {
     const ctx = {
       url,
       client: opts.client,
+      docs: opts.docs,
       rate: opts.rate,
       teams,
       placesUrls: placesHandles.map(h => h.url),
@@ -820,10 +833,10 @@ function mainThread() {
     const convergeEnd = now() + CONVERGE_MS
     for (;;) {
       const byUrl = new Map(observerHandles.map(h => [h.url, headsKey(A.getHeads(h.doc()))]))
-      const want = team => [ctx.visitsUrls[team], ...ctx.placesUrls].map(u => byUrl.get(u))
+      const want = (team, held) => [ctx.visitsUrls[team], ...held.map(di => ctx.placesUrls[di])].map(u => byUrl.get(u))
       const lists = (await Promise.all(hosts.map(h => h.heads()))).flat()
-      converged = lists.filter(({ team, heads }) => {
-        const w = want(team)
+      converged = lists.filter(({ team, held, heads }) => {
+        const w = want(team, held)
         return heads.every((h, i) => h === w[i])
       }).length
       if (converged === opts.devices || now() > convergeEnd) break
@@ -884,6 +897,7 @@ function mainThread() {
       },
       node: process.version,
       client: opts.client,
+      docs: opts.docs,
       client_threads: opts.workers === 0 ? 1 : hosts.length + 1,
       devices: opts.devices,
       teams,

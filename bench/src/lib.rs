@@ -1,4 +1,7 @@
-//! Helpers shared by the benchmark binaries: process resource sampling and percentiles.
+//! Helpers shared by the benchmark binaries: process resource sampling, percentiles, and the lean
+//! simulated device of the load benchmark.
+
+pub mod lean;
 
 use std::time::Duration;
 

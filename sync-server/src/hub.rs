@@ -11,7 +11,7 @@ use ibasho_shared::sync::{
     Access, AccessPolicy, DocMessage, ErrorCode, Frame, ManifestEntry, Sender, accept,
 };
 use rusqlite::Connection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -47,6 +47,10 @@ pub struct Session {
     /// Connection id in the hub.
     pub id: u64,
     states: HashMap<DocId, State>,
+    /// Documents pushed to the device before it said anything about them in this session. Until
+    /// it answers, later changes are not pushed again: its answer brings them all, and a device
+    /// that does not hold the document is not sent every change of it.
+    notified: HashSet<DocId>,
 }
 
 impl Session {
@@ -140,6 +144,7 @@ impl Hub {
                 policy,
                 id,
                 states: HashMap::new(),
+                notified: HashSet::new(),
             },
             rx,
         )
@@ -347,6 +352,9 @@ impl Hub {
         let mut out = Vec::new();
         for doc_id in docs {
             let state = load_state(&inner.conn, &mut session.states, &session.device, doc_id);
+            if state.their_heads.is_none() && !session.notified.insert(doc_id.clone()) {
+                continue;
+            }
             state.set_read_only(session.policy.access(doc_id) == Access::Read);
             let mut state = std::mem::take(state);
             if let Ok(slot) = inner.slot(&ws, doc_id)

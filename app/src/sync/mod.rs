@@ -1,7 +1,7 @@
 //! The sync client: the websocket transport around the replica's sans-IO sync, one round at a time
 //! (`ibasho sync`) or staying connected with reconnects (`ibasho sync --watch`).
 
-mod transport;
+pub mod transport;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ibasho_shared::sync::{DocMessage, ErrorCode, Frame, PROTOCOL_VERSION, Role};
@@ -271,6 +271,26 @@ impl LiveSession {
         handle(replica, frame, &mut report)?;
         let replies = replica.pending_sync_messages()?;
         exchange(&mut self.conn, replica, replies, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Takes in a frame from [`LiveSession::recv_frame`] and sends the answers without waiting
+    /// for the server's replies, which arrive as later frames (to pass here again). Under a
+    /// stream of pushes this never blocks on a round trip; Automerge's sync stops answering once
+    /// both sides have everything.
+    pub async fn answer(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
+        let mut report = SyncReport {
+            track_records: true,
+            ..SyncReport::default()
+        };
+        handle(replica, frame, &mut report)?;
+        let mut outgoing = replica.pending_sync_messages()?;
+        while !outgoing.is_empty() {
+            let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
+            report.docs_sent += outgoing.len();
+            self.conn.send(&Frame::Sync { docs: outgoing }).await?;
+            outgoing = rest;
+        }
         Ok(report)
     }
 

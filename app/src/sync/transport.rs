@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A server URL as given (`http://host:port`, `ws://host:port`), normalised to `ws://host:port`.
-pub(crate) fn base_url(url: &str) -> Result<String> {
+pub fn base_url(url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
     let rest = url
         .strip_prefix("ws://")
@@ -28,7 +28,7 @@ pub(crate) fn base_url(url: &str) -> Result<String> {
 
 /// An open websocket to the server.
 #[derive(Debug)]
-pub(crate) struct Connection {
+pub struct Connection {
     ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
     sent: u64,
     received: u64,
@@ -36,7 +36,7 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Connects to `path` on the server, with the device token when there is one.
-    pub(crate) async fn open(url: &str, path: &str, token: Option<&str>) -> Result<Connection> {
+    pub async fn open(url: &str, path: &str, token: Option<&str>) -> Result<Connection> {
         let target = format!("{}{path}", base_url(url)?);
         let mut request = target
             .as_str()
@@ -76,7 +76,7 @@ impl Connection {
     }
 
     /// Sends a frame.
-    pub(crate) async fn send(&mut self, frame: &Frame) -> Result<()> {
+    pub async fn send(&mut self, frame: &Frame) -> Result<()> {
         let bytes = frame.encode();
         self.sent += bytes.len() as u64;
         self.ws
@@ -86,7 +86,7 @@ impl Connection {
     }
 
     /// The next frame, or `None` when the server closed the connection.
-    pub(crate) async fn recv_any(&mut self) -> Result<Option<Frame>> {
+    pub async fn recv_any(&mut self) -> Result<Option<Frame>> {
         loop {
             match self.ws.next().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
@@ -101,7 +101,7 @@ impl Connection {
     }
 
     /// The next frame within `timeout`; a closed connection is an error here.
-    pub(crate) async fn recv(&mut self, timeout: Duration) -> Result<Frame> {
+    pub async fn recv(&mut self, timeout: Duration) -> Result<Frame> {
         match tokio::time::timeout(timeout, self.recv_any()).await {
             Err(_) => bail!("the server did not answer within {} s", timeout.as_secs()),
             Ok(frame) => frame?.context("the server closed the connection"),
@@ -109,12 +109,12 @@ impl Connection {
     }
 
     /// Bytes sent and received in frames so far.
-    pub(crate) fn byte_counts(&self) -> (u64, u64) {
+    pub fn byte_counts(&self) -> (u64, u64) {
         (self.sent, self.received)
     }
 
     /// Closes politely.
-    pub(crate) async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
 }

@@ -6,9 +6,11 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use ibasho_app::sync::{LiveSession, join, sync_once};
+use ibasho_bench::lean::LeanDevice;
 use ibasho_bench::{cpu_time, percentile, status_kb};
+use ibasho_shared::doc::{DocId, PLACE_SHARDS};
 use ibasho_shared::hours::now_jst;
-use ibasho_shared::{Place, Replica, Visit};
+use ibasho_shared::{Place, RecordKind, Replica, Visit};
 use ibasho_tests::Server;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,23 @@ struct Args {
     /// Edits per second per device.
     #[arg(long, default_value_t = 2.0)]
     rate: f64,
+    /// How devices are simulated: `lean` (default) holds only the two documents a device writes
+    /// (its team's visits and one place document) in memory and speaks the wire protocol; `replica`
+    /// is the full app client (a replica of everything readable, in-memory SQLite).
+    #[arg(long, default_value = "lean", value_parser = ["lean", "replica"])]
+    client: String,
+}
+
+/// A simulated device.
+enum Sim {
+    /// The app's own client with a full (in-memory) replica.
+    Replica(Replica),
+    /// Only the documents it writes: its team's visits and its home place document.
+    Lean {
+        device: LeanDevice,
+        home: DocId,
+        places: Vec<String>,
+    },
 }
 
 const PLACES: usize = 16 * 20;
@@ -66,7 +85,8 @@ async fn run(args: Args) -> Result<()> {
         .collect();
 
     // The observer (a coordinator) seeds the shared place documents.
-    let mut observer = Replica::open(&dir.path().join("observer.sqlite3"))?;
+    // In memory, like the reference side's observer: it measures, it is not measured.
+    let mut observer = Replica::open(std::path::Path::new(":memory:"))?;
     let invite = server.invite(&ws, "coordinator", None);
     join(&mut observer, &server.url(), &invite, "observer").await?;
     let seeded: Vec<Place> = (0..PLACES)
@@ -98,10 +118,30 @@ async fn run(args: Args) -> Result<()> {
         // not the disks of a hundred phones sharing two cores.
         let mut replica = Replica::open(std::path::Path::new(":memory:"))?;
         let invite = server.invite(&ws, "worker", Some(team));
-        join(&mut replica, &server.url(), &invite, &format!("worker{i}"))
+        let person = format!("worker{i}");
+        join(&mut replica, &server.url(), &invite, &person)
             .await
             .with_context(|| format!("device {i} joining"))?;
-        devices.push(replica);
+        if args.client == "replica" {
+            devices.push(Sim::Replica(replica));
+            continue;
+        }
+        let binding = replica.server()?.context("joined")?;
+        let home = DocId::Places((i % usize::from(PLACE_SHARDS)) as u8);
+        let visits = DocId::Visits {
+            team: team.clone(),
+            month: Visit::new(team, "visit", now_jst()).month(),
+        };
+        let device = LeanDevice::connect(&binding, &person, &[visits, home.clone()])
+            .await
+            .with_context(|| format!("device {i} syncing its documents"))?;
+        let places = device.record_ids(&home, RecordKind::Place);
+        anyhow::ensure!(!places.is_empty(), "place document {home} is empty");
+        devices.push(Sim::Lean {
+            device,
+            home,
+            places,
+        });
     }
     eprintln!(
         "running {} s at {} edits/s per device…",
@@ -125,11 +165,9 @@ async fn run(args: Args) -> Result<()> {
             // Never cancelled mid-exchange: the task is aborted once the window and the wait for
             // stragglers are over.
             while let Some(frame) = session.recv_frame().await? {
-                // Receipt is when the frame arrived, not after the acknowledgement round trip.
+                // Receipt is when the frame arrived; answers go out without waiting for replies.
                 let now = micros(start);
-                let report = session.take(&mut observer, frame).await?;
-                // Changes that came in the answers to our acknowledgement arrived by now at the latest.
-                let after = micros(start);
+                let report = session.answer(&mut observer, frame).await?;
                 if !report.refused.is_empty() {
                     eprintln!("observer: refused {:?}", report.refused);
                 }
@@ -144,8 +182,7 @@ async fn run(args: Args) -> Result<()> {
                     if let Some((key, sent_us)) = parse_marker(&text)
                         && seen.insert(key)
                     {
-                        let received = if sent_us <= now { now } else { after };
-                        let ms = received.saturating_sub(sent_us) as f64 / 1000.0;
+                        let ms = now.saturating_sub(sent_us) as f64 / 1000.0;
                         latencies.lock().unwrap().push((sent_us, ms));
                     }
                 }
@@ -167,45 +204,26 @@ async fn run(args: Args) -> Result<()> {
     };
 
     let mut tasks = Vec::new();
-    for (i, mut replica) in devices.into_iter().enumerate() {
-        let (stop, sent, place_ids) = (stop.clone(), sent.clone(), place_ids.clone());
-        let team = teams[i % teams.len()].clone();
-        let period = Duration::from_secs_f64(1.0 / args.rate);
+    for (i, sim) in devices.into_iter().enumerate() {
+        let place_ids = place_ids.clone();
+        let edits = Edits {
+            i,
+            team: teams[i % teams.len()].clone(),
+            period: Duration::from_secs_f64(1.0 / args.rate),
+            start,
+            window_end_us,
+            stop: stop.clone(),
+            sent: sent.clone(),
+        };
         tasks.push(tokio::spawn(async move {
-            let (mut session, _) = LiveSession::open(&mut replica).await?;
-            // Spread devices over the period (a random-looking but fixed phase per device).
-            tokio::time::sleep(period.mul_f64(((i * 7919) % 1000) as f64 / 1000.0)).await;
-            let mut tick = tokio::time::interval(period);
-            let mut seq = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        let t = micros(start);
-                        if t >= window_end_us { break; }
-                        let marker = format!("bench:{i}-{seq}:{t}");
-                        if seq.is_multiple_of(2) {
-                            let mut v = Visit::new(&team, "visit", now_jst());
-                            v.people = 1 + (seq % 5) as u32;
-                            v.referral_reason = marker;
-                            replica.add_visit(v, None)?;
-                        } else {
-                            let id = &place_ids[(i * 31 + seq as usize * 17) % place_ids.len()];
-                            replica.set_place_field(id, "description", &marker)?;
-                        }
-                        seq += 1;
-                        sent.fetch_add(1, Ordering::Relaxed);
-                        let pushed = session.push(&mut replica).await?;
-                        if !pushed.refused.is_empty() {
-                            eprintln!("device {i}: refused {:?}", pushed.refused);
-                        }
-                    }
-                    frame = session.recv_frame() => match frame? {
-                        Some(frame) => { session.take(&mut replica, frame).await?; }
-                        None => break,
-                    },
-                }
+            match sim {
+                Sim::Replica(replica) => run_replica(replica, place_ids, edits).await,
+                Sim::Lean {
+                    device,
+                    home,
+                    places,
+                } => run_lean(device, home, places, edits).await,
             }
-            anyhow::Ok(())
         }));
     }
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
@@ -261,5 +279,109 @@ async fn run(args: Args) -> Result<()> {
         "device_failures": failures,
     });
     println!("{out}");
+    Ok(())
+}
+
+/// What a simulated device's edit loop needs: who it is, its pace and the shared counters.
+struct Edits {
+    i: usize,
+    team: String,
+    period: Duration,
+    start: Instant,
+    window_end_us: u64,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Edits {
+    /// Waits for the next tick; the marker of the edit to make, or `None` once the window is over.
+    async fn next(&self, tick: &mut tokio::time::Interval, seq: u64) -> Option<String> {
+        tick.tick().await;
+        let t = micros(self.start);
+        if t >= self.window_end_us || self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Some(format!("bench:{}-{seq}:{t}", self.i))
+    }
+
+    /// A steady tick with a fixed per-device phase (spread over the period).
+    async fn ticker(&self) -> tokio::time::Interval {
+        let phase = ((self.i * 7919) % 1000) as f64 / 1000.0;
+        tokio::time::sleep(self.period.mul_f64(phase)).await;
+        tokio::time::interval(self.period)
+    }
+
+    fn visit(&self, seq: u64, marker: String) -> Visit {
+        let mut v = Visit::new(&self.team, "visit", now_jst());
+        v.people = 1 + (seq % 5) as u32;
+        v.referral_reason = marker;
+        v
+    }
+}
+
+/// A device running the app's client over a full replica: edits alternate between a visit and a
+/// place description anywhere in the workspace.
+async fn run_replica(mut replica: Replica, place_ids: Vec<String>, e: Edits) -> Result<()> {
+    let (mut session, _) = LiveSession::open(&mut replica).await?;
+    let mut tick = e.ticker().await;
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            marker = e.next(&mut tick, seq) => {
+                let Some(marker) = marker else { break };
+                if seq.is_multiple_of(2) {
+                    replica.add_visit(e.visit(seq, marker), None)?;
+                } else {
+                    let id = &place_ids[(e.i * 31 + seq as usize * 17) % place_ids.len()];
+                    replica.set_place_field(id, "description", &marker)?;
+                }
+                seq += 1;
+                let pushed = session.push(&mut replica).await?;
+                if !pushed.refused.is_empty() {
+                    eprintln!("device {}: refused {:?}", e.i, pushed.refused);
+                }
+            }
+            frame = session.recv_frame() => match frame? {
+                Some(frame) => { session.take(&mut replica, frame).await?; }
+                None => break,
+            },
+        }
+    }
+    session.close().await;
+    Ok(())
+}
+
+/// A lean device: edits alternate between a visit and the description of a place in its home
+/// place document.
+async fn run_lean(
+    mut device: LeanDevice,
+    home: DocId,
+    places: Vec<String>,
+    e: Edits,
+) -> Result<()> {
+    let mut tick = e.ticker().await;
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            marker = e.next(&mut tick, seq) => {
+                let Some(marker) = marker else { break };
+                if seq.is_multiple_of(2) {
+                    device.add_visit(&e.visit(seq, marker)).await?;
+                } else {
+                    let id = &places[(e.i * 31 + seq as usize * 17) % places.len()];
+                    device.set_place_description(&home, id, &marker).await?;
+                }
+                seq += 1;
+            }
+            frame = device.recv_frame() => match frame? {
+                Some(frame) => { device.take(frame).await?; }
+                None => break,
+            },
+        }
+    }
+    let refused = device.refused;
+    device.close().await;
+    anyhow::ensure!(refused == 0, "the server refused {refused} messages");
     Ok(())
 }

@@ -90,7 +90,7 @@ impl Replica {
                     records.push((doc_id.clone(), edit.kind, edit.id.clone()));
                 }
             }
-            self.persist(&touched, &records, false)
+            self.persist(&touched, &records, &[])
         })();
         if result.is_err() {
             self.evict(touched);
@@ -108,7 +108,7 @@ impl Replica {
             let entry = self.loaded(&DocId::Workspace)?;
             f(&mut entry.doc)?;
             commit(&mut entry.doc, &ChangeNote::by(&person));
-            self.persist(&[DocId::Workspace], &[], false)
+            self.persist(&[DocId::Workspace], &[], &[])
         })();
         if result.is_err() {
             self.evict([DocId::Workspace]);
@@ -116,25 +116,25 @@ impl Replica {
         result
     }
 
-    /// Appends the unsaved changes of `docs` and re-indexes `records` (or the whole documents when
-    /// `reindex_all`), in one transaction. Then compacts documents whose chunks piled up.
+    /// Appends the unsaved changes of `docs` and re-indexes `records` and every record of the
+    /// documents in `whole`, in one transaction. Then compacts documents whose chunks piled up.
     fn persist(
         &mut self,
         docs: &[DocId],
         records: &[(DocId, RecordKind, String)],
-        reindex_all: bool,
+        whole: &[DocId],
     ) -> Result<()> {
         // Whole documents are read into index rows first, on every core (outside the transaction).
-        let rows: HashMap<DocId, Vec<IndexRow>> = if reindex_all {
+        let rows: HashMap<DocId, Vec<IndexRow>> = if whole.is_empty() {
+            HashMap::new()
+        } else {
             self.docs
                 .iter_mut()
-                .filter(|(id, _)| docs.contains(id))
+                .filter(|(id, _)| whole.contains(id))
                 .collect::<Vec<_>>()
                 .into_par_iter()
                 .map(|(id, entry)| (id.clone(), index_rows(&mut entry.doc, id)))
                 .collect()
-        } else {
-            HashMap::new()
         };
         let tx = self.conn.transaction()?;
         for doc_id in docs {
@@ -210,7 +210,8 @@ impl Replica {
                 }
                 return Ok(false);
             }
-            self.persist_received(std::slice::from_ref(doc_id))?;
+            let doc_ids = std::slice::from_ref(doc_id);
+            self.persist_received(doc_ids, &[], doc_ids)?;
             Ok(true)
         })();
         if result.is_err() {
@@ -219,13 +220,18 @@ impl Replica {
         result
     }
 
-    /// Stores changes that arrived from elsewhere and re-indexes their documents, in one
-    /// transaction.
-    pub(super) fn persist_received(&mut self, doc_ids: &[DocId]) -> Result<()> {
+    /// Stores changes that arrived from elsewhere in `doc_ids`, re-indexing the `records` they
+    /// changed and every record of the documents in `whole`, in one transaction.
+    pub(super) fn persist_received(
+        &mut self,
+        doc_ids: &[DocId],
+        records: &[(DocId, RecordKind, String)],
+        whole: &[DocId],
+    ) -> Result<()> {
         if doc_ids.is_empty() {
             return Ok(());
         }
-        self.persist(doc_ids, &[], true)?;
+        self.persist(doc_ids, records, whole)?;
         if doc_ids.contains(&DocId::Workspace) {
             self.adopt_workspace()?;
         }

@@ -55,6 +55,14 @@ pub struct JoinReport {
 /// A received document already loaded, with the bytes it was loaded from.
 type Preloaded = (AutoCommit, Vec<u8>);
 
+/// What a received message changed in a document.
+struct Received {
+    /// The document had nothing stored before: index all of it.
+    whole: bool,
+    /// Otherwise, the records that changed.
+    records: Vec<String>,
+}
+
 fn hashes(heads: &[[u8; 32]]) -> Vec<ChangeHash> {
     let mut h: Vec<ChangeHash> = heads.iter().map(|b| ChangeHash(*b)).collect();
     h.sort();
@@ -325,18 +333,44 @@ impl Replica {
                     .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
                 decoded.push((doc_id, message));
             }
-            let mut whole = self.load_whole_documents(&decoded)?;
+            let mut preloaded = self.load_whole_documents(&decoded)?;
             let mut out = Vec::new();
             let mut changed = Vec::new();
+            let mut whole = Vec::new();
+            let mut records = Vec::new();
             for (i, (doc_id, message)) in decoded.into_iter().enumerate() {
-                let records =
-                    self.apply_sync_message(&doc_id, message, whole[i].take(), with_records)?;
-                if records.is_some() && !changed.contains(&doc_id) {
+                let Some(received) =
+                    self.apply_sync_message(&doc_id, message, preloaded[i].take())?
+                else {
+                    out.push((doc_id, None));
+                    continue;
+                };
+                if !changed.contains(&doc_id) {
                     changed.push(doc_id.clone());
                 }
-                out.push((doc_id, records));
+                if received.whole {
+                    whole.push(doc_id.clone());
+                } else if let Some(kind) = doc_id.record_kind() {
+                    records.extend(
+                        received
+                            .records
+                            .iter()
+                            .map(|id| (doc_id.clone(), kind, id.clone())),
+                    );
+                }
+                let listed = if !with_records {
+                    Vec::new()
+                } else if received.whole {
+                    let kind = doc_id.record_kind();
+                    let doc = &self.docs[&doc_id].doc;
+                    kind.map(|k| doc::record_ids(doc, k)).unwrap_or_default()
+                } else {
+                    received.records
+                };
+                out.push((doc_id, Some(listed)));
             }
-            self.persist_received(&changed)?;
+            records.retain(|(doc_id, _, _)| !whole.contains(doc_id));
+            self.persist_received(&changed, &records, &whole)?;
             self.save_sync_states(&touched)?;
             Ok(out)
         })();
@@ -377,14 +411,13 @@ impl Replica {
     }
 
     /// Applies one sync message to the document in memory (storing is the caller's). `whole` is
-    /// what the message carries, already loaded as a document.
+    /// what the message carries, already loaded as a document. `None` when nothing changed.
     fn apply_sync_message(
         &mut self,
         doc_id: &DocId,
         mut message: Message,
         whole: Option<Preloaded>,
-        with_records: bool,
-    ) -> Result<Option<Vec<String>>> {
+    ) -> Result<Option<Received>> {
         self.loaded(doc_id)?;
         let mut state = std::mem::take(self.sync_state(doc_id)?);
         let entry = self.docs.get_mut(doc_id).expect("loaded above");
@@ -402,8 +435,12 @@ impl Replica {
         if after == before {
             return Ok(None);
         }
-        if !with_records {
-            return Ok(Some(Vec::new()));
+        // Nothing of the document stored yet: every record is indexed, no need to list them.
+        if entry.saved_heads.is_empty() {
+            return Ok(Some(Received {
+                whole: true,
+                records: Vec::new(),
+            }));
         }
         let mut records: Vec<String> = entry
             .doc
@@ -419,7 +456,10 @@ impl Replica {
             .collect();
         records.sort();
         records.dedup();
-        Ok(Some(records))
+        Ok(Some(Received {
+            whole: false,
+            records,
+        }))
     }
 
     /// The first messages of a session: every document whose heads differ from the server's

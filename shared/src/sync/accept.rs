@@ -84,6 +84,17 @@ pub fn receive(
             format!("{doc_id}: read-only for this device; its changes were not merged"),
         ));
     }
+    // Nothing to merge (an acknowledgement, or what the device has and needs): no fork needed.
+    if message.changes.is_empty() {
+        doc.sync()
+            .receive_sync_message(state, message)
+            .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))?;
+        return Ok(Outcome {
+            changed: false,
+            dropped,
+            need: Vec::new(),
+        });
+    }
     let before = doc.get_heads();
     let mut fork = doc.fork();
     let mut fork_state = state.clone();
