@@ -112,6 +112,10 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     break;
                 }
                 let handled = tokio::task::block_in_place(|| hub.handle_sync(&mut session, docs));
+                // Accepted changes are acknowledged once they are on disk.
+                if let Some(commit) = handled.commit {
+                    hub.durability.wait(commit).await;
+                }
                 for error in &handled.errors {
                     open &= send(&mut sink, &state, error).await;
                 }
@@ -168,9 +172,17 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
                 )
             } else {
                 let now = chrono::Utc::now().timestamp();
-                match state.hub.with_store(|conn| {
-                    store::redeem_invite(conn, invite.trim(), person.trim(), now)
-                }) {
+                let redeemed = tokio::task::block_in_place(|| {
+                    let redeemed = state.hub.with_store(|conn| {
+                        store::redeem_invite(conn, invite.trim(), person.trim(), now)
+                    });
+                    // The device's token is on disk before the device is told it.
+                    if let Err(e) = state.hub.durability.sync_now() {
+                        return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
+                    }
+                    redeemed
+                });
+                match redeemed {
                     Ok(Ok((device, token))) => {
                         tracing::info!(device = %device.id, role = %device.role, "device joined");
                         Frame::Joined {

@@ -1,6 +1,7 @@
 //! The hub: documents loaded on demand (evicted when idle), every connected device, and the
 //! fan-out of new changes to the devices that may read them.
 
+use crate::durable::Durability;
 use crate::metrics::Metrics;
 use crate::store::{self, Device};
 use automerge::sync::{State, SyncDoc};
@@ -12,8 +13,8 @@ use ibasho_shared::sync::{
 };
 use rusqlite::Connection;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -74,6 +75,8 @@ struct Inner {
 /// Shared server state.
 pub struct Hub {
     inner: Mutex<Inner>,
+    /// Group commit of accepted changes (see [`crate::durable`]).
+    pub durability: Arc<Durability>,
     next_id: AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
@@ -92,12 +95,20 @@ pub struct Handled {
     pub replies: Vec<DocMessage>,
     /// Error frames for refused documents.
     pub errors: Vec<Frame>,
+    /// When changes were stored: the commit to wait for (see [`Durability::wait`]) before
+    /// acknowledging them.
+    pub commit: Option<u64>,
 }
 
 impl Hub {
-    /// A hub over an open store, holding at most `max_docs` documents in memory.
-    pub fn new(conn: Connection, max_docs: usize) -> Hub {
-        Hub {
+    /// A hub over an open store, holding at most `max_docs` documents in memory. Its commits do
+    /// not wait for the disk; run [`Durability::run`] and wait for [`Handled::commit`] before
+    /// acknowledging (group commit).
+    pub fn new(conn: Connection, max_docs: usize) -> rusqlite::Result<Hub> {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let durability = Arc::new(Durability::new(conn.path().unwrap_or("")));
+        Ok(Hub {
+            durability,
             inner: Mutex::new(Inner {
                 conn,
                 docs: HashMap::new(),
@@ -107,7 +118,7 @@ impl Hub {
             }),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
-        }
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -323,6 +334,9 @@ impl Hub {
         }
         if let Err(e) = store::save_sync_states(&inner.conn, &session.device.id, &states) {
             tracing::warn!(error = %e, "saving sync states failed");
+        }
+        if !changed.is_empty() {
+            handled.commit = Some(self.durability.wrote());
         }
         if !changed.is_empty() {
             for (id, peer) in &inner.peers {

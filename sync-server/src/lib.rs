@@ -6,6 +6,7 @@
 
 pub mod admin;
 mod connection;
+pub mod durable;
 pub mod hub;
 pub mod limits;
 pub mod metrics;

@@ -184,7 +184,8 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let hub = Arc::new(Hub::new(conn, max_docs));
+    let hub = Arc::new(Hub::new(conn, max_docs)?);
+    tokio::spawn(hub.durability.clone().run());
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         hub: hub.clone(),

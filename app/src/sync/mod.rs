@@ -274,24 +274,29 @@ impl LiveSession {
         Ok(report)
     }
 
-    /// Takes in a frame from [`LiveSession::recv_frame`] and sends the answers without waiting
-    /// for the server's replies, which arrive as later frames (to pass here again). Under a
-    /// stream of pushes this never blocks on a round trip; Automerge's sync stops answering once
-    /// both sides have everything.
-    pub async fn answer(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
+    /// Takes in a frame from [`LiveSession::recv_frame`] without answering yet (see
+    /// [`LiveSession::send_answers`]): for a client that answers several frames at once under a
+    /// stream of pushes instead of one round trip per frame.
+    pub fn receive(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
         let mut report = SyncReport {
             track_records: true,
             ..SyncReport::default()
         };
         handle(replica, frame, &mut report)?;
+        Ok(report)
+    }
+
+    /// Sends what the replica has to say after [`LiveSession::receive`], without waiting for the
+    /// server's replies, which arrive as later frames. Returns the documents answered for.
+    pub async fn send_answers(&mut self, replica: &mut Replica) -> Result<usize> {
         let mut outgoing = replica.pending_sync_messages()?;
+        let count = outgoing.len();
         while !outgoing.is_empty() {
             let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
-            report.docs_sent += outgoing.len();
             self.conn.send(&Frame::Sync { docs: outgoing }).await?;
             outgoing = rest;
         }
-        Ok(report)
+        Ok(count)
     }
 
     /// Bytes sent and received on this connection so far.

@@ -48,6 +48,9 @@ enum Sim {
 
 const PLACES: usize = 16 * 20;
 
+/// How often the observer answers the server at most (the server's default bound is 50 frames/s).
+const ANSWER_EVERY: Duration = Duration::from_millis(25);
+
 fn micros(start: Instant) -> u64 {
     start.elapsed().as_micros() as u64
 }
@@ -164,27 +167,47 @@ async fn run(args: Args) -> Result<()> {
             let mut seen = std::collections::HashSet::new();
             // Never cancelled mid-exchange: the task is aborted once the window and the wait for
             // stragglers are over.
-            while let Some(frame) = session.recv_frame().await? {
-                // Receipt is when the frame arrived; answers go out without waiting for replies.
-                let now = micros(start);
-                let report = session.answer(&mut observer, frame).await?;
-                if !report.refused.is_empty() {
-                    eprintln!("observer: refused {:?}", report.refused);
-                }
-                for id in report.records_changed {
-                    let text = match observer.place(&id) {
-                        Ok(p) => p.description,
-                        Err(_) => observer
-                            .visit(&id)
-                            .map(|v| v.referral_reason)
-                            .unwrap_or_default(),
-                    };
-                    if let Some((key, sent_us)) = parse_marker(&text)
-                        && seen.insert(key)
-                    {
-                        let ms = now.saturating_sub(sent_us) as f64 / 1000.0;
-                        latencies.lock().unwrap().push((sent_us, ms));
+            // Answers go out without waiting for replies, at most every ANSWER_EVERY (the
+            // server bounds frames per second), so a stream of pushes never waits on round trips.
+            let mut answered = Instant::now();
+            let mut pending = false;
+            loop {
+                let due = tokio::time::Instant::from_std(answered + ANSWER_EVERY);
+                let frame = tokio::select! {
+                    frame = session.recv_frame() => match frame? {
+                        Some(frame) => Some(frame),
+                        None => break,
+                    },
+                    _ = tokio::time::sleep_until(due), if pending => None,
+                };
+                if let Some(frame) = frame {
+                    // Receipt is when the frame arrived.
+                    let now = micros(start);
+                    let report = session.receive(&mut observer, frame)?;
+                    pending = true;
+                    if !report.refused.is_empty() {
+                        eprintln!("observer: refused {:?}", report.refused);
                     }
+                    for id in report.records_changed {
+                        let text = match observer.place(&id) {
+                            Ok(p) => p.description,
+                            Err(_) => observer
+                                .visit(&id)
+                                .map(|v| v.referral_reason)
+                                .unwrap_or_default(),
+                        };
+                        if let Some((key, sent_us)) = parse_marker(&text)
+                            && seen.insert(key)
+                        {
+                            let ms = now.saturating_sub(sent_us) as f64 / 1000.0;
+                            latencies.lock().unwrap().push((sent_us, ms));
+                        }
+                    }
+                }
+                if pending && answered.elapsed() >= ANSWER_EVERY {
+                    session.send_answers(&mut observer).await?;
+                    answered = Instant::now();
+                    pending = false;
                 }
             }
             anyhow::Ok(())

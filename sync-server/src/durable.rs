@@ -1,0 +1,114 @@
+//! Group commit. The serving connection commits without waiting for the disk (WAL with
+//! `synchronous=NORMAL`: a commit survives the process being killed, not yet a power cut); one
+//! `fsync` of the write-ahead log then makes every commit before it durable. A device's accepted
+//! changes are acknowledged only once that `fsync` is done, so devices writing at the same time
+//! share one instead of queueing behind one each while the hub is locked.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Commits waiting to become durable, and the flusher that makes them so.
+#[derive(Debug)]
+pub struct Durability {
+    /// The store's write-ahead log (`None` for a store without a file).
+    wal: Option<PathBuf>,
+    /// Sequence number of the last commit that must become durable.
+    written: AtomicU64,
+    /// Sequence number up to which commits are durable.
+    durable: watch::Sender<u64>,
+    wake: Notify,
+}
+
+impl Durability {
+    /// For the store file at `db_path` (empty for an in-memory store).
+    pub fn new(db_path: &str) -> Durability {
+        Durability {
+            wal: (!db_path.is_empty()).then(|| PathBuf::from(format!("{db_path}-wal"))),
+            written: AtomicU64::new(0),
+            durable: watch::channel(0).0,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Records that a commit was made; returns its sequence number, to pass to [`Self::wait`].
+    pub fn wrote(&self) -> u64 {
+        let seq = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake.notify_one();
+        seq
+    }
+
+    /// Waits until commit `seq` is durable.
+    pub async fn wait(&self, seq: u64) {
+        let mut durable = self.durable.subscribe();
+        let _ = durable.wait_for(|d| *d >= seq).await;
+    }
+
+    /// Makes every commit so far durable now (blocking).
+    pub fn sync_now(&self) -> std::io::Result<()> {
+        let target = self.written.load(Ordering::SeqCst);
+        sync_log(self.wal.as_deref())?;
+        self.durable.send_if_modified(|d| {
+            let advanced = target > *d;
+            *d = (*d).max(target);
+            advanced
+        });
+        Ok(())
+    }
+
+    /// The flusher: whenever commits are waiting, one `fsync` for all of them. Runs until the
+    /// process ends.
+    pub async fn run(self: std::sync::Arc<Self>) {
+        loop {
+            self.wake.notified().await;
+            let me = self.clone();
+            match tokio::task::spawn_blocking(move || me.sync_now()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "syncing the store's log failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.wake.notify_one();
+                }
+                Err(e) => tracing::error!(error = %e, "the log flusher failed"),
+            }
+        }
+    }
+}
+
+/// `fsync` of the write-ahead log. Without a log file everything is in the database file, which
+/// SQLite syncs when it checkpoints.
+fn sync_log(wal: Option<&Path>) -> std::io::Result<()> {
+    let Some(wal) = wal else { return Ok(()) };
+    match std::fs::File::open(wal) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_commit_is_acknowledged_once_the_log_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.sqlite3");
+        std::fs::write(format!("{}-wal", db.display()), b"log").unwrap();
+        let d = Arc::new(Durability::new(db.to_str().unwrap()));
+        let first = d.wrote();
+        let second = d.wrote();
+        // Nothing flushed yet: waiting does not finish.
+        let waiting = tokio::time::timeout(Duration::from_millis(50), d.wait(second)).await;
+        assert!(waiting.is_err());
+        tokio::spawn(d.clone().run());
+        tokio::time::timeout(Duration::from_secs(5), d.wait(second))
+            .await
+            .expect("one flush covers both commits");
+        tokio::time::timeout(Duration::from_secs(5), d.wait(first))
+            .await
+            .unwrap();
+    }
+}
