@@ -791,7 +791,7 @@ function mainThread() {
       hosts = Array.from({ length: nw }, (_, w) => workerHost(ctx, all.filter(i => i % nw === w), w))
       await Promise.all(hosts.map(h => h.ready(Math.max(1000, setupDeadline - now()))))
     }
-    log(`${opts.devices} devices connected (${hosts.length} thread(s)), each with ${1 + PLACES_DOCS} docs`)
+    log(`${opts.devices} devices connected (${hosts.length} thread(s)), each with ${opts.docs === "own" ? 2 : 1 + PLACES_DOCS} docs`)
     await sleep(500) // let the initial sync traffic settle
 
     // ---- measurement window
@@ -828,7 +828,7 @@ function mainThread() {
     while (seen() < sent.size && now() < graceEnd) await sleep(50)
     const graceUsedMs = GRACE_MS - Math.max(0, graceEnd - now())
 
-    // ---- fan-out check: every device should hold the observer's heads for its 17 docs
+    // ---- fan-out check: every device should hold the observer's heads for the docs it holds
     let converged = 0
     const convergeEnd = now() + CONVERGE_MS
     for (;;) {

@@ -235,11 +235,11 @@ pub fn device_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Optio
 
 /// The device with this id.
 pub fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
-    conn.query_row(
+    // Checked on every frame (revocation): a cached statement.
+    conn.prepare_cached(
         "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE id = ?1",
-        [id],
-        device_from_row,
-    )
+    )?
+    .query_row([id], device_from_row)
     .optional()
 }
 
