@@ -173,14 +173,15 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
             } else {
                 let now = chrono::Utc::now().timestamp();
                 let redeemed = tokio::task::block_in_place(|| {
-                    let redeemed = state.hub.with_store(|conn| {
-                        store::redeem_invite(conn, invite.trim(), person.trim(), now)
-                    });
+                    let redeemed = state
+                        .hub
+                        .with_store(|conn| {
+                            store::redeem_invite(conn, invite.trim(), person.trim(), now)
+                        })
+                        .map_err(|e| e.to_string())?;
                     // The device's token is on disk before the device is told it.
-                    if let Err(e) = state.hub.durability.sync_now() {
-                        return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
-                    }
-                    redeemed
+                    state.hub.durability.sync_now().map_err(|e| e.to_string())?;
+                    Ok::<_, String>(redeemed)
                 });
                 match redeemed {
                     Ok(Ok((device, token))) => {

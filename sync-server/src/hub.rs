@@ -416,14 +416,14 @@ impl Hub {
                 inner.docs.remove(&key);
             }
         }
-        if inner.docs.len() < before {
-            drop(inner);
-            release_freed_memory();
-            inner = self.lock();
-        }
+        let after = inner.docs.len();
         self.metrics
             .docs_loaded
-            .store(inner.docs.len() as u64, Ordering::Relaxed);
+            .store(after as u64, Ordering::Relaxed);
+        drop(inner);
+        if after < before {
+            release_freed_memory();
+        }
     }
 }
 

@@ -87,6 +87,11 @@ impl Server {
         admin(&self.data, args)
     }
 
+    /// Creates team `name` in workspace `ws` with the admin CLI; returns its id.
+    pub fn team(&self, ws: &str, name: &str) -> String {
+        self.admin(&["team", "create", "--workspace", ws, "--name", name])
+    }
+
     /// A single-use invite into workspace `ws` for `role` (and the worker's `team`).
     pub fn invite(&self, ws: &str, role: &str, team: Option<&str>) -> String {
         let mut args = vec!["invite", "--workspace", ws, "--role", role];

@@ -91,7 +91,7 @@ fn offline_work_made_before_joining_is_merged_on_join() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "仙台市PF"]);
-    let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "地区社協"]);
+    let team = server.team(&ws, "地区社協");
     let coordinator = server.join(&ws, "coordinator", None, "佐藤");
 
     let field = Device::new();
@@ -166,7 +166,7 @@ fn a_workers_directory_entries_made_before_joining_stay_local_without_failing_sy
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "社協"]);
+    let team = server.team(&ws, "社協");
     let worker = Device::new();
     worker.ok(&["init", "--name", "現場メモ", "--person", "鈴木"]);
     worker.ok(&[

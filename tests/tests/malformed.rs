@@ -139,14 +139,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     );
     let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
     let other_ws = server.admin(&["workspace", "create", "--name", "よその市PF"]);
-    let other_team = server.admin(&[
-        "team",
-        "create",
-        "--workspace",
-        &other_ws,
-        "--name",
-        "よそのチーム",
-    ]);
+    let other_team = server.team(&other_ws, "よそのチーム");
     let invite = server.invite(&ws_id, "coordinator", None);
     let token = join(&server, &invite).await;
     let honest = server.join(&ws_id, "member", None, "正直者");

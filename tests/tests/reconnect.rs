@@ -7,7 +7,7 @@ fn ten_offline_edits_to_a_thousand_places_sync_in_a_few_kilobytes() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "富山県PF"]);
-    let team = server.admin(&["team", "create", "--workspace", &ws, "--name", "相談支援"]);
+    let team = server.team(&ws, "相談支援");
     let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let mut csv = String::from("name,category,lat,lon,address,description\n");
     for i in 0..1000 {

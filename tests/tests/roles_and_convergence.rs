@@ -22,8 +22,8 @@ fn workspace(dir: &Path) -> Workspace {
         "--name",
         "座間市 孤独・孤立官民連携PF",
     ]);
-    let team_a = server.admin(&["team", "create", "--workspace", &ws, "--name", "座間市社協"]);
-    let team_b = server.admin(&["team", "create", "--workspace", &ws, "--name", "NPOつなぐ"]);
+    let team_a = server.team(&ws, "座間市社協");
+    let team_b = server.team(&ws, "NPOつなぐ");
     let invite = |role: &str, team: Option<&str>| server.invite(&ws, role, team);
     let (ci, ai, bi, mi) = (
         invite("coordinator", None),

@@ -22,14 +22,7 @@ fn sigkill_during_sync_loses_no_edit() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "仙台市PF"]);
-    let team = server.admin(&[
-        "team",
-        "create",
-        "--workspace",
-        &ws,
-        "--name",
-        "アウトリーチ",
-    ]);
+    let team = server.team(&ws, "アウトリーチ");
     let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
 

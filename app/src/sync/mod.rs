@@ -176,6 +176,18 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
     }
 }
 
+/// Sends messages in frames of at most `DOCS_PER_FRAME` documents; returns the frames sent.
+async fn send_in_frames(conn: &mut Connection, mut outgoing: Vec<DocMessage>) -> Result<usize> {
+    let mut frames = 0;
+    while !outgoing.is_empty() {
+        let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
+        conn.send(&Frame::Sync { docs: outgoing }).await?;
+        outgoing = rest;
+        frames += 1;
+    }
+    Ok(frames)
+}
+
 /// Sends messages in frames and waits until every frame is answered.
 async fn exchange(
     conn: &mut Connection,
@@ -184,16 +196,8 @@ async fn exchange(
     report: &mut SyncReport,
 ) -> Result<()> {
     while !outgoing.is_empty() {
-        let mut awaiting = 0;
-        while !outgoing.is_empty() {
-            let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
-            report.docs_sent += outgoing.len();
-            conn.send(&Frame::Sync {
-                docs: std::mem::replace(&mut outgoing, rest),
-            })
-            .await?;
-            awaiting += 1;
-        }
+        report.docs_sent += outgoing.len();
+        let mut awaiting = send_in_frames(conn, outgoing).await?;
         while awaiting > 0 {
             let frame = conn.recv(REPLY_TIMEOUT).await?;
             if handle(replica, frame, report)? {
@@ -264,11 +268,7 @@ impl LiveSession {
 
     /// Takes in a frame from [`LiveSession::recv_frame`] and answers it.
     pub async fn take(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
-        let mut report = SyncReport {
-            track_records: true,
-            ..SyncReport::default()
-        };
-        handle(replica, frame, &mut report)?;
+        let mut report = self.receive(replica, frame)?;
         let replies = replica.pending_sync_messages()?;
         exchange(&mut self.conn, replica, replies, &mut report).await?;
         Ok(report)
@@ -289,13 +289,9 @@ impl LiveSession {
     /// Sends what the replica has to say after [`LiveSession::receive`], without waiting for the
     /// server's replies, which arrive as later frames. Returns the documents answered for.
     pub async fn send_answers(&mut self, replica: &mut Replica) -> Result<usize> {
-        let mut outgoing = replica.pending_sync_messages()?;
+        let outgoing = replica.pending_sync_messages()?;
         let count = outgoing.len();
-        while !outgoing.is_empty() {
-            let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
-            self.conn.send(&Frame::Sync { docs: outgoing }).await?;
-            outgoing = rest;
-        }
+        send_in_frames(&mut self.conn, outgoing).await?;
         Ok(count)
     }
 

@@ -44,14 +44,7 @@ async fn run(args: Args) -> Result<()> {
     let ws = server.admin(&["workspace", "create", "--name", "仙台市 孤独・孤立対策PF"]);
     // Teams exist on the server, so the generator files visits under them.
     for i in 0..spec.teams {
-        server.admin(&[
-            "team",
-            "create",
-            "--workspace",
-            &ws,
-            "--name",
-            &format!("チーム{i}"),
-        ]);
+        server.team(&ws, &format!("チーム{i}"));
     }
     let mut author = Replica::open(&dir.path().join("author.sqlite3"))?;
     join(

@@ -75,16 +75,7 @@ async fn run(args: Args) -> Result<()> {
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "負荷試験PF"]);
     let teams: Vec<String> = (0..args.devices.div_ceil(10))
-        .map(|i| {
-            server.admin(&[
-                "team",
-                "create",
-                "--workspace",
-                &ws,
-                "--name",
-                &format!("班{i}"),
-            ])
-        })
+        .map(|i| server.team(&ws, &format!("班{i}")))
         .collect();
 
     // The observer (a coordinator) seeds the shared place documents.

@@ -63,16 +63,7 @@ async fn run(docs: usize, idle: usize) -> Result<()> {
     let mut server = Server::start_with(&dir.path().join("server"), &flags);
     let ws = server.admin(&["workspace", "create", "--name", "記憶量試験PF"]);
     let teams: Vec<String> = (0..TEAMS)
-        .map(|i| {
-            server.admin(&[
-                "team",
-                "create",
-                "--workspace",
-                &ws,
-                "--name",
-                &format!("班{i}"),
-            ])
-        })
+        .map(|i| server.team(&ws, &format!("班{i}")))
         .collect();
     let mut author = Replica::open(&dir.path().join("author.sqlite3"))?;
     join(

@@ -66,15 +66,20 @@ impl LoadedDoc {
     /// (see [`doc::load_whole`]), remembering them to store as they are when they are the whole
     /// document. Returns whether they were taken in.
     fn take_whole(&mut self, bytes: &[u8]) -> bool {
-        match AutoCommit::load(bytes) {
-            Ok(incoming) => self.take_loaded(incoming, bytes),
-            Err(_) => false,
-        }
+        let loaded = doc::load_whole(&mut self.doc, bytes);
+        self.remember_whole(loaded, bytes)
     }
 
     /// Like [`LoadedDoc::take_whole`], with the bytes already loaded as `incoming`.
     fn take_loaded(&mut self, incoming: AutoCommit, bytes: &[u8]) -> bool {
-        match doc::adopt_whole(&mut self.doc, incoming, bytes) {
+        let loaded = doc::adopt_whole(&mut self.doc, incoming, bytes);
+        self.remember_whole(loaded, bytes)
+    }
+
+    /// Keeps the bytes as the first snapshot when they are the whole document; whether they were
+    /// taken in at all.
+    fn remember_whole(&mut self, loaded: doc::Loaded, bytes: &[u8]) -> bool {
+        match loaded {
             doc::Loaded::No => false,
             doc::Loaded::Merged => true,
             doc::Loaded::AsIs => {

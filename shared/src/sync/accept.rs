@@ -86,9 +86,7 @@ pub fn receive(
     }
     // Nothing to merge (an acknowledgement, or what the device has and needs): no fork needed.
     if message.changes.is_empty() {
-        doc.sync()
-            .receive_sync_message(state, message)
-            .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))?;
+        receive_without_changes(doc, doc_id, state, message)?;
         return Ok(Outcome {
             changed: false,
             dropped,
@@ -113,9 +111,7 @@ pub fn receive(
     if !need.is_empty() {
         let mut message = Message::decode(raw).expect("decoded above");
         message.changes = automerge::sync::ChunkList::empty();
-        doc.sync()
-            .receive_sync_message(state, message)
-            .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))?;
+        receive_without_changes(doc, doc_id, state, message)?;
         return Ok(Outcome {
             changed: false,
             dropped,
@@ -133,6 +129,19 @@ pub fn receive(
         dropped,
         need: Vec::new(),
     })
+}
+
+/// Takes in a message that carries no changes (what the device has and needs); the document
+/// cannot change.
+fn receive_without_changes(
+    doc: &mut AutoCommit,
+    doc_id: &DocId,
+    state: &mut State,
+    message: Message,
+) -> Result<(), Rejection> {
+    doc.sync()
+        .receive_sync_message(state, message)
+        .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))
 }
 
 /// The server's next message to the device: Automerge's own, plus a request for the changes in
