@@ -36,7 +36,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let (mut session, mut events) = hub.connect(device);
     let (mut sink, mut stream) = socket.split();
     tracing::info!(device = %session.device.id, role = %session.device.role, "connected");
-    let manifest = match tokio::task::block_in_place(|| hub.manifest(&session)) {
+    let manifest = match hub.manifest(&session) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "building a manifest failed");
@@ -47,7 +47,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 "the server could not list documents",
             )
             .await;
-            hub.disconnect(&session);
+            hub.disconnect(&mut session);
             return;
         }
     };
@@ -91,7 +91,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     refuse(&mut sink, &state, ErrorCode::RateLimited, "too many frames per second").await;
                     break;
                 }
-                if tokio::task::block_in_place(|| hub.is_revoked(&session.device.id)) {
+                if hub.is_revoked(&mut session) {
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
                 }
@@ -111,7 +111,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
                     break;
                 }
-                let handled = tokio::task::block_in_place(|| hub.handle_sync(&mut session, docs));
+                let handled = hub.handle_sync(&mut session, docs);
                 // Accepted changes are acknowledged once they are on disk.
                 if let Some(commit) = handled.commit {
                     hub.durability.wait(commit).await;
@@ -130,13 +130,14 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
                 docs.sort();
                 docs.dedup();
-                let messages = tokio::task::block_in_place(|| hub.push(&mut session, &docs));
+                let messages = hub.push(&mut session, &docs);
                 if !messages.is_empty() {
                     open &= send(&mut sink, &state, &Frame::Sync { docs: messages }).await;
                 }
             }
             _ = revocation_check.tick() => {
-                if tokio::task::block_in_place(|| hub.is_revoked(&session.device.id)) {
+                hub.save_states(&mut session);
+                if hub.is_revoked(&mut session) {
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
                 }
@@ -147,7 +148,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
             }
         }
     }
-    tokio::task::block_in_place(|| hub.disconnect(&session));
+    hub.disconnect(&mut session);
     tracing::info!(device = %session.device.id, "disconnected");
 }
 
@@ -172,17 +173,17 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
                 )
             } else {
                 let now = chrono::Utc::now().timestamp();
-                let redeemed = tokio::task::block_in_place(|| {
-                    let redeemed = state
-                        .hub
-                        .with_store(|conn| {
-                            store::redeem_invite(conn, invite.trim(), person.trim(), now)
-                        })
-                        .map_err(|e| e.to_string())?;
+                let redeemed = state
+                    .hub
+                    .with_store(|conn| {
+                        store::redeem_invite(conn, invite.trim(), person.trim(), now)
+                    })
+                    .map_err(|e| e.to_string());
+                if redeemed.is_ok() {
                     // The device's token is on disk before the device is told it.
-                    state.hub.durability.sync_now().map_err(|e| e.to_string())?;
-                    Ok::<_, String>(redeemed)
-                });
+                    let commit = state.hub.durability.wrote();
+                    state.hub.durability.wait(commit).await;
+                }
                 match redeemed {
                     Ok(Ok((device, token))) => {
                         tracing::info!(device = %device.id, role = %device.role, "device joined");

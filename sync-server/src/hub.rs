@@ -23,6 +23,8 @@ struct DocSlot {
     doc: AutoCommit,
     saved_heads: Vec<ChangeHash>,
     last_used: Instant,
+    /// [`Inner::epoch`] when `saved_heads` were last compared with the store.
+    epoch: u64,
 }
 
 /// What the hub tells a connection.
@@ -52,6 +54,10 @@ pub struct Session {
     /// it answers, later changes are not pushed again: its answer brings them all, and a device
     /// that does not hold the document is not sent every change of it.
     notified: HashSet<DocId>,
+    /// Sync states changed since they were last saved ([`Hub::save_states`]).
+    unsaved: HashSet<DocId>,
+    /// [`Inner::epoch`] at the last revocation check.
+    checked_epoch: u64,
 }
 
 impl Session {
@@ -70,6 +76,16 @@ struct Inner {
     actor: ActorId,
     /// Most documents held in memory; the least recently used goes first.
     max_docs: usize,
+    /// SQLite's `data_version` when last read: it changes when another process (the admin CLI)
+    /// commits to the store.
+    data_version: i64,
+    /// Counts the changes of `data_version` seen. While it stays the same, nothing but this hub
+    /// wrote to the store: documents in memory are current and no device was revoked.
+    epoch: u64,
+    /// When `data_version` was last read.
+    observed_at: Option<Instant>,
+    /// Teams known to exist (`workspace/team`); teams are never removed.
+    known_teams: HashSet<String>,
 }
 
 /// Shared server state.
@@ -115,6 +131,10 @@ impl Hub {
                 peers: HashMap::new(),
                 actor: ActorId::random(),
                 max_docs: max_docs.max(1),
+                data_version: 0,
+                epoch: 1,
+                observed_at: None,
+                known_teams: HashSet::new(),
             }),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
@@ -156,27 +176,39 @@ impl Hub {
                 id,
                 states: HashMap::new(),
                 notified: HashSet::new(),
+                unsaved: HashSet::new(),
+                checked_epoch: 0,
             },
             rx,
         )
     }
 
-    /// Unregisters a connection, persisting its sync states.
-    pub fn disconnect(&self, session: &Session) {
-        let mut inner = self.lock();
-        inner.peers.remove(&session.id);
+    /// Unregisters a connection, saving its sync states.
+    pub fn disconnect(&self, session: &mut Session) {
+        self.save_states(session);
+        self.lock().peers.remove(&session.id);
+        self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Saves the sync states changed since the last save, in one transaction. They only spare
+    /// a reconnecting device a longer exchange, so they are saved now and then (and when the
+    /// device leaves), not with every frame; one lost in a crash costs bytes, never changes.
+    pub fn save_states(&self, session: &mut Session) {
+        if session.unsaved.is_empty() {
+            return;
+        }
         let states: Vec<(String, Vec<u8>)> = session
-            .states
-            .iter()
-            .map(|(doc_id, state)| {
+            .unsaved
+            .drain()
+            .filter_map(|doc_id| {
+                let state = session.states.get(&doc_id)?;
                 let key = store::doc_key(&session.device.workspace, &doc_id.to_string());
-                (key, state.encode())
+                Some((key, state.encode()))
             })
             .collect();
-        if let Err(e) = store::save_sync_states(&inner.conn, &session.device.id, &states) {
+        if let Err(e) = store::save_sync_states(&self.lock().conn, &session.device.id, &states) {
             tracing::warn!(error = %e, "saving sync states failed");
         }
-        self.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Every document the device may read, with the server's heads.
@@ -225,8 +257,8 @@ impl Hub {
         docs.sort_by_key(|d| d.doc != "workspace");
         let mut handled = Handled::default();
         let mut changed = Vec::new();
-        let mut states = Vec::new();
         let mut inner = self.lock();
+        inner.observe_external_writes(false);
         let sender = session.sender();
         for DocMessage { doc, message } in docs {
             let Ok(doc_id) = doc.parse::<DocId>() else {
@@ -330,10 +362,7 @@ impl Hub {
                     message: reply.encode(),
                 });
             }
-            states.push((store::doc_key(&ws, &doc), state.encode()));
-        }
-        if let Err(e) = store::save_sync_states(&inner.conn, &session.device.id, &states) {
-            tracing::warn!(error = %e, "saving sync states failed");
+            session.unsaved.insert(doc_id);
         }
         if !changed.is_empty() {
             handled.commit = Some(self.durability.wrote());
@@ -362,6 +391,7 @@ impl Hub {
     /// Sync messages carrying new changes of `docs` to a connected device.
     pub fn push(&self, session: &mut Session, docs: &[DocId]) -> Vec<DocMessage> {
         let mut inner = self.lock();
+        inner.observe_external_writes(false);
         let ws = session.device.workspace.clone();
         let mut out = Vec::new();
         for doc_id in docs {
@@ -380,15 +410,25 @@ impl Hub {
                 });
             }
             session.states.insert(doc_id.clone(), state);
+            session.unsaved.insert(doc_id.clone());
         }
         out
     }
 
-    /// Whether the device was revoked (checked on every frame and on a timer).
-    pub fn is_revoked(&self, device: &str) -> bool {
-        match store::device(&self.lock().conn, device) {
-            Ok(Some(d)) => d.revoked_at.is_some(),
-            Ok(None) => true,
+    /// Whether the device was revoked (checked on every frame and on a timer). Devices are
+    /// revoked by the admin CLI, another process: the store is read again only after it wrote.
+    pub fn is_revoked(&self, session: &mut Session) -> bool {
+        let mut inner = self.lock();
+        let epoch = inner.observe_external_writes(false);
+        if session.checked_epoch == epoch {
+            return false;
+        }
+        match store::device(&inner.conn, &session.device.id) {
+            Ok(Some(d)) if d.revoked_at.is_none() => {
+                session.checked_epoch = epoch;
+                false
+            }
+            Ok(_) => true,
             Err(e) => {
                 tracing::error!(error = %e, "checking a device failed");
                 false
@@ -427,6 +467,10 @@ impl Hub {
     }
 }
 
+/// How stale the hub's view of other processes' writes to the store may be: a revocation or an
+/// admin edit is seen within this time.
+const OBSERVE_EVERY: Duration = Duration::from_millis(1);
+
 /// Whether an encoded sync message carries changes (undecodable ones are left to the gate).
 fn carries_changes(message: &[u8]) -> bool {
     automerge::sync::Message::decode(message)
@@ -451,25 +495,66 @@ fn load_state<'a>(
 }
 
 impl Inner {
+    /// Reads SQLite's `data_version` (at most every [`OBSERVE_EVERY`] unless `now`); returns
+    /// [`Inner::epoch`], advanced if another process committed since the last read.
+    fn observe_external_writes(&mut self, now: bool) -> u64 {
+        if !now
+            && self
+                .observed_at
+                .is_some_and(|t| t.elapsed() < OBSERVE_EVERY)
+        {
+            return self.epoch;
+        }
+        self.observed_at = Some(Instant::now());
+        let version = self
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)));
+        match version {
+            Ok(v) if v == self.data_version => {}
+            Ok(v) => {
+                self.data_version = v;
+                self.epoch += 1;
+            }
+            // Unknown: assume someone wrote.
+            Err(_) => self.epoch += 1,
+        }
+        self.epoch
+    }
+
     /// Whether the workspace has this team: created by the admin CLI, or by a coordinator in the
     /// workspace document.
     fn team_exists(&mut self, ws: &str, team: &str) -> bool {
-        if store::team_exists(&self.conn, ws, team).unwrap_or(false) {
+        let known = format!("{ws}/{team}");
+        if self.known_teams.contains(&known) {
             return true;
         }
-        match self.slot(ws, &DocId::Workspace) {
-            Ok(slot) => ibasho_shared::doc::read_workspace(&slot.doc)
-                .teams
-                .iter()
-                .any(|t| t.id == team),
-            Err(_) => false,
+        let exists = store::team_exists(&self.conn, ws, team).unwrap_or(false)
+            || match self.slot(ws, &DocId::Workspace) {
+                Ok(slot) => ibasho_shared::doc::read_workspace(&slot.doc)
+                    .teams
+                    .iter()
+                    .any(|t| t.id == team),
+                Err(_) => false,
+            };
+        if exists {
+            self.known_teams.insert(known);
         }
+        exists
     }
 
     /// The document, loaded on demand; refreshed when the store has changes this process did not
     /// make (admin commands write to the same store).
     fn slot(&mut self, ws: &str, doc_id: &DocId) -> Result<&mut DocSlot, doc_store::LoadError> {
         let key = store::doc_key(ws, &doc_id.to_string());
+        let epoch = self.epoch;
+        if let Some(slot) = self.docs.get_mut(&key)
+            && slot.epoch == epoch
+        {
+            // Nothing else wrote to the store since the slot was compared with it.
+            slot.last_used = Instant::now();
+            return Ok(self.docs.get_mut(&key).expect("present"));
+        }
         let stored_heads = store::heads_of(&self.conn, ws, &doc_id.to_string())?;
         let stale = match (self.docs.get(&key), &stored_heads) {
             (Some(slot), Some(bytes)) => {
@@ -515,12 +600,14 @@ impl Inner {
                         doc,
                         saved_heads,
                         last_used: Instant::now(),
+                        epoch,
                     },
                 );
             }
         }
         let slot = self.docs.get_mut(&key).expect("loaded above");
         slot.last_used = Instant::now();
+        slot.epoch = epoch;
         Ok(slot)
     }
 
@@ -530,14 +617,21 @@ impl Inner {
         let key = store::doc_key(ws, &name);
         // The admin CLI writes to the same store from another process: take in what it stored
         // since this document was loaded, so its changes are neither overwritten nor compacted away.
-        let stored = store::heads_of(&self.conn, ws, &name)?.map(|b| store::decode_heads(&b));
+        let epoch = self.observe_external_writes(true);
+        let unchecked = self.docs.get(&key).is_some_and(|s| s.epoch != epoch);
+        let stored = if unchecked {
+            store::heads_of(&self.conn, ws, &name)?.map(|b| store::decode_heads(&b))
+        } else {
+            None
+        };
         let slot = self
             .docs
             .get_mut(&key)
             .expect("persisted documents are loaded");
+        slot.epoch = epoch;
         let mut mine: Vec<[u8; 32]> = slot.saved_heads.iter().map(|h| h.0).collect();
         mine.sort();
-        if let Some(mut theirs) = stored.clone() {
+        if let Some(mut theirs) = stored {
             theirs.sort();
             if theirs != mine
                 && let Ok(Some(mut on_disk)) = doc_store::load(&self.conn, &key)

@@ -44,6 +44,10 @@ enum Command {
         /// Most documents in memory.
         #[arg(long, default_value_t = 2000)]
         max_docs: usize,
+        /// Threads serving connections. Documents are behind one lock, so more threads mostly add
+        /// hand-offs between them; 1 serves everything on one thread (file syncs run on their own).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Workspaces.
     #[command(subcommand)]
@@ -118,6 +122,7 @@ fn main() -> Result<()> {
             burst,
             idle_secs,
             max_docs,
+            threads,
         } => {
             let limits = Limits {
                 max_frame_bytes,
@@ -125,7 +130,15 @@ fn main() -> Result<()> {
                 frames_per_second,
                 burst,
             };
-            let runtime = tokio::runtime::Runtime::new()?;
+            let runtime = if threads <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(threads);
+                builder
+            }
+            .enable_all()
+            .build()?;
             runtime.block_on(serve(
                 conn,
                 &listen,

@@ -32,6 +32,9 @@ struct Args {
     /// is the full app client (a replica of everything readable, in-memory SQLite).
     #[arg(long, default_value = "lean", value_parser = ["lean", "replica"])]
     client: String,
+    /// The server's `--threads`.
+    #[arg(long, default_value_t = 1)]
+    server_threads: usize,
 }
 
 /// A simulated device.
@@ -72,7 +75,8 @@ fn main() -> Result<()> {
 
 async fn run(args: Args) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let server = Server::start(&dir.path().join("server"));
+    let threads = args.server_threads.to_string();
+    let server = Server::start_with(&dir.path().join("server"), &["--threads", &threads]);
     let ws = server.admin(&["workspace", "create", "--name", "負荷試験PF"]);
     let teams: Vec<String> = (0..args.devices.div_ceil(10))
         .map(|i| server.team(&ws, &format!("班{i}")))

@@ -38,12 +38,14 @@ pub fn record_ids(doc: &AutoCommit, kind: RecordKind) -> Vec<String> {
 /// The record's fields as they currently resolve (the winning value where there is a conflict).
 pub fn read_record(doc: &AutoCommit, kind: RecordKind, id: &str) -> Option<FieldMap> {
     let rec = map_at(doc, &records_obj(doc, kind)?, id)?;
-    let mut fields = FieldMap::new();
-    for key in doc.keys(&rec) {
-        if let Ok(Some((Value::Scalar(v), _))) = doc.get(&rec, key.as_str()) {
-            fields.insert(key, FieldValue::from_scalar(v.as_ref()));
-        }
-    }
+    // One pass over the record's map: far cheaper than looking up each key.
+    let fields = doc
+        .map_range(&rec, ..)
+        .filter_map(|item| match item.value.into_value() {
+            Value::Scalar(v) => Some((item.key.into_owned(), FieldValue::from_scalar(&v))),
+            Value::Object(_) => None,
+        })
+        .collect();
     Some(fields)
 }
 
@@ -68,12 +70,9 @@ pub fn conflicted_fields(doc: &AutoCommit, kind: RecordKind, id: &str) -> Vec<St
     let Some(rec) = records_obj(doc, kind).and_then(|r| map_at(doc, &r, id)) else {
         return Vec::new();
     };
-    doc.keys(&rec)
-        .filter(|key| {
-            doc.get_all(&rec, key.as_str())
-                .map(|v| v.len() > 1)
-                .unwrap_or(false)
-        })
+    doc.map_range(&rec, ..)
+        .filter(|item| item.conflict)
+        .map(|item| item.key.into_owned())
         .collect()
 }
 
@@ -86,8 +85,10 @@ pub fn field_values(
     let Some(rec) = records_obj(doc, kind).and_then(|r| map_at(doc, &r, id)) else {
         return Vec::new();
     };
-    doc.keys(&rec)
-        .filter_map(|key| {
+    doc.map_range(&rec, ..)
+        .filter(|item| item.conflict)
+        .filter_map(|item| {
+            let key = item.key.into_owned();
             let all = doc.get_all(&rec, key.as_str()).ok()?;
             (all.len() > 1).then(|| {
                 let values = all

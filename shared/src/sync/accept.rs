@@ -95,6 +95,8 @@ pub fn receive(
     }
     let before = doc.get_heads();
     let mut fork = doc.fork();
+    // Index what the message changes, so the check below diffs only that, not the whole document.
+    fork.update_diff_cursor();
     let mut fork_state = state.clone();
     fork.sync()
         .receive_sync_message(&mut fork_state, message)
@@ -121,6 +123,8 @@ pub fn receive(
     let after = fork.get_heads();
     if after != before {
         check(doc, &mut fork, doc_id, &before, &after, sender)?;
+        // The index is not kept: it would grow with every later change.
+        fork.reset_diff_cursor();
         *doc = fork;
     }
     *state = fork_state;
