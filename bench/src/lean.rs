@@ -59,7 +59,7 @@ impl LeanDevice {
             refused: 0,
         };
         let keys: Vec<String> = device.docs.keys().cloned().collect();
-        device.send_messages(&keys).await?;
+        device.send_messages(&keys, false).await?;
         // Until every held document has the server's heads.
         while !device.synced() {
             let frame = device
@@ -142,11 +142,12 @@ impl LeanDevice {
                 .with_message(note.to_message())
                 .with_time(chrono::Utc::now().timestamp()),
         );
-        self.send_messages(&[key]).await
+        self.send_messages(&[key], false).await
     }
 
-    /// Sends whatever Automerge has to say for these held documents, in one frame.
-    async fn send_messages(&mut self, keys: &[String]) -> Result<()> {
+    /// Sends whatever Automerge has to say for these held documents, in one frame: an `Answer`
+    /// when it answers the server, a `Sync` (which the server always replies to) otherwise.
+    async fn send_messages(&mut self, keys: &[String], answer: bool) -> Result<()> {
         let mut out = Vec::new();
         for key in keys {
             let Some(held) = self.docs.get_mut(key) else {
@@ -160,7 +161,12 @@ impl LeanDevice {
             }
         }
         if !out.is_empty() {
-            self.conn.send(&Frame::Sync { docs: out }).await?;
+            let frame = if answer {
+                Frame::Answer { docs: out }
+            } else {
+                Frame::Sync { docs: out }
+            };
+            self.conn.send(&frame).await?;
         }
         Ok(())
     }
@@ -202,7 +208,7 @@ impl LeanDevice {
             }
             answer.push(doc);
         }
-        self.send_messages(&answer).await?;
+        self.send_messages(&answer, true).await?;
         Ok(changed)
     }
 }

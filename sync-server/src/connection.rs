@@ -95,10 +95,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
                 }
-                let docs = match Frame::decode(&bytes) {
-                    Ok(Frame::Sync { docs }) => docs,
+                let (docs, answer) = match Frame::decode(&bytes) {
+                    Ok(Frame::Sync { docs }) => (docs, false),
+                    Ok(Frame::Answer { docs }) => (docs, true),
                     Ok(_) => {
-                        refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync frames are expected on /sync").await;
+                        refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
                         break;
                     }
                     Err(e) => {
@@ -119,7 +120,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 for error in &handled.errors {
                     open &= send(&mut sink, &state, error).await;
                 }
-                open &= send(&mut sink, &state, &Frame::SyncReply { docs: handled.replies }).await;
+                if !answer {
+                    open &= send(&mut sink, &state, &Frame::SyncReply { docs: handled.replies }).await;
+                } else if !handled.replies.is_empty() {
+                    open &= send(&mut sink, &state, &Frame::Sync { docs: handled.replies }).await;
+                }
             }
             event = events.recv() => {
                 let Some(PeerEvent::Changed(mut docs)) = event else { break };

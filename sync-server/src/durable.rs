@@ -4,7 +4,7 @@
 //! changes are acknowledged only once that `fsync` is done, so devices writing at the same time
 //! share one instead of queueing behind one each while the hub is locked.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -19,6 +19,8 @@ pub struct Durability {
     /// Sequence number up to which commits are durable.
     durable: watch::Sender<u64>,
     wake: Notify,
+    /// The log, kept open once it exists (the hub's connection keeps SQLite from deleting it).
+    log: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl Durability {
@@ -29,6 +31,7 @@ impl Durability {
             written: AtomicU64::new(0),
             durable: watch::channel(0).0,
             wake: Notify::new(),
+            log: std::sync::Mutex::new(None),
         }
     }
 
@@ -48,7 +51,7 @@ impl Durability {
     /// Makes every commit so far durable now (blocking).
     pub fn sync_now(&self) -> std::io::Result<()> {
         let target = self.written.load(Ordering::SeqCst);
-        sync_log(self.wal.as_deref())?;
+        self.sync_log()?;
         self.durable.send_if_modified(|d| {
             let advanced = target > *d;
             *d = (*d).max(target);
@@ -76,14 +79,22 @@ impl Durability {
     }
 }
 
-/// `fsync` of the write-ahead log. Without a log file everything is in the database file, which
-/// SQLite syncs when it checkpoints.
-fn sync_log(wal: Option<&Path>) -> std::io::Result<()> {
-    let Some(wal) = wal else { return Ok(()) };
-    match std::fs::File::open(wal) {
-        Ok(file) => file.sync_data(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+impl Durability {
+    /// `fsync` of the write-ahead log. Without a log file everything is in the database file,
+    /// which SQLite syncs when it checkpoints.
+    fn sync_log(&self) -> std::io::Result<()> {
+        let Some(wal) = self.wal.as_deref() else {
+            return Ok(());
+        };
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.is_none() {
+            match std::fs::File::open(wal) {
+                Ok(file) => *log = Some(file),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        log.as_ref().expect("opened above").sync_data()
     }
 }
 

@@ -25,6 +25,51 @@ struct DocSlot {
     last_used: Instant,
     /// [`Inner::epoch`] when `saved_heads` were last compared with the store.
     epoch: u64,
+    /// Pushes built at the document's current heads, by the sync state they were built from.
+    pushes: PushCache,
+}
+
+/// Automerge's `generate_sync_message` is a function of the document and the peer's sync state
+/// alone. Devices in step with the server have equal states, so a new change is encoded into a
+/// push once for all of them instead of once per device.
+#[derive(Default)]
+struct PushCache {
+    heads: Vec<ChangeHash>,
+    by_state: HashMap<State, (State, Option<Vec<u8>>)>,
+}
+
+/// Most sync states a document's push cache keeps, and the largest message it keeps.
+const PUSH_CACHE_STATES: usize = 64;
+const PUSH_CACHE_BYTES: usize = 64 * 1024;
+
+impl DocSlot {
+    /// The encoded message for a peer in `state` (updated as Automerge would), built once per
+    /// distinct state at the current heads.
+    fn push_message(&mut self, state: &mut State) -> Option<Vec<u8>> {
+        let heads = self.doc.get_heads();
+        if self.pushes.heads != heads {
+            self.pushes.heads = heads;
+            self.pushes.by_state.clear();
+        }
+        if let Some((after, message)) = self.pushes.by_state.get(state) {
+            *state = after.clone();
+            return message.clone();
+        }
+        let before = state.clone();
+        let message = self
+            .doc
+            .sync()
+            .generate_sync_message(state)
+            .map(|m| m.encode());
+        if self.pushes.by_state.len() < PUSH_CACHE_STATES
+            && message.as_ref().is_none_or(|m| m.len() <= PUSH_CACHE_BYTES)
+        {
+            self.pushes
+                .by_state
+                .insert(before, (state.clone(), message.clone()));
+        }
+        message
+    }
 }
 
 /// What the hub tells a connection.
@@ -402,11 +447,12 @@ impl Hub {
             state.set_read_only(session.policy.access(doc_id) == Access::Read);
             let mut state = std::mem::take(state);
             if let Ok(slot) = inner.slot(&ws, doc_id)
-                && let Some(message) = slot.doc.sync().generate_sync_message(&mut state)
+                && !accept::nothing_to_say(&mut slot.doc, &state)
+                && let Some(message) = slot.push_message(&mut state)
             {
                 out.push(DocMessage {
                     doc: doc_id.to_string(),
-                    message: message.encode(),
+                    message,
                 });
             }
             session.states.insert(doc_id.clone(), state);
@@ -601,6 +647,7 @@ impl Inner {
                         saved_heads,
                         last_used: Instant::now(),
                         epoch,
+                        pushes: PushCache::default(),
                     },
                 );
             }
@@ -700,5 +747,59 @@ fn release_freed_memory() {
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live memory.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    /// A push built once for peers in equal states is exactly what Automerge builds for each.
+    #[test]
+    fn peers_in_step_get_the_push_automerge_would_build_for_each() {
+        let mut server = AutoCommit::new();
+        server.put(automerge::ROOT, "a", 1).unwrap();
+        let mut peers: Vec<(AutoCommit, State, State)> = (0..3)
+            .map(|_| (AutoCommit::new(), State::new(), State::new()))
+            .collect();
+        let mut slot = DocSlot {
+            doc: server,
+            saved_heads: Vec::new(),
+            last_used: Instant::now(),
+            epoch: 0,
+            pushes: PushCache::default(),
+        };
+        for round in 0..4 {
+            slot.doc.put(automerge::ROOT, "a", round).unwrap();
+            for (peer, peer_state, server_state) in &mut peers {
+                // Until quiet: the server pushes (through the cache), the peer answers.
+                for _ in 0..5 {
+                    let mut expected_state = server_state.clone();
+                    let expected = slot
+                        .doc
+                        .sync()
+                        .generate_sync_message(&mut expected_state)
+                        .map(|m| m.encode());
+                    let got = slot.push_message(server_state);
+                    assert_eq!(got, expected, "round {round}");
+                    assert_eq!(*server_state, expected_state);
+                    let Some(bytes) = got else { break };
+                    let m = automerge::sync::Message::decode(&bytes).unwrap();
+                    peer.sync().receive_sync_message(peer_state, m).unwrap();
+                    if let Some(answer) = peer.sync().generate_sync_message(peer_state) {
+                        slot.doc
+                            .sync()
+                            .receive_sync_message(server_state, answer)
+                            .unwrap();
+                    }
+                }
+                assert_eq!(peer.get_heads(), slot.doc.get_heads());
+            }
+        }
+        assert!(
+            !slot.pushes.by_state.is_empty(),
+            "pushes were cached at the last heads"
+        );
     }
 }

@@ -267,11 +267,11 @@ fn record_heads(
     doc: &str,
     heads: &[ChangeHash],
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO doc_heads (key, workspace, doc_id, heads) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (key) DO UPDATE SET heads = excluded.heads",
-        params![key, workspace, doc, encode_heads(heads)],
-    )?;
+    )?
+    .execute(params![key, workspace, doc, encode_heads(heads)])?;
     Ok(())
 }
 

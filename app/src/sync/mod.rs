@@ -176,12 +176,22 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
     }
 }
 
-/// Sends messages in frames of at most `DOCS_PER_FRAME` documents; returns the frames sent.
-async fn send_in_frames(conn: &mut Connection, mut outgoing: Vec<DocMessage>) -> Result<usize> {
+/// Sends messages in frames of at most `DOCS_PER_FRAME` documents, as `Sync` frames (each
+/// answered by a `SyncReply`) or as `Answer`s (see [`Frame::Answer`]); returns the frames sent.
+async fn send_in_frames(
+    conn: &mut Connection,
+    mut outgoing: Vec<DocMessage>,
+    answers: bool,
+) -> Result<usize> {
     let mut frames = 0;
     while !outgoing.is_empty() {
         let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
-        conn.send(&Frame::Sync { docs: outgoing }).await?;
+        let frame = if answers {
+            Frame::Answer { docs: outgoing }
+        } else {
+            Frame::Sync { docs: outgoing }
+        };
+        conn.send(&frame).await?;
         outgoing = rest;
         frames += 1;
     }
@@ -197,7 +207,7 @@ async fn exchange(
 ) -> Result<()> {
     while !outgoing.is_empty() {
         report.docs_sent += outgoing.len();
-        let mut awaiting = send_in_frames(conn, outgoing).await?;
+        let mut awaiting = send_in_frames(conn, outgoing, false).await?;
         while awaiting > 0 {
             let frame = conn.recv(REPLY_TIMEOUT).await?;
             if handle(replica, frame, report)? {
@@ -291,7 +301,7 @@ impl LiveSession {
     pub async fn send_answers(&mut self, replica: &mut Replica) -> Result<usize> {
         let outgoing = replica.pending_sync_messages()?;
         let count = outgoing.len();
-        send_in_frames(&mut self.conn, outgoing).await?;
+        send_in_frames(&mut self.conn, outgoing, true).await?;
         Ok(count)
     }
 

@@ -262,9 +262,11 @@ async fn run(args: Args) -> Result<()> {
             eprintln!("device: {e:#}");
         }
     }
+    let accepted = server.metric("ibasho_changes_accepted_total ");
+    let frames_in = server.metric("ibasho_frames_received_total ");
+    let frames_out = server.metric("ibasho_frames_sent_total ");
     eprintln!(
-        "server accepted {} document updates, {} rejects",
-        server.metric("ibasho_changes_accepted_total "),
+        "server accepted {accepted} document updates, {} rejects; frames in {frames_in}, out {frames_out}",
         server.metric("ibasho_rejects_total ")
     );
     obs.abort();
@@ -295,6 +297,7 @@ async fn run(args: Args) -> Result<()> {
         "server_cpu_pct": 100.0 * cpu_used.as_secs_f64() / args.seconds as f64,
         "server_peak_rss_mb": peak_kb as f64 / 1024.0,
         "device_failures": failures,
+        "server_frames_per_edit": (frames_in + frames_out) as f64 / accepted.max(1) as f64,
     });
     println!("{out}");
     Ok(())

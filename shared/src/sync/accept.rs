@@ -87,6 +87,7 @@ pub fn receive(
     // Nothing to merge (an acknowledgement, or what the device has and needs): no fork needed.
     if message.changes.is_empty() {
         receive_without_changes(doc, doc_id, state, message)?;
+        forget_acknowledged(doc, state);
         return Ok(Outcome {
             changed: false,
             dropped,
@@ -128,6 +129,7 @@ pub fn receive(
         *doc = fork;
     }
     *state = fork_state;
+    forget_acknowledged(doc, state);
     Ok(Outcome {
         changed: after != before,
         dropped,
@@ -148,10 +150,23 @@ fn receive_without_changes(
         .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))
 }
 
+/// Once the device has every change of the document, the hashes sent to it so far are dropped
+/// from the state: they only keep changes still in flight from being sent twice, and otherwise
+/// grow with every change for as long as the connection lasts. Devices in step then have equal
+/// states, which lets the server build one push for all of them.
+fn forget_acknowledged(doc: &mut AutoCommit, state: &mut State) {
+    if !state.sent_hashes.is_empty() && state.their_heads.as_ref() == Some(&doc.get_heads()) {
+        state.sent_hashes.clear();
+    }
+}
+
 /// The server's next message to the device: Automerge's own, plus a request for the changes in
 /// `need` (from [`Outcome::need`]) with the reset flag, so the device sends them and resends what
 /// it already sent and the server did not keep.
 pub fn reply(doc: &mut AutoCommit, state: &mut State, need: &[ChangeHash]) -> Option<Message> {
+    if need.is_empty() && nothing_to_say(doc, state) {
+        return None;
+    }
     let mut message = doc.sync().generate_sync_message(state)?;
     if !need.is_empty() {
         for hash in need {
@@ -164,6 +179,22 @@ pub fn reply(doc: &mut AutoCommit, state: &mut State, need: &[ChangeHash]) -> Op
         message.flags = Some(flags);
     }
     Some(message)
+}
+
+/// Whether Automerge's `generate_sync_message` would return `None` for this peer, decided from
+/// the sync state alone: the peer was told our current heads, and either has not answered yet or
+/// answered with those same heads and needs nothing. Automerge reaches the same answer only after
+/// building a Bloom filter and the list of changes to send, which is most of the cost of an
+/// acknowledgement.
+pub fn nothing_to_say(doc: &mut AutoCommit, state: &State) -> bool {
+    if !state.have_responded {
+        return false;
+    }
+    let heads = doc.get_heads();
+    state.last_sent_heads == heads
+        && (state.in_flight
+            || (state.their_heads.as_ref() == Some(&heads)
+                && state.their_need.as_ref().is_none_or(|n| n.is_empty())))
 }
 
 /// Checks what changed between `before` and `after` in `fork`.

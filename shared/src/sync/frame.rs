@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the frame format; both ends refuse another.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One document's Automerge sync message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,13 @@ pub enum Frame {
         doc: Option<String>,
         /// Words for people (English).
         message: String,
+    },
+    /// A device's answer to the server's `Sync` (a push, or the server's own answer): taken in
+    /// like `Sync`, but the server replies only when it has something to say, and then with a
+    /// `Sync`. Acknowledging a push costs one frame, not two.
+    Answer {
+        /// The messages.
+        docs: Vec<DocMessage>,
     },
 }
 
