@@ -444,7 +444,7 @@ fn skipping_a_sync_message_only_when_automerge_would_send_none() {
             5 => {
                 // Deliver what is in flight; now and then a message is lost on the way.
                 for m in to_b.drain(..) {
-                    if (seed >> 40) % 9 != 0 {
+                    if !(seed >> 40).is_multiple_of(9) {
                         b.sync().receive_sync_message(&mut sb, m).unwrap();
                     }
                 }
