@@ -25,33 +25,93 @@ struct DocSlot {
     last_used: Instant,
     /// [`Inner::epoch`] when `saved_heads` were last compared with the store.
     epoch: u64,
-    /// Pushes built at the document's current heads, by the sync state they were built from.
-    pushes: PushCache,
+    /// Sync work done at the document's current heads, reused for devices in the same state.
+    memo: SyncMemo,
 }
 
 /// Automerge's `generate_sync_message` is a function of the document and the peer's sync state
-/// alone. Devices in step with the server have equal states, so a new change is encoded into a
-/// push once for all of them instead of once per device.
+/// alone, and taking in an acknowledgement (a message without changes) one of the document, the
+/// state and the message. Devices in step with the server have equal states and acknowledge a
+/// push with equal messages, so a new change is encoded into a push once for all of them, and
+/// their acknowledgements are worked out once.
 #[derive(Default)]
-struct PushCache {
+struct SyncMemo {
+    /// The heads the entries are valid at.
     heads: Vec<ChangeHash>,
-    by_state: HashMap<State, (State, Option<Vec<u8>>)>,
+    /// Pushes, by the state they were built from: the state after, and the encoded message.
+    pushes: HashMap<State, (State, Option<Vec<u8>>)>,
+    /// Acknowledgements, by the hash of the state and the message: those two, and the state after.
+    acks: HashMap<u64, (State, Vec<u8>, State)>,
 }
 
-/// Most sync states a document's push cache keeps, and the largest message it keeps.
-const PUSH_CACHE_STATES: usize = 64;
-const PUSH_CACHE_BYTES: usize = 64 * 1024;
+impl SyncMemo {
+    /// Empties the memo when the document moved on.
+    fn at(&mut self, heads: Vec<ChangeHash>) -> &mut Self {
+        if self.heads != heads {
+            self.heads = heads;
+            self.pushes.clear();
+            self.acks.clear();
+        }
+        self
+    }
+}
+
+/// Most entries a document's memo keeps of each kind, and the largest message it keeps.
+const MEMO_ENTRIES: usize = 64;
+const MEMO_BYTES: usize = 64 * 1024;
+
+fn ack_key(state: &State, message: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    state.hash(&mut hasher);
+    message.hash(&mut hasher);
+    hasher.finish()
+}
 
 impl DocSlot {
+    /// Takes in a device's message through the gate ([`accept::receive`]); an acknowledgement
+    /// already worked out at these heads for an equal state is not worked out again.
+    fn receive(
+        &mut self,
+        doc_id: &DocId,
+        state: &mut State,
+        message: &[u8],
+        access: Access,
+        sender: &ibasho_shared::sync::Sender,
+    ) -> Result<accept::Outcome, ibasho_shared::sync::Rejection> {
+        let heads = self.doc.get_heads();
+        let key = ack_key(state, message);
+        if let Some((before, bytes, after)) = self.memo.at(heads).acks.get(&key)
+            && before == state
+            && bytes == message
+        {
+            *state = after.clone();
+            return Ok(accept::Outcome {
+                changed: false,
+                dropped: None,
+                need: Vec::new(),
+            });
+        }
+        let before = state.clone();
+        let outcome = accept::receive(&mut self.doc, doc_id, state, message, access, sender)?;
+        if !outcome.changed
+            && outcome.dropped.is_none()
+            && outcome.need.is_empty()
+            && self.memo.acks.len() < MEMO_ENTRIES
+            && message.len() <= MEMO_BYTES
+        {
+            self.memo
+                .acks
+                .insert(key, (before, message.to_vec(), state.clone()));
+        }
+        Ok(outcome)
+    }
+
     /// The encoded message for a peer in `state` (updated as Automerge would), built once per
     /// distinct state at the current heads.
     fn push_message(&mut self, state: &mut State) -> Option<Vec<u8>> {
         let heads = self.doc.get_heads();
-        if self.pushes.heads != heads {
-            self.pushes.heads = heads;
-            self.pushes.by_state.clear();
-        }
-        if let Some((after, message)) = self.pushes.by_state.get(state) {
+        if let Some((after, message)) = self.memo.at(heads).pushes.get(state) {
             *state = after.clone();
             return message.clone();
         }
@@ -61,11 +121,11 @@ impl DocSlot {
             .sync()
             .generate_sync_message(state)
             .map(|m| m.encode());
-        if self.pushes.by_state.len() < PUSH_CACHE_STATES
-            && message.as_ref().is_none_or(|m| m.len() <= PUSH_CACHE_BYTES)
+        if self.memo.pushes.len() < MEMO_ENTRIES
+            && message.as_ref().is_none_or(|m| m.len() <= MEMO_BYTES)
         {
-            self.pushes
-                .by_state
+            self.memo
+                .pushes
                 .insert(before, (state.clone(), message.clone()));
         }
         message
@@ -358,7 +418,7 @@ impl Hub {
                 }
             };
             let mut need = Vec::new();
-            match accept::receive(&mut slot.doc, &doc_id, state, &message, access, &sender) {
+            match slot.receive(&doc_id, state, &message, access, &sender) {
                 Ok(outcome) => {
                     need = outcome.need;
                     if let Some(dropped) = outcome.dropped {
@@ -647,7 +707,7 @@ impl Inner {
                         saved_heads,
                         last_used: Instant::now(),
                         epoch,
-                        pushes: PushCache::default(),
+                        memo: SyncMemo::default(),
                     },
                 );
             }
@@ -755,9 +815,14 @@ mod tests {
     use super::*;
     use automerge::transaction::Transactable;
 
-    /// A push built once for peers in equal states is exactly what Automerge builds for each.
+    /// A push built once for peers in equal states is exactly what Automerge builds for each, and
+    /// an acknowledgement worked out once leaves each state as taking it in would.
     #[test]
     fn peers_in_step_get_the_push_automerge_would_build_for_each() {
+        let sender = ibasho_shared::sync::Sender {
+            role: ibasho_shared::sync::Role::Coordinator,
+            device: "d".into(),
+        };
         let mut server = AutoCommit::new();
         server.put(automerge::ROOT, "a", 1).unwrap();
         let mut peers: Vec<(AutoCommit, State, State)> = (0..3)
@@ -768,7 +833,7 @@ mod tests {
             saved_heads: Vec::new(),
             last_used: Instant::now(),
             epoch: 0,
-            pushes: PushCache::default(),
+            memo: SyncMemo::default(),
         };
         for round in 0..4 {
             slot.doc.put(automerge::ROOT, "a", round).unwrap();
@@ -788,18 +853,33 @@ mod tests {
                     let m = automerge::sync::Message::decode(&bytes).unwrap();
                     peer.sync().receive_sync_message(peer_state, m).unwrap();
                     if let Some(answer) = peer.sync().generate_sync_message(peer_state) {
-                        slot.doc
-                            .sync()
-                            .receive_sync_message(server_state, answer)
-                            .unwrap();
+                        let answer = answer.encode();
+                        let mut expected_state = server_state.clone();
+                        let mut expected_doc = slot.doc.fork();
+                        accept::receive(
+                            &mut expected_doc,
+                            &DocId::Workspace,
+                            &mut expected_state,
+                            &answer,
+                            Access::Write,
+                            &sender,
+                        )
+                        .unwrap();
+                        slot.receive(
+                            &DocId::Workspace,
+                            server_state,
+                            &answer,
+                            Access::Write,
+                            &sender,
+                        )
+                        .unwrap();
+                        assert_eq!(*server_state, expected_state);
                     }
                 }
                 assert_eq!(peer.get_heads(), slot.doc.get_heads());
             }
         }
-        assert!(
-            !slot.pushes.by_state.is_empty(),
-            "pushes were cached at the last heads"
-        );
+        assert!(!slot.memo.pushes.is_empty(), "pushes were kept");
+        assert!(!slot.memo.acks.is_empty(), "acknowledgements were kept");
     }
 }
