@@ -78,7 +78,19 @@ impl Replica {
                 // change count, so one giant change would make every later small edit cost a
                 // full document on the wire.
                 for edit in edits {
-                    doc::write_fields(&mut entry.doc, edit.kind, &edit.id, &edit.fields)?;
+                    if edit.created {
+                        // A new record's empty fields read the same whether written as null or
+                        // left out; each one written is an Automerge op, the bulk of the edit's cost.
+                        let set: FieldMap = edit
+                            .fields
+                            .iter()
+                            .filter(|(_, v)| !matches!(v, FieldValue::Null))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        doc::write_fields(&mut entry.doc, edit.kind, &edit.id, &set)?;
+                    } else {
+                        doc::write_fields(&mut entry.doc, edit.kind, &edit.id, &edit.fields)?;
+                    }
                     let fields = if edit.created {
                         vec!["*".to_string()]
                     } else {
