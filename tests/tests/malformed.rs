@@ -1,5 +1,6 @@
-//! Malformed and hostile input over the real websocket: each gets an error frame, the server keeps
-//! serving everyone else, and nothing invalid is stored.
+//! Raw frames over the real websocket. Malformed and hostile input: each gets an error frame, the
+//! server keeps serving everyone else, and nothing invalid is stored. And which frames the server
+//! replies to.
 
 use automerge::sync::{Message as SyncMessage, State, SyncDoc};
 use automerge::transaction::Transactable;
@@ -279,4 +280,64 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
         vec![honest_place],
         "the honest place arrived and the forged one did not"
     );
+}
+
+/// A device's `Answer` is replied to only when the server has something to say; a `Sync` always
+/// gets its `SyncReply`. Had the answer been replied to, that reply would arrive before the
+/// `SyncReply`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_without_news_gets_no_reply_and_a_sync_always_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+    let mut ws = connect(&server, &token).await;
+
+    // Bring the organizations document in step with the server.
+    let mut doc = ibasho_shared::doc::genesis(&DocId::Orgs, automerge::ActorId::random());
+    let mut state = State::new();
+    loop {
+        let Some(m) = doc.sync().generate_sync_message(&mut state) else {
+            break;
+        };
+        send_raw(&mut ws, sync_frame("orgs", m.encode())).await;
+        match next(&mut ws).await {
+            Some(Frame::SyncReply { docs }) => {
+                for d in docs {
+                    let reply = SyncMessage::decode(&d.message).unwrap();
+                    doc.sync().receive_sync_message(&mut state, reply).unwrap();
+                }
+            }
+            other => panic!("expected a SyncReply, got {other:?}"),
+        }
+    }
+
+    // What a device in step says about itself: no changes, nothing needed.
+    let in_step = doc
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .unwrap()
+        .encode();
+    let answer = Frame::Answer {
+        docs: vec![DocMessage {
+            doc: "orgs".into(),
+            message: in_step,
+        }],
+    };
+    send_raw(&mut ws, answer.encode()).await;
+    // A device new to the workspace document, which the server has more of: its reply names it.
+    let mut workspace =
+        ibasho_shared::doc::genesis(&DocId::Workspace, automerge::ActorId::random());
+    let hello = workspace
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .unwrap();
+    send_raw(&mut ws, sync_frame("workspace", hello.encode())).await;
+    match next(&mut ws).await {
+        Some(Frame::SyncReply { docs }) => {
+            let named: Vec<&str> = docs.iter().map(|d| d.doc.as_str()).collect();
+            assert_eq!(named, ["workspace"], "the first frame answers the Sync");
+        }
+        other => panic!("the answer got a reply, or the Sync none: {other:?}"),
+    }
 }
