@@ -30,6 +30,9 @@ async fn refuse(sink: &mut Sink, state: &AppState, code: ErrorCode, message: &st
     let _ = sink.send(Message::Close(None)).await;
 }
 
+/// Sync states are saved every this many seconds while connected (and when the device leaves).
+const SAVE_STATES_EVERY_TICKS: u64 = 10;
+
 /// Serves an authenticated device until it leaves, is revoked, misbehaves or the server stops.
 pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let hub = state.hub.clone();
@@ -62,6 +65,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let mut open = send(&mut sink, &state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
     while open {
         tokio::select! {
@@ -128,8 +132,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
             }
             event = events.recv() => {
                 let Some(PeerEvent::Changed(mut docs)) = event else { break };
-                // Debounce: gather what else changed in the next moment into one push.
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                // Let the frames already waiting be handled first, and gather what else they
+                // change into the same push.
+                tokio::task::yield_now().await;
                 while let Ok(PeerEvent::Changed(more)) = events.try_recv() {
                     docs.extend(more);
                 }
@@ -141,7 +146,10 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             _ = revocation_check.tick() => {
-                hub.save_states(&mut session);
+                ticks += 1;
+                if ticks.is_multiple_of(SAVE_STATES_EVERY_TICKS) {
+                    hub.save_states(&mut session);
+                }
                 if hub.is_revoked(&mut session) {
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
