@@ -9,6 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
+/// Shortest time between two `fsync`s of the log: a commit waits at most this long for its
+/// `fsync` beyond the `fsync` itself, and a busy server makes at most 100 a second.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
 /// Commits waiting to become durable, and the flusher that makes them so.
 #[derive(Debug)]
 pub struct Durability {
@@ -60,11 +64,14 @@ impl Durability {
         Ok(())
     }
 
-    /// The flusher: whenever commits are waiting, one `fsync` for all of them. Runs until the
-    /// process ends.
+    /// The flusher: whenever commits are waiting, one `fsync` for all of them, at most one every
+    /// [`FLUSH_EVERY`] so that under load each covers many. Runs until the process ends.
     pub async fn run(self: std::sync::Arc<Self>) {
+        let mut last = tokio::time::Instant::now() - FLUSH_EVERY;
         loop {
             self.wake.notified().await;
+            tokio::time::sleep_until(last + FLUSH_EVERY).await;
+            last = tokio::time::Instant::now();
             let me = self.clone();
             match tokio::task::spawn_blocking(move || me.sync_now()).await {
                 Ok(Ok(())) => {}
