@@ -276,11 +276,11 @@ impl LiveSession {
         self.conn.recv_any().await
     }
 
-    /// Takes in a frame from [`LiveSession::recv_frame`] and answers it.
+    /// Takes in a frame from [`LiveSession::recv_frame`] and answers it (with `Answer` frames:
+    /// whatever the server says back arrives as a later frame).
     pub async fn take(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
         let mut report = self.receive(replica, frame)?;
-        let replies = replica.pending_sync_messages()?;
-        exchange(&mut self.conn, replica, replies, &mut report).await?;
+        report.docs_sent += self.send_answers(replica).await?;
         Ok(report)
     }
 

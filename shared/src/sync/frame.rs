@@ -92,7 +92,8 @@ pub enum Frame {
         manifest: Vec<ManifestEntry>,
     },
     /// Sync messages of several documents. A client's `Sync` is always answered by exactly one
-    /// `SyncReply` (possibly empty); the server's unsolicited pushes of new changes are `Sync`.
+    /// `SyncReply` (possibly empty); the server's unsolicited pushes of new changes are `Sync`
+    /// (answered by the device with [`Frame::Answer`]).
     Sync {
         /// The messages.
         docs: Vec<DocMessage>,

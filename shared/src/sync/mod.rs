@@ -8,7 +8,8 @@
 //! 2. The client sends [`Frame::Sync`] for every document whose heads differ (and its own new
 //!    documents it may write); the server answers each `Sync` with one [`Frame::SyncReply`].
 //! 3. Both loop until neither has a message to send. While connected, the server pushes new changes
-//!    of other devices as unsolicited [`Frame::Sync`] frames.
+//!    of other devices as unsolicited [`Frame::Sync`] frames; the device acknowledges them with
+//!    [`Frame::Answer`], which the server replies to only when it has something to say.
 //!
 //! ```
 //! use ibasho_shared::sync::{AccessPolicy, Role, Sender, accept};
