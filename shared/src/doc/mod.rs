@@ -16,7 +16,8 @@ pub use doc_id::{BadDocId, DocId, PLACE_SHARDS, is_valid_team_id};
 pub use genesis::genesis;
 pub use history::{ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_of, history_of};
 pub use records::{
-    all_records, conflicted_fields, field_values, read_record, record_ids, write_fields,
+    all_records, conflicted_fields, field_values, read_record, read_record_at, record_ids,
+    write_fields,
 };
 pub use whole::{Loaded, adopt_whole, load_whole};
 pub use workspace::{Team, WorkspaceInfo, read_workspace, write_team, write_workspace};

@@ -49,6 +49,28 @@ pub fn read_record(doc: &AutoCommit, kind: RecordKind, id: &str) -> Option<Field
     Some(fields)
 }
 
+/// The record's fields as they resolved at `heads` (an earlier state of the document).
+pub fn read_record_at(
+    doc: &AutoCommit,
+    kind: RecordKind,
+    id: &str,
+    heads: &[automerge::ChangeHash],
+) -> Option<FieldMap> {
+    let map_at = |obj: &ObjId, key: &str| match doc.get_at(obj, key, heads).ok().flatten() {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    };
+    let rec = map_at(&map_at(&ROOT, kind.root_key())?, id)?;
+    let fields = doc
+        .map_range_at(&rec, .., heads)
+        .filter_map(|item| match item.value.into_value() {
+            Value::Scalar(v) => Some((item.key.into_owned(), FieldValue::from_scalar(&v))),
+            Value::Object(_) => None,
+        })
+        .collect();
+    Some(fields)
+}
+
 /// Puts `fields` of record `id` (creating the record if needed). Callers pass only the fields a
 /// person changed, so a conflict on another field stays visible. The caller commits.
 pub fn write_fields(

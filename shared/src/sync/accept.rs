@@ -53,9 +53,10 @@ pub struct Outcome {
     pub need: Vec<ChangeHash>,
 }
 
-/// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied to a fork and
-/// checked (structure, record validation, ownership); only if all pass is the document updated.
-/// On refusal neither `doc` nor `state` changes.
+/// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied and checked
+/// (structure, record validation, ownership); only if all pass does the document keep them. On
+/// refusal neither `doc` nor `state` changes: the document is rebuilt from its history up to the
+/// heads it had (rare, and dearer than copying it before every message, which it replaces).
 pub fn receive(
     doc: &mut AutoCommit,
     doc_id: &DocId,
@@ -95,46 +96,86 @@ pub fn receive(
         });
     }
     let before = doc.get_heads();
-    let mut fork = doc.fork();
-    // Index what the message changes, so the check below diffs only that, not the whole document.
-    fork.update_diff_cursor();
-    let mut fork_state = state.clone();
-    fork.sync()
-        .receive_sync_message(&mut fork_state, message)
+    let mut new_state = state.clone();
+    // Index what the message changes, so the check diffs only that, not the whole document.
+    doc.update_diff_cursor();
+    let applied = apply_and_check(doc, doc_id, &mut new_state, message, &before, sender);
+    // The index is not kept: it would grow with every later change.
+    doc.reset_diff_cursor();
+    match applied {
+        Ok(Applied::Kept) => {
+            let changed = doc.get_heads() != before;
+            *state = new_state;
+            forget_acknowledged(doc, state);
+            Ok(Outcome {
+                changed,
+                dropped,
+                need: Vec::new(),
+            })
+        }
+        // Changes whose dependencies the server lacks would wait in the document's queue and be
+        // applied later as part of someone else's changes, unchecked: take in only what the
+        // message says about the device, and ask for the missing changes (see `Outcome::need`).
+        Ok(Applied::Missing(need)) => {
+            restore(doc, &before);
+            let mut message = Message::decode(raw).expect("decoded above");
+            message.changes = automerge::sync::ChunkList::empty();
+            receive_without_changes(doc, doc_id, state, message)?;
+            Ok(Outcome {
+                changed: false,
+                dropped,
+                need,
+            })
+        }
+        Err(rejection) => {
+            restore(doc, &before);
+            Err(rejection)
+        }
+    }
+}
+
+/// What applying a message's changes came to.
+enum Applied {
+    /// Applied and checked.
+    Kept,
+    /// Some depend on changes the document lacks: these.
+    Missing(Vec<ChangeHash>),
+}
+
+/// Applies the message to `doc` and checks what changed; the caller restores `doc` unless `Kept`.
+fn apply_and_check(
+    doc: &mut AutoCommit,
+    doc_id: &DocId,
+    state: &mut State,
+    message: Message,
+    before: &[ChangeHash],
+    sender: &Sender,
+) -> Result<Applied, Rejection> {
+    doc.sync()
+        .receive_sync_message(state, message)
         .map_err(|e| {
             Rejection::new(
                 ErrorCode::Invalid,
                 format!("{doc_id}: changes do not apply: {e}"),
             )
         })?;
-    // Changes whose dependencies the server lacks would wait in the document's queue and be
-    // applied later as part of someone else's changes, unchecked: take in only what the message
-    // says about the device, and ask for the missing changes (see `Outcome::need`).
-    let need = fork.get_missing_deps(&[]);
+    let need = doc.get_missing_deps(&[]);
     if !need.is_empty() {
-        let mut message = Message::decode(raw).expect("decoded above");
-        message.changes = automerge::sync::ChunkList::empty();
-        receive_without_changes(doc, doc_id, state, message)?;
-        return Ok(Outcome {
-            changed: false,
-            dropped,
-            need,
-        });
+        return Ok(Applied::Missing(need));
     }
-    let after = fork.get_heads();
+    let after = doc.get_heads();
     if after != before {
-        check(doc, &mut fork, doc_id, &before, &after, sender)?;
-        // The index is not kept: it would grow with every later change.
-        fork.reset_diff_cursor();
-        *doc = fork;
+        check(doc, doc_id, before, &after, sender)?;
     }
-    *state = fork_state;
-    forget_acknowledged(doc, state);
-    Ok(Outcome {
-        changed: after != before,
-        dropped,
-        need: Vec::new(),
-    })
+    Ok(Applied::Kept)
+}
+
+/// Puts the document back as it was at `before` (its heads before a refused message): its history
+/// up to there, without what the message added, applied or waiting.
+fn restore(doc: &mut AutoCommit, before: &[ChangeHash]) {
+    *doc = doc
+        .fork_at(before)
+        .expect("the heads a document had are in its history");
 }
 
 /// Takes in a message that carries no changes (what the device has and needs); the document
@@ -197,17 +238,17 @@ pub fn nothing_to_say(doc: &mut AutoCommit, state: &State) -> bool {
                 && state.their_need.as_ref().is_none_or(|n| n.is_empty())))
 }
 
-/// Checks what changed between `before` and `after` in `fork`.
+/// Checks what changed between `before` and `after` in `doc`.
 fn check(
-    original: &AutoCommit,
-    fork: &mut AutoCommit,
+    doc: &mut AutoCommit,
     doc_id: &DocId,
     before: &[automerge::ChangeHash],
     after: &[automerge::ChangeHash],
     sender: &Sender,
 ) -> Result<(), Rejection> {
     let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
-    let patches = fork.diff(before, after);
+    let patches = doc.diff(before, after);
+    let fork: &AutoCommit = doc;
     let Some(kind) = doc_id.record_kind() else {
         return check_workspace(&patches).map_err(invalid);
     };
@@ -272,8 +313,16 @@ fn check(
     }
     let now = now_jst();
     for id in &touched {
-        let old = doc::read_record(original, kind, id);
-        let is_new = old.is_none();
+        // The record as it was is read only when needed (reading an earlier state is not free).
+        let old_cell = std::cell::OnceCell::new();
+        let old = || old_cell.get_or_init(|| doc::read_record_at(fork, kind, id, before));
+        // A record already invalid before (e.g. two valid concurrent edits that together break a
+        // cross-field rule) must not block sync forever; a new or valid record must stay valid.
+        let must_stay_valid = || {
+            old()
+                .as_ref()
+                .is_none_or(|o| validate_fields(kind, id, o, now).is_ok())
+        };
         let new = doc::read_record(fork, kind, id).ok_or_else(|| {
             invalid(format!(
                 "record {id} was removed (delete with a tombstone instead)"
@@ -285,10 +334,7 @@ fn check(
                 let mut alternative = new.clone();
                 alternative.insert(field.clone(), value);
                 if let Err(e) = validate_fields(kind, id, &alternative, now)
-                    && (is_new
-                        || old
-                            .as_ref()
-                            .is_some_and(|o| validate_fields(kind, id, o, now).is_ok()))
+                    && must_stay_valid()
                 {
                     return Err(invalid(format!(
                         "record {id}: {}",
@@ -302,7 +348,7 @@ fn check(
             RecordKind::Org => {
                 let org = Org::from_fields(id, &new);
                 if sender.role == Role::Member {
-                    let owner_before = old.as_ref().map(|o| Org::from_fields(id, o).owner);
+                    let owner_before = old().as_ref().map(|o| Org::from_fields(id, o).owner);
                     let ours = org.owner.as_deref() == Some(sender.device.as_str());
                     if !ours
                         || owner_before
@@ -334,11 +380,8 @@ fn check(
                 }
             }
         };
-        // A record already invalid before (e.g. two valid concurrent edits that together break a
-        // cross-field rule) must not block sync forever; a new or valid record must stay valid.
-        let was_valid = old.is_some_and(|o| validate_fields(kind, id, &o, now).is_ok());
         if let Err(e) = result
-            && (is_new || was_valid)
+            && must_stay_valid()
         {
             return Err(invalid(format!(
                 "record {id}: {}",
