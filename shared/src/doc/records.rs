@@ -38,15 +38,18 @@ pub fn record_ids(doc: &AutoCommit, kind: RecordKind) -> Vec<String> {
 /// The record's fields as they currently resolve (the winning value where there is a conflict).
 pub fn read_record(doc: &AutoCommit, kind: RecordKind, id: &str) -> Option<FieldMap> {
     let rec = map_at(doc, &records_obj(doc, kind)?, id)?;
-    // One pass over the record's map: far cheaper than looking up each key.
-    let fields = doc
-        .map_range(&rec, ..)
+    Some(scalar_fields(doc.map_range(&rec, ..)))
+}
+
+/// The plain values among a record map's entries, read in one pass over the map: far cheaper
+/// than looking up each key.
+fn scalar_fields<'a>(entries: impl Iterator<Item = automerge::iter::MapRangeItem<'a>>) -> FieldMap {
+    entries
         .filter_map(|item| match item.value.into_value() {
             Value::Scalar(v) => Some((item.key.into_owned(), FieldValue::from_scalar(&v))),
             Value::Object(_) => None,
         })
-        .collect();
-    Some(fields)
+        .collect()
 }
 
 /// The record's fields as they resolved at `heads` (an earlier state of the document).
@@ -61,14 +64,7 @@ pub fn read_record_at(
         _ => None,
     };
     let rec = map_at(&map_at(&ROOT, kind.root_key())?, id)?;
-    let fields = doc
-        .map_range_at(&rec, .., heads)
-        .filter_map(|item| match item.value.into_value() {
-            Value::Scalar(v) => Some((item.key.into_owned(), FieldValue::from_scalar(&v))),
-            Value::Object(_) => None,
-        })
-        .collect();
-    Some(fields)
+    Some(scalar_fields(doc.map_range_at(&rec, .., heads)))
 }
 
 /// Puts `fields` of record `id` (creating the record if needed). Callers pass only the fields a
