@@ -26,28 +26,49 @@ struct Display {
 }
 
 impl Display {
+    /// Starts Xvfb on a display number it picks itself (`-displayfd`), and returns once the server
+    /// says it accepts connections: no guessing at free numbers, no fixed sleep.
     fn start() -> Display {
-        let xvfb = tool("Xvfb");
-        for n in 90..130 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
-            }
-            let name = format!(":{n}");
-            let child = Command::new(&xvfb)
-                .args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(500));
-            return Display { xvfb: child, name };
+        use std::io::BufRead;
+        let mut xvfb = Command::new(tool("Xvfb"))
+            .args([
+                "-displayfd",
+                "1",
+                // Without it the server resets whenever its last client leaves: an `xdotool`
+                // call ending just as the app connects would make the app fail to start.
+                "-noreset",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let number = line.trim();
+        assert!(
+            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+            "Xvfb did not start (it wrote {line:?})"
+        );
+        Display {
+            name: format!(":{number}"),
+            xvfb,
         }
-        panic!("no free X display number");
     }
 }
 
 impl Drop for Display {
     fn drop(&mut self) {
-        let _ = self.xvfb.kill();
+        // SIGTERM, not SIGKILL: Xvfb then removes its lock file and socket.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.xvfb.id().to_string()])
+            .status();
         let _ = self.xvfb.wait();
     }
 }
@@ -92,6 +113,7 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
 
+    let app_log = device.home.path().join("app.log");
     let mut app = Command::new(bin("ibasho"))
         .arg("--home")
         .arg(device.home.path())
@@ -99,7 +121,7 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
         .env("DISPLAY", &display.name)
         .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&app_log).unwrap())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -112,7 +134,13 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
             start.elapsed() < Duration::from_secs(60),
             "the window never appeared"
         );
-        assert!(app.try_wait().unwrap().is_none(), "the app exited early");
+        if let Some(status) = app.try_wait().unwrap() {
+            panic!(
+                "the app exited early ({status}) on display {}; its log:\n{}",
+                display.name,
+                std::fs::read_to_string(&app_log).unwrap_or_default()
+            );
+        }
         std::thread::sleep(Duration::from_millis(300));
     };
     x(&display, "xdotool", &["windowmove", &window, "0", "0"]);
@@ -211,4 +239,27 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
     let _ = app.kill();
     let _ = app.wait();
     eprintln!("screenshots in {}", shots.display());
+}
+
+#[test]
+fn without_a_display_the_app_says_what_is_missing_and_changes_nothing() {
+    let device = Device::new();
+    device.ok(&["demo", "--places", "5"]);
+    let before = device.replica_bytes();
+    let out = Command::new(bin("ibasho"))
+        .arg("--home")
+        .arg(device.home.path())
+        .args(["--lang", "en", "app"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a clear error, not a crash");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DISPLAY") && err.contains("xvfb-run"),
+        "the error names what is missing: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(device.replica_bytes(), before);
 }

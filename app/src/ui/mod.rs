@@ -1,6 +1,8 @@
 //! The app window (Dioxus 0.7): desktop now (`desktop` feature), phones through `dx` (`mobile`).
 //! Components call the replica API only; no SQL or Automerge here.
 
+#[cfg(all(feature = "desktop", target_os = "linux"))]
+mod display;
 mod model;
 mod text;
 mod view;
@@ -27,6 +29,8 @@ pub fn launch(home: PathBuf, lang: Lang) -> anyhow::Result<()> {
     #[cfg(feature = "desktop")]
     {
         use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
+        #[cfg(target_os = "linux")]
+        display::check()?;
         let window = WindowBuilder::new()
             .with_title("ibasho — いばしょ")
             .with_inner_size(LogicalSize::new(1100.0, 760.0));
