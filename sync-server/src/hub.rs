@@ -12,7 +12,10 @@ use ibasho_shared::sync::{
     Access, AccessPolicy, DocMessage, ErrorCode, Frame, ManifestEntry, Sender, accept,
 };
 use rusqlite::Connection;
-use std::collections::{HashMap, HashSet};
+/// The hub's maps are looked up several times per frame, with keys as large as sync states: a fast
+/// seeded hash (foldhash) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +30,12 @@ struct DocSlot {
     epoch: u64,
     /// Sync work done at the document's current heads, reused for devices in the same state.
     memo: SyncMemo,
+    /// Chunks stored after the document's snapshot, when known (counted again after another
+    /// process wrote to the store).
+    chunks: Option<i64>,
+    /// The chunks of the last message accepted, when they hold exactly what is not yet stored:
+    /// stored as they came instead of encoding the changes again.
+    unsaved_chunks: Option<Vec<u8>>,
 }
 
 /// Automerge's `generate_sync_message` is a function of the document and the peer's sync state
@@ -60,12 +69,11 @@ impl SyncMemo {
 const MEMO_ENTRIES: usize = 64;
 const MEMO_BYTES: usize = 64 * 1024;
 
-fn ack_key(state: &State, message: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    state.hash(&mut hasher);
-    message.hash(&mut hasher);
-    hasher.finish()
+/// The memo's key for an acknowledgement: a hash of the state and the message (entries keep both
+/// and are compared in full on a hit).
+fn ack_key(hasher: &foldhash::fast::RandomState, state: &State, message: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one((state, message))
 }
 
 impl DocSlot {
@@ -80,7 +88,7 @@ impl DocSlot {
         sender: &ibasho_shared::sync::Sender,
     ) -> Result<accept::Outcome, ibasho_shared::sync::Rejection> {
         let heads = self.doc.get_heads();
-        let key = ack_key(state, message);
+        let key = ack_key(self.memo.acks.hasher(), state, message);
         if let Some((before, bytes, after)) = self.memo.at(heads).acks.get(&key)
             && before == state
             && bytes == message
@@ -90,10 +98,14 @@ impl DocSlot {
                 changed: false,
                 dropped: None,
                 need: Vec::new(),
+                chunks: None,
             });
         }
         let before = state.clone();
-        let outcome = accept::receive(&mut self.doc, doc_id, state, message, access, sender)?;
+        self.unsaved_chunks = None;
+        let all_stored = self.saved_heads == self.memo.heads;
+        let mut outcome = accept::receive(&mut self.doc, doc_id, state, message, access, sender)?;
+        self.unsaved_chunks = outcome.chunks.take().filter(|_| all_stored);
         if !outcome.changed
             && outcome.dropped.is_none()
             && outcome.need.is_empty()
@@ -232,14 +244,14 @@ impl Hub {
             durability,
             inner: Mutex::new(Inner {
                 conn,
-                docs: HashMap::new(),
-                peers: HashMap::new(),
+                docs: HashMap::default(),
+                peers: HashMap::default(),
                 actor: ActorId::random(),
                 max_docs: max_docs.max(1),
                 data_version: 0,
                 epoch: 1,
                 observed_at: None,
-                known_teams: HashSet::new(),
+                known_teams: HashSet::default(),
             }),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
@@ -279,9 +291,9 @@ impl Hub {
                 device,
                 policy,
                 id,
-                states: HashMap::new(),
-                notified: HashSet::new(),
-                unsaved: HashSet::new(),
+                states: HashMap::default(),
+                notified: HashSet::default(),
+                unsaved: HashSet::default(),
                 checked_epoch: 0,
             },
             rx,
@@ -708,6 +720,8 @@ impl Inner {
                         last_used: Instant::now(),
                         epoch,
                         memo: SyncMemo::default(),
+                        chunks: None,
+                        unsaved_chunks: None,
                     },
                 );
             }
@@ -736,15 +750,20 @@ impl Inner {
             .get_mut(&key)
             .expect("persisted documents are loaded");
         slot.epoch = epoch;
+        let chunks = slot.unsaved_chunks.take();
         let mut mine: Vec<[u8; 32]> = slot.saved_heads.iter().map(|h| h.0).collect();
         mine.sort();
+        let mut merged = false;
         if let Some(mut theirs) = stored {
+            // Another process may have stored chunks: count them again.
+            slot.chunks = None;
             theirs.sort();
             if theirs != mine
                 && let Ok(Some(mut on_disk)) = doc_store::load(&self.conn, &key)
             {
                 let _ = slot.doc.merge(&mut on_disk);
                 slot.saved_heads = on_disk.get_heads();
+                merged = true;
             }
         }
         let heads = slot.doc.get_heads();
@@ -753,20 +772,32 @@ impl Inner {
             // is far cheaper to encode and store than every change on its own.
             store::store_snapshot(&mut self.conn, ws, &name, &slot.doc.save(), &heads)?;
             slot.saved_heads = heads;
+            slot.chunks = Some(0);
             return Ok(());
         }
-        let bytes = slot.doc.save_after(&slot.saved_heads);
+        // The device's own chunks when they hold just what is unsaved (see
+        // `DocSlot::unsaved_chunks`), else the unsaved changes encoded again.
+        let bytes = match chunks {
+            Some(chunks) if !merged => chunks,
+            _ => slot.doc.save_after(&slot.saved_heads),
+        };
         store::append_doc(&mut self.conn, ws, &name, &bytes, &heads)?;
         slot.saved_heads = heads;
+        let count = match slot.chunks {
+            Some(n) => n + 1,
+            None => doc_store::chunk_count(&self.conn, &key).unwrap_or(0),
+        };
+        slot.chunks = Some(count);
         // The change is stored; a failed compaction only means more chunks to read next time.
-        if doc_store::chunk_count(&self.conn, &key).unwrap_or(0) > doc_store::COMPACT_AFTER_CHUNKS {
+        if count > doc_store::COMPACT_AFTER_CHUNKS {
             let snapshot = slot.doc.save();
             let compacted = self.conn.transaction().and_then(|tx| {
                 doc_store::write_snapshot(&tx, &key, &snapshot)?;
                 tx.commit()
             });
-            if let Err(e) = compacted {
-                tracing::warn!(doc = %key, error = %e, "compaction failed");
+            match compacted {
+                Ok(()) => slot.chunks = Some(0),
+                Err(e) => tracing::warn!(doc = %key, error = %e, "compaction failed"),
             }
         }
         Ok(())
@@ -834,6 +865,8 @@ mod tests {
             last_used: Instant::now(),
             epoch: 0,
             memo: SyncMemo::default(),
+            chunks: None,
+            unsaved_chunks: None,
         };
         for round in 0..4 {
             slot.doc.put(automerge::ROOT, "a", round).unwrap();
@@ -881,5 +914,56 @@ mod tests {
         }
         assert!(!slot.memo.pushes.is_empty(), "pushes were kept");
         assert!(!slot.memo.acks.is_empty(), "acknowledgements were kept");
+    }
+
+    /// Accepted changes are stored as the device sent them (here with changes the server already
+    /// had sent again), and the document read back from the store is the one the server holds.
+    #[test]
+    fn changes_stored_as_sent_read_back_whole() {
+        use automerge::sync::{ChunkList, Have, Message, MessageVersion};
+        use ibasho_shared::{Place, Record, RecordKind, doc};
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::new(store::open(dir.path()).unwrap(), 16).unwrap();
+        let device = Device {
+            id: "device".into(),
+            workspace: "ws".into(),
+            role: ibasho_shared::sync::Role::Coordinator,
+            team: None,
+            person: "p".into(),
+            revoked_at: None,
+        };
+        let (mut session, _events) = hub.connect(device);
+        let id = DocId::Places(0);
+        let mut local = doc::genesis(&id, ActorId::random());
+        let mut sent: Vec<Vec<u8>> = Vec::new();
+        for i in 0..4 {
+            let place = Place::new(&format!("喫茶 {i}"), "cafe", 35.45, 139.39);
+            doc::write_fields(&mut local, RecordKind::Place, &place.id, &place.to_fields())
+                .unwrap();
+            local.commit();
+            sent.push(local.get_last_local_change().unwrap().bytes().to_vec());
+            let message = Message {
+                heads: local.get_heads(),
+                need: Vec::new(),
+                have: vec![Have::default()],
+                changes: ChunkList::from(sent.clone()),
+                flags: None,
+                version: MessageVersion::V1,
+            };
+            let handled = hub.handle_sync(
+                &mut session,
+                vec![DocMessage {
+                    doc: id.to_string(),
+                    message: message.encode(),
+                }],
+            );
+            assert!(handled.errors.is_empty(), "{:?}", handled.errors);
+        }
+        let conn = store::open(dir.path()).unwrap();
+        let mut stored = doc_store::load(&conn, &store::doc_key("ws", &id.to_string()))
+            .unwrap()
+            .expect("stored");
+        assert_eq!(stored.get_heads(), local.get_heads());
+        assert_eq!(doc::record_ids(&stored, RecordKind::Place).len(), 4);
     }
 }

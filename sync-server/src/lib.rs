@@ -75,9 +75,12 @@ async fn sync_upgrade(
         Ok(Some(device)) if device.revoked_at.is_none() => {
             let max = state.limits.max_frame_bytes.saturating_mul(2);
             // Small buffers: an idle connection should cost little; frames grow them as needed.
+            // The read buffer is zeroed up to this size before every read (tungstenite), and
+            // devices' frames are mostly a few hundred bytes: 16 KiB made that zeroing 5 % of
+            // the server's time under load.
             ws.max_message_size(max)
                 .max_frame_size(max)
-                .read_buffer_size(16 * 1024)
+                .read_buffer_size(4 * 1024)
                 .write_buffer_size(16 * 1024)
                 .on_upgrade(move |socket| connection::run(socket, state, device))
         }

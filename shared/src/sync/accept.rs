@@ -51,6 +51,11 @@ pub struct Outcome {
     /// message: nothing of the message is merged, and [`reply`] asks the device for these and
     /// everything again.
     pub need: Vec<ChangeHash>,
+    /// When the document changed: the message's change chunks as the device sent them, one after
+    /// the other. Together they hold every change the message added (and perhaps some the
+    /// document already had), so they can be stored as they are instead of encoding the new
+    /// changes again.
+    pub chunks: Option<Vec<u8>>,
 }
 
 /// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied and checked
@@ -93,9 +98,11 @@ pub fn receive(
             changed: false,
             dropped,
             need: Vec::new(),
+            chunks: None,
         });
     }
     let before = doc.get_heads();
+    let chunks: Vec<u8> = message.changes.iter().flatten().copied().collect();
     let mut new_state = state.clone();
     // Index what the message changes, so the check diffs only that, not the whole document.
     doc.update_diff_cursor();
@@ -111,6 +118,7 @@ pub fn receive(
                 changed,
                 dropped,
                 need: Vec::new(),
+                chunks: changed.then_some(chunks),
             })
         }
         // Changes whose dependencies the server lacks would wait in the document's queue and be
@@ -125,6 +133,7 @@ pub fn receive(
                 changed: false,
                 dropped,
                 need,
+                chunks: None,
             })
         }
         Err(rejection) => {
