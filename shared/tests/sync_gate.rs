@@ -7,7 +7,9 @@ use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT, ReadDoc};
 use ibasho_shared::doc::genesis;
-use ibasho_shared::sync::{Access, AccessPolicy, ErrorCode, Rejection, Role, Sender, accept};
+use ibasho_shared::sync::{
+    Access, AccessPolicy, ErrorCode, Rejection, Role, Sender, accept, receive,
+};
 use ibasho_shared::{DocId, Org, Visit, hours::now_jst};
 use support::*;
 
@@ -459,5 +461,104 @@ fn skipping_a_sync_message_only_when_automerge_would_send_none() {
     assert!(
         skipped > 20 && sent > 20,
         "both paths ran: {skipped} skipped, {sent} sent"
+    );
+}
+
+/// The server takes in messages without Automerge's walk of the whole history where it cannot
+/// matter (`receive_message`); document and sync state must come out exactly as Automerge's own
+/// `receive_sync_message` leaves it. Two peers edit and exchange irregularly (messages lost,
+/// answered late, both sides editing), and every message without changes is taken in both ways.
+#[test]
+fn taking_in_messages_leaves_the_sync_state_as_automerge_does() {
+    let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
+    let (mut sa, mut sb) = (State::new(), State::new());
+    let mut to_b: Vec<automerge::sync::Message> = Vec::new();
+    let mut to_a: Vec<automerge::sync::Message> = Vec::new();
+    let (mut quick, mut quick_with_changes, mut walked) = (0, 0, 0);
+    let mut seed: u64 = 1127;
+    for step in 0..6000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Mostly the server's side (a) edits, as on a server pushing others' changes, and
+        // messages flow more often than edits are made.
+        match (seed >> 33) % 16 {
+            0 => a.put(ROOT, format!("k{}", step % 5), step as i64).unwrap(),
+            1 if (seed >> 45).is_multiple_of(6) => {
+                b.put(ROOT, format!("k{}", step % 3), step as i64).unwrap()
+            }
+            1..=5 => {
+                if let Some(m) = a.sync().generate_sync_message(&mut sa) {
+                    to_b.push(m);
+                }
+            }
+            6..=9 => {
+                if let Some(m) = b.sync().generate_sync_message(&mut sb) {
+                    to_a.push(m);
+                }
+            }
+            10..=12 => {
+                for m in to_b.drain(..) {
+                    b.sync().receive_sync_message(&mut sb, m).unwrap();
+                }
+            }
+            _ => {
+                for m in to_a.drain(..) {
+                    let mut expected_doc = a.fork();
+                    let mut expected = sa.clone();
+                    expected_doc
+                        .sync()
+                        .receive_sync_message(&mut expected, m.clone())
+                        .unwrap();
+                    if receive::needs_history_walk(&mut a, &sa, &m) {
+                        walked += 1;
+                    } else if m.changes.is_empty() {
+                        quick += 1;
+                    } else {
+                        quick_with_changes += 1;
+                    }
+                    receive::receive_message(&mut a, &mut sa, m).unwrap();
+                    assert_eq!(sa, expected, "step {step}");
+                    assert_eq!(a.get_heads(), expected_doc.get_heads(), "step {step}");
+                    // As the server does once a device has everything (`receive`).
+                    if sa.their_heads.as_ref() == Some(&a.get_heads()) {
+                        sa.sent_hashes.clear();
+                    }
+                }
+            }
+        }
+    }
+    // A change sent without the one before it waits in Automerge's queue: the device's head is
+    // not known, and the shared heads are what the changes advanced them to.
+    let mut c = a.fork();
+    c.put(ROOT, "x", 1).unwrap();
+    c.commit();
+    c.put(ROOT, "x", 2).unwrap();
+    c.commit();
+    let second = c.get_last_local_change().unwrap().bytes().to_vec();
+    let m = automerge::sync::Message {
+        heads: c.get_heads(),
+        need: Vec::new(),
+        have: vec![automerge::sync::Have::default()],
+        changes: automerge::sync::ChunkList::from(vec![second]),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    sa.shared_heads = a.get_heads();
+    sa.sent_hashes.clear();
+    let mut expected_doc = a.fork();
+    let mut expected = sa.clone();
+    expected_doc
+        .sync()
+        .receive_sync_message(&mut expected, m.clone())
+        .unwrap();
+    assert!(!receive::needs_history_walk(&mut a, &sa, &m));
+    receive::receive_message(&mut a, &mut sa, m).unwrap();
+    assert_eq!(sa, expected);
+    assert!(!sa.shared_heads.is_empty());
+    assert!(
+        quick > 50 && quick_with_changes > 20 && walked > 5,
+        "every path ran: {quick} without changes and {quick_with_changes} with, without the \
+         walk; {walked} with it"
     );
 }

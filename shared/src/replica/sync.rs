@@ -428,7 +428,7 @@ impl Replica {
         {
             message.changes = ChunkList::empty();
         }
-        let received = entry.doc.sync().receive_sync_message(&mut state, message);
+        let received = crate::sync::receive::receive_message(&mut entry.doc, &mut state, message);
         self.sync_states.insert(doc_id.clone(), state);
         received?;
         let after = entry.doc.get_heads();

@@ -2,6 +2,7 @@
 
 use super::access::{Access, Role};
 use super::frame::ErrorCode;
+use super::receive::receive_message;
 use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
@@ -160,14 +161,12 @@ fn apply_and_check(
     before: &[ChangeHash],
     sender: &Sender,
 ) -> Result<Applied, Rejection> {
-    doc.sync()
-        .receive_sync_message(state, message)
-        .map_err(|e| {
-            Rejection::new(
-                ErrorCode::Invalid,
-                format!("{doc_id}: changes do not apply: {e}"),
-            )
-        })?;
+    receive_message(doc, state, message).map_err(|e| {
+        Rejection::new(
+            ErrorCode::Invalid,
+            format!("{doc_id}: changes do not apply: {e}"),
+        )
+    })?;
     let need = doc.get_missing_deps(&[]);
     if !need.is_empty() {
         return Ok(Applied::Missing(need));
@@ -195,8 +194,7 @@ fn receive_without_changes(
     state: &mut State,
     message: Message,
 ) -> Result<(), Rejection> {
-    doc.sync()
-        .receive_sync_message(state, message)
+    receive_message(doc, state, message)
         .map_err(|e| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {e}")))
 }
 

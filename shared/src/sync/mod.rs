@@ -41,6 +41,7 @@
 pub mod accept;
 mod access;
 mod frame;
+pub mod receive;
 
 pub use accept::{Outcome, Rejection, Sender};
 pub use access::{Access, AccessPolicy, Role};
