@@ -245,6 +245,30 @@ pub fn nothing_to_say(doc: &mut AutoCommit, state: &State) -> bool {
                 && state.their_need.as_ref().is_none_or(|n| n.is_empty())))
 }
 
+/// The fields a record of `kind` may have: those the record type writes. Worked out once.
+fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
+    use std::sync::LazyLock;
+    static PLACE: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
+        Place::new("x", "cafe", 1.0, 1.0)
+            .to_fields()
+            .into_keys()
+            .collect()
+    });
+    static ORG: LazyLock<BTreeSet<String>> =
+        LazyLock::new(|| Org::new("x", "npo").to_fields().into_keys().collect());
+    static VISIT: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
+        Visit::new("t", "visit", now_jst())
+            .to_fields()
+            .into_keys()
+            .collect()
+    });
+    match kind {
+        RecordKind::Place => &PLACE,
+        RecordKind::Org => &ORG,
+        RecordKind::Visit => &VISIT,
+    }
+}
+
 /// Checks what changed between `before` and `after` in `doc`.
 fn check(
     doc: &mut AutoCommit,
@@ -259,17 +283,7 @@ fn check(
     let Some(kind) = doc_id.record_kind() else {
         return check_workspace(&patches).map_err(invalid);
     };
-    let allowed_fields: BTreeSet<String> = match kind {
-        RecordKind::Place => Place::new("x", "cafe", 1.0, 1.0)
-            .to_fields()
-            .into_keys()
-            .collect(),
-        RecordKind::Org => Org::new("x", "npo").to_fields().into_keys().collect(),
-        RecordKind::Visit => Visit::new("t", "visit", now_jst())
-            .to_fields()
-            .into_keys()
-            .collect(),
-    };
+    let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
     for patch in &patches {
         match patch.path.as_slice() {
