@@ -455,7 +455,8 @@ function mainThread() {
     if (msg) process.stderr.write(`error: ${msg}\n`)
     process.stderr.write(
       "usage: node reference-load.mjs [--devices N] [--seconds D] [--rate R] [--port P]\n" +
-        "                              [--client repo|lean] [--docs all|own] [--workers W] [--keep-data]\n" +
+        "                              [--client repo|lean] [--docs all|own] [--workers W] [--history H]\n" +
+        "                              [--keep-data]\n" +
         "  --devices N   simulated devices (default 10; the benchmark uses 10, 50, 100)\n" +
         "  --seconds D   measurement window in seconds (default 20)\n" +
         "  --rate R      edits per second per device (default 2)\n" +
@@ -470,12 +471,14 @@ function mainThread() {
         "                holds places document i % 16, and its place edits go there)\n" +
         "  --workers W   run the devices in W worker threads (default 0: in the main thread,\n" +
         "                beside the observer)\n" +
+        "  --history H   earlier changes in every document before the run, one change each\n" +
+        "                (default 0; ~500 is a document of a city at the scale of DOMAIN.md)\n" +
         "  --keep-data   keep the server's temporary storage directory (path printed on stderr)\n",
     )
     process.exit(msg ? 2 : 0)
   }
   function parseArgs(argv) {
-    const o = { devices: 10, seconds: 20, rate: 2, port: 0, keepData: false, client: "repo", docs: "all", workers: 0 }
+    const o = { devices: 10, seconds: 20, rate: 2, port: 0, keepData: false, client: "repo", docs: "all", workers: 0, history: 0 }
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]
       const num = () => {
@@ -488,6 +491,7 @@ function mainThread() {
       else if (a === "--rate") o.rate = num()
       else if (a === "--port") o.port = num()
       else if (a === "--workers") o.workers = num()
+      else if (a === "--history") o.history = num()
       else if (a === "--client") o.client = argv[++i]
       else if (a === "--docs") o.docs = argv[++i]
       else if (a === "--keep-data") o.keepData = true
@@ -501,6 +505,7 @@ function mainThread() {
     if (o.client !== "repo" && o.client !== "lean") usage("--client must be repo or lean")
     if (o.docs !== "all" && o.docs !== "own") usage("--docs must be all or own")
     if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 16) usage("--workers must be 0..16")
+    if (!Number.isInteger(o.history) || o.history < 0 || o.history > 100000) usage("--history must be 0..100000")
     return o
   }
   const opts = parseArgs(process.argv.slice(2))
@@ -717,6 +722,21 @@ function mainThread() {
     }
     const visitsHandles = []
     for (let t = 0; t < teams; t++) visitsHandles.push(seeder.create({}))
+    // History: opts.history earlier changes in every document, one change each (as ours does).
+    for (let k = 0; k < opts.history; k++) {
+      placesHandles.forEach((h, d) => {
+        h.change(doc => {
+          doc[placeIds[d][k % PLACES_PER_DOC]].description = S(`history ${k}`)
+        })
+      })
+      visitsHandles.forEach(h => {
+        const id = randId()
+        h.change(doc => {
+          doc[id] = { id: S(id), at: S(new Date().toISOString()), kind: S("visit"), people: 1 + (k % 5), marker: S(`history ${k}`) }
+        })
+      })
+    }
+    const seededHeads = [...placesHandles, ...visitsHandles].map(h => A.getHeads(h.doc()).slice().sort().join(","))
     const ctx = {
       url,
       client: opts.client,
@@ -742,6 +762,9 @@ function mainThread() {
         const hs = await Promise.all(allUrls.map(u => r.find(u, { signal: AbortSignal.timeout(5000) })))
         if (!hs.slice(0, PLACES_DOCS).every(h => Object.keys(h.doc()).length === PLACES_PER_DOC)) {
           throw new Error("places docs incomplete")
+        }
+        if (!hs.every((h, i) => A.getHeads(h.doc()).slice().sort().join(",") === seededHeads[i])) {
+          throw new Error("the server does not have every seeded change yet")
         }
         observerHandles = hs
         break
@@ -898,6 +921,7 @@ function mainThread() {
       node: process.version,
       client: opts.client,
       docs: opts.docs,
+      history: opts.history,
       client_threads: opts.workers === 0 ? 1 : hosts.length + 1,
       devices: opts.devices,
       teams,

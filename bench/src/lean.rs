@@ -11,6 +11,7 @@ use automerge::transaction::CommitOptions;
 use ibasho_app::sync::transport::Connection;
 use ibasho_shared::doc::{self, ChangeNote, DocId};
 use ibasho_shared::domain::{FieldMap, FieldValue};
+use ibasho_shared::sync::receive::receive_message;
 use ibasho_shared::sync::{DocMessage, Frame};
 use ibasho_shared::{Record, RecordKind, ServerBinding, Visit};
 use std::collections::HashMap;
@@ -200,9 +201,7 @@ impl LeanDevice {
                 continue;
             };
             let before = held.doc.get_heads();
-            held.doc
-                .sync()
-                .receive_sync_message(&mut held.state, Message::decode(&message)?)?;
+            receive_message(&mut held.doc, &mut held.state, Message::decode(&message)?)?;
             if held.doc.get_heads() != before {
                 changed.push(held.id.clone());
             }

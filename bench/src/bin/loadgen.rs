@@ -35,6 +35,11 @@ struct Args {
     /// The server's `--threads`.
     #[arg(long, default_value_t = 1)]
     server_threads: usize,
+    /// Earlier changes each document has before the run (one per change, as edits come in): 0
+    /// for fresh documents; ~500 is a place shard or a team's month of visits in a city at the
+    /// scale of DOMAIN.md.
+    #[arg(long, default_value_t = 0)]
+    history: usize,
 }
 
 /// A simulated device.
@@ -102,10 +107,21 @@ async fn run(args: Args) -> Result<()> {
         .into_iter()
         .map(|p| p.id)
         .collect();
+    // History: about `--history` description edits in every place document, one change each.
+    let mut by_doc: std::collections::BTreeMap<DocId, Vec<&String>> = Default::default();
+    for id in &place_ids {
+        by_doc.entry(DocId::for_place(id)).or_default().push(id);
+    }
+    for k in 0..args.history {
+        for ids in by_doc.values() {
+            observer.set_place_field(ids[k % ids.len()], "description", &format!("history {k}"))?;
+        }
+    }
     sync_once(&mut observer).await?;
     eprintln!(
-        "seeded {} places; joining {} devices…",
+        "seeded {} places ({} earlier changes per document); joining {} devices…",
         place_ids.len(),
+        args.history,
         args.devices
     );
 
@@ -120,6 +136,17 @@ async fn run(args: Args) -> Result<()> {
         join(&mut replica, &server.url(), &invite, &person)
             .await
             .with_context(|| format!("device {i} joining"))?;
+        // The team's first device gives its visits document its history.
+        if i < teams.len() && args.history > 0 {
+            sync_once(&mut replica).await?;
+            for k in 0..args.history {
+                let mut v = Visit::new(team, "visit", now_jst());
+                v.people = 1 + (k % 5) as u32;
+                v.referral_reason = format!("history {k}");
+                replica.add_visit(v, None)?;
+            }
+            sync_once(&mut replica).await?;
+        }
         if args.client == "replica" {
             devices.push(Sim::Replica(replica));
             continue;
@@ -298,6 +325,7 @@ async fn run(args: Args) -> Result<()> {
         "server_peak_rss_mb": peak_kb as f64 / 1024.0,
         "device_failures": failures,
         "server_frames_per_edit": (frames_in + frames_out) as f64 / accepted.max(1) as f64,
+        "history": args.history,
     });
     println!("{out}");
     Ok(())

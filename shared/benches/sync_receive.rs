@@ -1,0 +1,90 @@
+//! Taking in a device's acknowledgement of a push, as the server does for every device holding a
+//! document after every change: Automerge's own `receive_sync_message` against
+//! `sync::receive::receive_message`, on documents with a growing history.
+//!
+//! Run: `cargo bench -p ibasho-shared --bench sync_receive -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ibasho_shared::sync::receive::receive_message;
+
+/// A server document with `changes` changes, a device in step with it, one more change pushed
+/// to the device; returns the server's document, its sync state before the device's
+/// acknowledgement, and that acknowledgement.
+fn acknowledged_push(changes: usize) -> (AutoCommit, State, Message) {
+    let mut server = AutoCommit::new();
+    for i in 0..changes {
+        server.put(ROOT, format!("k{}", i % 50), i as i64).unwrap();
+        server.commit();
+    }
+    let mut device = AutoCommit::new();
+    let (mut on_server, mut on_device) = (State::new(), State::new());
+    loop {
+        let to_device = server.sync().generate_sync_message(&mut on_server);
+        if let Some(m) = &to_device {
+            device
+                .sync()
+                .receive_sync_message(&mut on_device, m.clone())
+                .unwrap();
+        }
+        let to_server = device.sync().generate_sync_message(&mut on_device);
+        if let Some(m) = &to_server {
+            server
+                .sync()
+                .receive_sync_message(&mut on_server, m.clone())
+                .unwrap();
+        }
+        if to_device.is_none() && to_server.is_none() {
+            break;
+        }
+    }
+    server.put(ROOT, "new", 1).unwrap();
+    server.commit();
+    let push = server.sync().generate_sync_message(&mut on_server).unwrap();
+    device
+        .sync()
+        .receive_sync_message(&mut on_device, push)
+        .unwrap();
+    let ack = device.sync().generate_sync_message(&mut on_device).unwrap();
+    assert!(ack.changes.is_empty() && ack.heads == server.get_heads());
+    (server, on_server, ack)
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("take in an acknowledgement");
+    for changes in [100, 1_000, 10_000] {
+        let (mut doc, state, ack) = acknowledged_push(changes);
+        group.bench_with_input(
+            BenchmarkId::new("automerge receive_sync_message", changes),
+            &changes,
+            |b, _| {
+                b.iter(|| {
+                    let mut s = state.clone();
+                    doc.sync()
+                        .receive_sync_message(&mut s, ack.clone())
+                        .unwrap();
+                    black_box(s)
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("sync::receive::receive_message", changes),
+            &changes,
+            |b, _| {
+                b.iter(|| {
+                    let mut s = state.clone();
+                    receive_message(&mut doc, &mut s, ack.clone()).unwrap();
+                    black_box(s)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
