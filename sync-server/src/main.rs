@@ -103,7 +103,21 @@ enum TeamCmd {
     },
 }
 
+/// Makes glibc's allocator hand memory back to the kernel as it is freed. Its defaults raise the
+/// size above which blocks get their own mapping each time such a block is freed, so after the
+/// first large sync message (whole documents sent to a joining device) later ones come from the
+/// heap and stay there as free pages.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called once, before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
+    }
+}
+
 fn main() -> Result<()> {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
