@@ -88,6 +88,8 @@ impl DocSlot {
         sender: &ibasho_shared::sync::Sender,
     ) -> Result<accept::Outcome, ibasho_shared::sync::Rejection> {
         let heads = self.doc.get_heads();
+        // Everything before this message is stored: its chunks alone are what will be unsaved.
+        let all_stored = self.saved_heads == heads;
         let key = ack_key(self.memo.acks.hasher(), state, message);
         if let Some((before, bytes, after)) = self.memo.at(heads).acks.get(&key)
             && before == state
@@ -103,7 +105,6 @@ impl DocSlot {
         }
         let before = state.clone();
         self.unsaved_chunks = None;
-        let all_stored = self.saved_heads == self.memo.heads;
         let mut outcome = accept::receive(&mut self.doc, doc_id, state, message, access, sender)?;
         self.unsaved_chunks = outcome.chunks.take().filter(|_| all_stored);
         if !outcome.changed
