@@ -162,12 +162,7 @@ impl LeanDevice {
             }
         }
         if !out.is_empty() {
-            let frame = if answer {
-                Frame::Answer { docs: out }
-            } else {
-                Frame::Sync { docs: out }
-            };
-            self.conn.send(&frame).await?;
+            self.conn.send(&Frame::from_device(out, answer)).await?;
         }
         Ok(())
     }

@@ -186,12 +186,7 @@ async fn send_in_frames(
     let mut frames = 0;
     while !outgoing.is_empty() {
         let rest = outgoing.split_off(outgoing.len().min(DOCS_PER_FRAME));
-        let frame = if answers {
-            Frame::Answer { docs: outgoing }
-        } else {
-            Frame::Sync { docs: outgoing }
-        };
-        conn.send(&frame).await?;
+        conn.send(&Frame::from_device(outgoing, answers)).await?;
         outgoing = rest;
         frames += 1;
     }

@@ -128,6 +128,16 @@ pub enum Frame {
 pub struct FrameError(#[from] postcard::Error);
 
 impl Frame {
+    /// The frame a device sends its sync messages in: an [`Frame::Answer`] when they answer the
+    /// server (no empty reply wanted), a [`Frame::Sync`] otherwise (always replied to).
+    pub fn from_device(docs: Vec<DocMessage>, answer: bool) -> Frame {
+        if answer {
+            Frame::Answer { docs }
+        } else {
+            Frame::Sync { docs }
+        }
+    }
+
     /// Encodes to bytes.
     pub fn encode(&self) -> Vec<u8> {
         postcard::to_stdvec(self).expect("frames always encode")
