@@ -10,7 +10,12 @@ pub(crate) fn records_obj(doc: &AutoCommit, kind: RecordKind) -> Option<ObjId> {
 
 /// The map at `obj[key]`, if there is one.
 pub(crate) fn map_at(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ObjId> {
-    match doc.get(obj, key).ok().flatten() {
+    as_map(doc.get(obj, key).ok().flatten())
+}
+
+/// The object id of a value read from a map, if the value is a map.
+fn as_map(value: Option<(Value<'_>, ObjId)>) -> Option<ObjId> {
+    match value {
         Some((Value::Object(ObjType::Map), id)) => Some(id),
         _ => None,
     }
@@ -59,10 +64,7 @@ pub fn read_record_at(
     id: &str,
     heads: &[automerge::ChangeHash],
 ) -> Option<FieldMap> {
-    let map_at = |obj: &ObjId, key: &str| match doc.get_at(obj, key, heads).ok().flatten() {
-        Some((Value::Object(ObjType::Map), id)) => Some(id),
-        _ => None,
-    };
+    let map_at = |obj: &ObjId, key: &str| as_map(doc.get_at(obj, key, heads).ok().flatten());
     let rec = map_at(&map_at(&ROOT, kind.root_key())?, id)?;
     Some(scalar_fields(doc.map_range_at(&rec, .., heads)))
 }
