@@ -84,9 +84,7 @@ impl Durability {
             }
         }
     }
-}
 
-impl Durability {
     /// `fsync` of the write-ahead log. Without a log file everything is in the database file,
     /// which SQLite syncs when it checkpoints.
     fn sync_log(&self) -> std::io::Result<()> {
