@@ -4,12 +4,12 @@
 use crate::durable::Durability;
 use crate::metrics::Metrics;
 use crate::store::{self, Device};
-use automerge::sync::{State, SyncDoc};
+use automerge::sync::State;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use ibasho_shared::doc::{DocId, genesis};
 use ibasho_shared::store::doc_store;
 use ibasho_shared::sync::{
-    Access, AccessPolicy, DocMessage, ErrorCode, Frame, ManifestEntry, Sender, accept,
+    Access, AccessPolicy, DocMessage, ErrorCode, Frame, ManifestEntry, Sender, accept, push,
 };
 use rusqlite::Connection;
 /// The hub's maps are looked up several times per frame, with keys as large as sync states: a fast
@@ -36,6 +36,8 @@ struct DocSlot {
     /// The chunks of the last message accepted, when they hold exactly what is not yet stored:
     /// stored as they came instead of encoding the changes again.
     unsaved_chunks: Option<Vec<u8>>,
+    /// The last change accepted, as its sender encoded it: pushed as it is (see [`push`]).
+    accepted: Option<push::Accepted>,
 }
 
 /// Automerge's `generate_sync_message` is a function of the document and the peer's sync state
@@ -91,7 +93,7 @@ impl DocSlot {
         // Everything before this message is stored: its chunks alone are what will be unsaved.
         let all_stored = self.saved_heads == heads;
         let key = ack_key(self.memo.acks.hasher(), state, message);
-        if let Some((before, bytes, after)) = self.memo.at(heads).acks.get(&key)
+        if let Some((before, bytes, after)) = self.memo.at(heads.clone()).acks.get(&key)
             && before == state
             && bytes == message
         {
@@ -106,6 +108,9 @@ impl DocSlot {
         let before = state.clone();
         self.unsaved_chunks = None;
         let mut outcome = accept::receive(&mut self.doc, doc_id, state, message, access, sender)?;
+        if let Some(chunks) = &outcome.chunks {
+            self.accepted = push::Accepted::new(&mut self.doc, heads, chunks.clone());
+        }
         self.unsaved_chunks = outcome.chunks.take().filter(|_| all_stored);
         if !outcome.changed
             && outcome.dropped.is_none()
@@ -129,11 +134,8 @@ impl DocSlot {
             return message.clone();
         }
         let before = state.clone();
-        let message = self
-            .doc
-            .sync()
-            .generate_sync_message(state)
-            .map(|m| m.encode());
+        let message =
+            push::generate(&mut self.doc, state, self.accepted.as_ref()).map(|m| m.encode());
         if self.memo.pushes.len() < MEMO_ENTRIES
             && message.as_ref().is_none_or(|m| m.len() <= MEMO_BYTES)
         {
@@ -728,6 +730,7 @@ impl Inner {
                         memo: SyncMemo::default(),
                         chunks: None,
                         unsaved_chunks: None,
+                        accepted: None,
                     },
                 );
             }
@@ -850,6 +853,7 @@ fn release_freed_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use automerge::sync::SyncDoc;
     use automerge::transaction::Transactable;
 
     /// A push built once for peers in equal states is exactly what Automerge builds for each, and
@@ -873,6 +877,7 @@ mod tests {
             memo: SyncMemo::default(),
             chunks: None,
             unsaved_chunks: None,
+            accepted: None,
         };
         for round in 0..4 {
             slot.doc.put(automerge::ROOT, "a", round).unwrap();

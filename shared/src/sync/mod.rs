@@ -41,6 +41,7 @@
 pub mod accept;
 mod access;
 mod frame;
+pub mod push;
 pub mod receive;
 
 pub use accept::{Outcome, Rejection, Sender};
