@@ -33,8 +33,10 @@ enum Place {
     Other,
 }
 
-/// Reads what `chunks` (a message's changes, as sent) would do to `doc`, a record document of
-/// `kind`, before they are applied. Changes the document already has are left out.
+/// Reads what `chunks` (a message's changes, as sent) would do to `doc`, the record document
+/// `doc_id`, before they are applied. Changes the document already has are left out; operations
+/// on a record that existed before are placed by the change's note (which names the records a
+/// device wrote) only when the document agrees that the record's map is the one written to.
 pub(super) fn touched<'a>(
     doc: &mut AutoCommit,
     doc_id: &DocId,
