@@ -127,6 +127,30 @@ fn the_structure_of_a_document_cannot_be_changed() {
     device.commit();
     let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(
+        err.message.contains("fields are plain values"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.get_heads(), before);
+
+    // A counter is not a plain value either, even where the field is allowed.
+    let mut device = server.fork();
+    let places = device.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = device
+        .put_object(&places, "x2", automerge::ObjType::Map)
+        .unwrap();
+    device
+        .put(&rec, "description", automerge::ScalarValue::counter(1))
+        .unwrap();
+    device.commit();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(
+        err.message.contains("fields are plain values"),
+        "{}",
+        err.message
+    );
     assert_eq!(server.get_heads(), before);
 }
 

@@ -3,7 +3,6 @@
 use super::access::{Access, Role};
 use super::frame::ErrorCode;
 use super::receive::receive_message;
-use super::touched::{Touched, touched};
 use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
@@ -106,33 +105,10 @@ pub fn receive(
     let before = doc.get_heads();
     let chunks: Vec<u8> = message.changes.iter().flatten().copied().collect();
     let mut new_state = state.clone();
-    // What the changes touch, from their operations; failing that, from a diff of the document.
-    let by_ops = match touched(doc, doc_id, message.changes.iter()) {
-        Touched::Refused(why) => {
-            return Err(Rejection::new(
-                ErrorCode::Invalid,
-                format!("{doc_id}: {why}"),
-            ));
-        }
-        Touched::Records(records) => Some(records),
-        Touched::Unknown => None,
-    };
-    let diffed = by_ops.is_none();
-    if diffed {
-        // Index what the message changes, so the check diffs only that, not the whole document.
-        doc.update_diff_cursor();
-    }
-    let applied = apply_and_check(
-        doc,
-        doc_id,
-        &mut new_state,
-        message,
-        &before,
-        sender,
-        by_ops,
-    );
-    // The index is not kept: it would grow with every later change. (Automerge's patch log also
-    // keeps some of what changes apply while it is off; resetting it drops that too.)
+    // Index what the message changes, so the check diffs only that, not the whole document.
+    doc.update_diff_cursor();
+    let applied = apply_and_check(doc, doc_id, &mut new_state, message, &before, sender);
+    // The index is not kept: it would grow with every later change.
     doc.reset_diff_cursor();
     match applied {
         Ok(Applied::Kept) => {
@@ -176,9 +152,7 @@ enum Applied {
     Missing(Vec<ChangeHash>),
 }
 
-/// Applies the message to `doc` and checks what changed (the records in `touched` when the
-/// changes' operations told them, else what a diff shows); the caller restores `doc` unless
-/// `Kept`.
+/// Applies the message to `doc` and checks what changed; the caller restores `doc` unless `Kept`.
 fn apply_and_check(
     doc: &mut AutoCommit,
     doc_id: &DocId,
@@ -186,7 +160,6 @@ fn apply_and_check(
     message: Message,
     before: &[ChangeHash],
     sender: &Sender,
-    touched: Option<BTreeSet<String>>,
 ) -> Result<Applied, Rejection> {
     receive_message(doc, state, message).map_err(|e| {
         Rejection::new(
@@ -200,16 +173,7 @@ fn apply_and_check(
     }
     let after = doc.get_heads();
     if after != before {
-        let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
-        let touched = match touched {
-            Some(touched) => touched,
-            None => match touched_by_diff(doc, doc_id, before, &after).map_err(invalid)? {
-                Some(touched) => touched,
-                // The workspace document: checked whole by its diff.
-                None => return Ok(Applied::Kept),
-            },
-        };
-        check_records(doc, doc_id, before, &touched, sender)?;
+        check(doc, doc_id, before, &after, sender)?;
     }
     Ok(Applied::Kept)
 }
@@ -282,7 +246,7 @@ pub fn nothing_to_say(doc: &mut AutoCommit, state: &State) -> bool {
 }
 
 /// The fields a record of `kind` may have: those the record type writes. Worked out once.
-pub(super) fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
+fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     use std::sync::LazyLock;
     static PLACE: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
         Place::new("x", "cafe", 1.0, 1.0)
@@ -305,24 +269,25 @@ pub(super) fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     }
 }
 
-/// The records changed between `before` and `after` in `doc`, from Automerge's diff (indexed by
-/// the diff cursor); `None` for the workspace document, checked whole here. Anything but records
-/// created and plain fields put in them is refused.
-fn touched_by_diff(
+/// Checks what changed between `before` and `after` in `doc`.
+fn check(
     doc: &mut AutoCommit,
     doc_id: &DocId,
     before: &[automerge::ChangeHash],
     after: &[automerge::ChangeHash],
-) -> Result<Option<BTreeSet<String>>, String> {
+    sender: &Sender,
+) -> Result<(), Rejection> {
+    let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
     let patches = doc.diff(before, after);
+    let fork: &AutoCommit = doc;
     let Some(kind) = doc_id.record_kind() else {
-        return check_workspace(&patches).map(|()| None);
+        return check_workspace(&patches).map_err(invalid);
     };
     let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
     for patch in &patches {
         match patch.path.as_slice() {
-            [] => return Err("the document's structure cannot be changed".into()),
+            [] => return Err(invalid("the document's structure cannot be changed".into())),
             [(_, Prop::Map(root))] if root == kind.root_key() => {
                 // A record added or replaced: it must be a map.
                 if let PatchAction::PutMap {
@@ -332,11 +297,11 @@ fn touched_by_diff(
                 } = &patch.action
                 {
                     if !matches!(value, Value::Object(automerge::ObjType::Map)) {
-                        return Err(format!("record {key} is not a map"));
+                        return Err(invalid(format!("record {key} is not a map")));
                     }
                     touched.insert(key.clone());
                 } else {
-                    return Err("records are kept in a map keyed by id".into());
+                    return Err(invalid("records are kept in a map keyed by id".into()));
                 }
             }
             [(_, Prop::Map(root)), (_, Prop::Map(id))] if root == kind.root_key() => {
@@ -346,43 +311,29 @@ fn touched_by_diff(
                         value: (Value::Scalar(value), _),
                         ..
                     } if allowed_fields.contains(key) && !value.is_counter() => {}
-                    // Two devices set the field concurrently: every value is checked later.
+                    // Two devices set the field concurrently: every value is checked below.
                     PatchAction::Conflict {
                         prop: Prop::Map(key),
                     } if allowed_fields.contains(key) => {}
                     PatchAction::PutMap { key, .. } if !allowed_fields.contains(key) => {
-                        return Err(format!("record {id}: field {key:?} is not allowed"));
+                        return Err(invalid(format!(
+                            "record {id}: field {key:?} is not allowed"
+                        )));
                     }
                     PatchAction::DeleteMap { key } => {
-                        return Err(format!("record {id}: field {key:?} cannot be removed"));
+                        return Err(invalid(format!(
+                            "record {id}: field {key:?} cannot be removed"
+                        )));
                     }
-                    _ => return Err(format!("record {id}: fields are plain values")),
+                    _ => return Err(invalid(format!("record {id}: fields are plain values"))),
                 }
                 touched.insert(id.clone());
             }
-            _ => return Err("records hold plain values only".into()),
+            _ => return Err(invalid("records hold plain values only".into())),
         }
     }
-    Ok(Some(touched))
-}
-
-/// Checks the records `touched` as they are now in `doc` (and as they were at `before` when that
-/// matters): each valid, every concurrent value of a field too, a member changing only its own
-/// organization's entry, a visit in its own team's and month's document.
-fn check_records(
-    doc: &mut AutoCommit,
-    doc_id: &DocId,
-    before: &[automerge::ChangeHash],
-    touched: &BTreeSet<String>,
-    sender: &Sender,
-) -> Result<(), Rejection> {
-    let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
-    let Some(kind) = doc_id.record_kind() else {
-        return Ok(());
-    };
-    let fork: &AutoCommit = doc;
     let now = now_jst();
-    for id in touched {
+    for id in &touched {
         // The record as it was is read only when needed (reading an earlier state is not free).
         let old_cell = std::cell::OnceCell::new();
         let old = || old_cell.get_or_init(|| doc::read_record_at(fork, kind, id, before));
@@ -507,185 +458,4 @@ fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::touched::{Touched, touched};
-    use super::*;
-    use crate::doc::ChangeNote;
-    use automerge::transaction::{CommitOptions, Transactable};
-    use automerge::{ObjType, ROOT, ReadDoc, ScalarValue};
-
-    /// A places document holding place `p1`, as the server has it.
-    fn server_doc(doc_id: &DocId) -> AutoCommit {
-        let mut doc = doc::genesis(doc_id, automerge::ActorId::random());
-        let place = Place::new("喫茶ランドリー", "laundry_cafe", 35.4889, 139.4075);
-        doc::write_fields(&mut doc, RecordKind::Place, "p1", &place.to_fields()).unwrap();
-        doc.commit();
-        doc
-    }
-
-    /// The change a device makes to `server` with `edit`, committed with `note` as its message.
-    fn change(
-        server: &mut AutoCommit,
-        note: Option<&ChangeNote>,
-        edit: impl FnOnce(&mut AutoCommit, &automerge::ObjId),
-    ) -> Vec<u8> {
-        let mut device = server.fork();
-        let (_, places) = device.get(ROOT, "places").unwrap().unwrap();
-        edit(&mut device, &places);
-        let options = match note {
-            Some(note) => CommitOptions::default().with_message(note.to_message()),
-            None => CommitOptions::default(),
-        };
-        device.commit_with(options);
-        device.get_last_local_change().unwrap().bytes().to_vec()
-    }
-
-    /// What the diff of the applied change says it touches.
-    fn by_diff(
-        server: &mut AutoCommit,
-        doc_id: &DocId,
-        bytes: &[u8],
-    ) -> Result<BTreeSet<String>, String> {
-        let mut doc = server.fork();
-        let before = doc.get_heads();
-        doc.update_diff_cursor();
-        doc.load_incremental(bytes).unwrap();
-        let after = doc.get_heads();
-        touched_by_diff(&mut doc, doc_id, &before, &after).map(|t| t.expect("a record document"))
-    }
-
-    fn note(ids: &[&str]) -> ChangeNote {
-        let mut note = ChangeNote::by("佐藤");
-        for id in ids {
-            note.touch(id, vec!["description".into()]);
-        }
-        note
-    }
-
-    /// Reading what a change touches from its operations gives what the diff of the applied
-    /// change gives: the same records, or the same refusal. It gives up (and the diff decides)
-    /// when the change's note does not name the record an operation writes to.
-    #[test]
-    fn operations_tell_what_the_diff_tells() {
-        let doc_id = DocId::for_place("p1");
-        let mut server = server_doc(&doc_id);
-        let p1 =
-            |d: &AutoCommit, places: &automerge::ObjId| d.get(places, "p1").unwrap().unwrap().1;
-        let new_place = Place::new("子ども食堂ひだまり", "kodomo_shokudo", 35.45, 139.40);
-        let cases: Vec<(&str, Vec<u8>)> = vec![
-            (
-                "a new record",
-                change(&mut server, Some(&note(&["p2"])), |d, _| {
-                    doc::write_fields(d, RecordKind::Place, "p2", &new_place.to_fields()).unwrap();
-                }),
-            ),
-            (
-                "a field of a record",
-                change(&mut server, Some(&note(&["p1"])), |d, places| {
-                    let rec = p1(d, places);
-                    d.put(&rec, "description", "木曜は将棋").unwrap();
-                }),
-            ),
-            (
-                "a field nobody may write",
-                change(&mut server, Some(&note(&["p1"])), |d, places| {
-                    let rec = p1(d, places);
-                    d.put(&rec, "secret", 1).unwrap();
-                }),
-            ),
-            (
-                "a field removed",
-                change(&mut server, Some(&note(&["p1"])), |d, places| {
-                    let rec = p1(d, places);
-                    d.delete(&rec, "description").unwrap();
-                }),
-            ),
-            (
-                "an object in a field",
-                change(&mut server, Some(&note(&["p1"])), |d, places| {
-                    let rec = p1(d, places);
-                    d.put_object(&rec, "description", ObjType::Map).unwrap();
-                }),
-            ),
-            (
-                "a counter incremented",
-                change(&mut server, Some(&note(&["p1"])), |d, places| {
-                    let rec = p1(d, places);
-                    d.put(&rec, "description", ScalarValue::counter(1)).unwrap();
-                    d.increment(&rec, "description", 2).unwrap();
-                }),
-            ),
-            (
-                "the root",
-                change(&mut server, None, |d, _| {
-                    d.put(ROOT, "x", 1).unwrap();
-                }),
-            ),
-            (
-                "a record that is not a map",
-                change(&mut server, None, |d, places| {
-                    d.put(places, "p3", "plain").unwrap();
-                }),
-            ),
-            (
-                "a record removed",
-                change(&mut server, None, |d, places| {
-                    d.delete(places, "p1").unwrap();
-                }),
-            ),
-        ];
-        for (case, bytes) in &cases {
-            let ops = touched(
-                &mut server.fork(),
-                &doc_id,
-                std::iter::once(bytes.as_slice()),
-            );
-            let diff = by_diff(&mut server, &doc_id, bytes);
-            match (&ops, &diff) {
-                (Touched::Records(a), Ok(b)) => assert_eq!(a, b, "{case}"),
-                (Touched::Refused(a), Err(b)) => assert_eq!(a, b, "{case}"),
-                _ => panic!("{case}: operations say {ops:?}, the diff {diff:?}"),
-            }
-        }
-        // Told apart: a new record, a field; refused: the rest.
-        let kinds: Vec<bool> = cases
-            .iter()
-            .map(|(_, b)| {
-                matches!(
-                    touched(&mut server.fork(), &doc_id, std::iter::once(b.as_slice())),
-                    Touched::Records(_)
-                )
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [true, true, false, false, false, false, false, false, false]
-        );
-
-        // A note that does not name the record written to (or names another): the diff decides.
-        for wrong in [None, Some(note(&["p2"]))] {
-            let bytes = change(&mut server, wrong.as_ref(), |d, places| {
-                let rec = p1(d, places);
-                d.put(&rec, "description", "x").unwrap();
-            });
-            assert_eq!(
-                touched(
-                    &mut server.fork(),
-                    &doc_id,
-                    std::iter::once(bytes.as_slice())
-                ),
-                Touched::Unknown
-            );
-        }
-        // A change the document already has touches nothing.
-        let bytes = cases[1].1.clone();
-        server.load_incremental(&bytes).unwrap();
-        assert_eq!(
-            touched(&mut server, &doc_id, std::iter::once(bytes.as_slice())),
-            Touched::Records(BTreeSet::new())
-        );
-    }
 }

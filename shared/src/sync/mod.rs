@@ -40,11 +40,9 @@
 
 pub mod accept;
 mod access;
-mod chunks;
 mod frame;
 pub mod push;
 pub mod receive;
-mod touched;
 
 pub use accept::{Outcome, Rejection, Sender};
 pub use access::{Access, AccessPolicy, Role};

@@ -2,7 +2,6 @@
 //! again. Automerge rebuilds every change it sends from its operations; a server pushing a
 //! device's change to the other devices already holds it as the device sent it.
 
-use super::chunks;
 use automerge::sync::{
     BloomFilter, Capability, ChunkList, Have, Message, MessageFlags, MessageVersion, State, SyncDoc,
 };
@@ -17,6 +16,11 @@ pub struct Accepted {
     hash: ChangeHash,
     bytes: Vec<u8>,
 }
+
+/// The first bytes of every Automerge chunk.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of an uncompressed change.
+const CHANGE_CHUNK: u8 = 1;
 
 impl Accepted {
     /// The change a message added to `doc` (which has taken it in; `before`: its heads before),
@@ -52,10 +56,29 @@ impl Accepted {
 /// Whether `bytes` are exactly one uncompressed change chunk, the change `hash` (whose first four
 /// bytes are the chunk's checksum).
 fn is_one_change(bytes: &[u8], hash: &ChangeHash) -> bool {
-    matches!(
-        chunks::split(bytes).as_deref(),
-        Some([chunk]) if chunk.kind == chunks::CHANGE && chunk.checksum == hash.0[..4]
-    )
+    if bytes.len() < 10 || bytes[..4] != MAGIC || bytes[4..8] != hash.0[..4] {
+        return false;
+    }
+    if bytes[8] != CHANGE_CHUNK {
+        return false;
+    }
+    // The length of the chunk's body: unsigned LEB128.
+    let (mut length, mut shift, mut at) = (0u64, 0u32, 9usize);
+    loop {
+        let Some(&byte) = bytes.get(at) else {
+            return false;
+        };
+        at += 1;
+        if shift > 56 {
+            return false;
+        }
+        length |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    (at as u64).checked_add(length) == Some(bytes.len() as u64)
 }
 
 /// Automerge's `generate_sync_message(doc, state)`: the same message, and `state` left the same.
