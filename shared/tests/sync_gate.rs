@@ -591,3 +591,89 @@ fn taking_in_messages_leaves_the_sync_state_as_automerge_does() {
          walk; {walked} with it"
     );
 }
+
+/// A hand-made change that creates a valid record but names another record's map among its
+/// operation's predecessors: Automerge then removes that other record too. The gate judges what
+/// the change did, not what it says it does, and refuses it; the other record stays.
+#[test]
+fn a_change_cannot_remove_another_record_through_its_predecessors() {
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType, SortedVec};
+    use ibasho_shared::Record;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    let mut device = server_copy_of(&mut r, &doc_id);
+    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    let before = server.get_heads();
+
+    let op_id = |id: &automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => OpId(*counter, actor.clone()),
+        automerge::ObjId::Root => panic!("not an object"),
+    };
+    let (_, places) = server.get(ROOT, "places").unwrap().unwrap();
+    let (_, victim) = server.get(&places, p.id.as_str()).unwrap().unwrap();
+    let actor = automerge::ActorId::random();
+    let start = 1_000_000;
+    let made = OpId(start, actor.clone());
+    let mut operations = vec![Op {
+        action: OpType::Make(automerge::ObjType::Map),
+        obj: ObjectId::Id(op_id(&places)),
+        key: Key::Map("zzzz".into()),
+        pred: SortedVec::from(vec![op_id(&victim)]),
+        insert: false,
+    }];
+    let valid = cafe("別の喫茶店");
+    for (field, value) in valid.to_fields() {
+        operations.push(Op {
+            action: OpType::Put(value.to_scalar()),
+            obj: ObjectId::Id(made.clone()),
+            key: Key::Map(field.as_str().into()),
+            pred: SortedVec::new(),
+            insert: false,
+        });
+    }
+    let change = automerge::Change::from(automerge::ExpandedChange {
+        operations,
+        actor_id: actor,
+        hash: None,
+        seq: 1,
+        start_op: std::num::NonZeroU64::new(start).unwrap(),
+        time: 0,
+        message: None,
+        deps: before.clone(),
+        extra_bytes: Vec::new(),
+        author: None,
+    });
+    // Taken in without the gate, the change removes the other record.
+    let mut unguarded = server.fork();
+    unguarded.load_incremental(change.raw_bytes()).unwrap();
+    assert!(unguarded.get(&places, "zzzz").unwrap().is_some());
+    assert!(unguarded.get(&places, p.id.as_str()).unwrap().is_none());
+    let message = automerge::sync::Message {
+        heads: vec![change.hash()],
+        need: Vec::new(),
+        have: vec![automerge::sync::Have::default()],
+        changes: automerge::sync::ChunkList::from(vec![change.raw_bytes().to_vec()]),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &message.encode(),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
+    assert!(
+        err.message.contains("records are kept in a map"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.get_heads(), before);
+    assert!(server.get(&places, p.id.as_str()).unwrap().is_some());
+}
