@@ -51,6 +51,19 @@ impl Accepted {
             bytes: chunks,
         })
     }
+
+    /// Whether [`generate`] builds the message for `state` itself: the document is still at the
+    /// heads this change left it at, and the peer's state is the one Automerge leaves after the
+    /// peer acknowledged `before` (shared heads and its heads there, one summary of what it has
+    /// since, nothing needed, no reset pending).
+    pub fn in_step_before(&self, doc: &mut AutoCommit, state: &State) -> bool {
+        !state.needs_reset
+            && state.shared_heads == self.before
+            && state.their_heads.as_ref() == Some(&self.before)
+            && state.their_need.as_ref().is_some_and(|n| n.is_empty())
+            && matches!(state.their_have.as_deref(), Some([have]) if have.last_sync == self.before)
+            && doc.get_heads() == self.after
+    }
 }
 
 /// Whether `bytes` are exactly one uncompressed change chunk, the change `hash` (whose first four
@@ -62,23 +75,12 @@ fn is_one_change(bytes: &[u8], hash: &ChangeHash) -> bool {
     if bytes[8] != CHANGE_CHUNK {
         return false;
     }
-    // The length of the chunk's body: unsigned LEB128.
-    let (mut length, mut shift, mut at) = (0u64, 0u32, 9usize);
-    loop {
-        let Some(&byte) = bytes.get(at) else {
-            return false;
-        };
-        at += 1;
-        if shift > 56 {
-            return false;
-        }
-        length |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    (at as u64).checked_add(length) == Some(bytes.len() as u64)
+    // The length of the chunk's body follows, as unsigned LEB128.
+    let mut rest = &bytes[9..];
+    let Ok(length) = leb128::read::unsigned(&mut rest) else {
+        return false;
+    };
+    rest.len() as u64 == length
 }
 
 /// Automerge's `generate_sync_message(doc, state)`: the same message, and `state` left the same.
@@ -143,19 +145,4 @@ pub fn generate(
             MessageVersion::V1
         },
     })
-}
-
-impl Accepted {
-    /// Whether [`generate`] builds the message for `state` itself: the document is still at the
-    /// heads this change left it at, and the peer's state is the one Automerge leaves after the
-    /// peer acknowledged `before` (shared heads and its heads there, one summary of what it has
-    /// since, nothing needed, no reset pending).
-    pub fn in_step_before(&self, doc: &mut AutoCommit, state: &State) -> bool {
-        !state.needs_reset
-            && state.shared_heads == self.before
-            && state.their_heads.as_ref() == Some(&self.before)
-            && state.their_need.as_ref().is_some_and(|n| n.is_empty())
-            && matches!(state.their_have.as_deref(), Some([have]) if have.last_sync == self.before)
-            && doc.get_heads() == self.after
-    }
 }
