@@ -603,9 +603,7 @@ fn a_change_cannot_remove_another_record_through_its_predecessors() {
     let mut r = founder(dir.path(), "佐藤");
     let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
     let doc_id = DocId::for_place(&p.id);
-    let mut server = genesis(&doc_id, automerge::ActorId::random());
-    let mut device = server_copy_of(&mut r, &doc_id);
-    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    let mut server = server_copy_of(&mut r, &doc_id);
     let before = server.get_heads();
 
     let op_id = |id: &automerge::ObjId| match id {
