@@ -25,21 +25,9 @@ fn acknowledged_push(changes: usize) -> (AutoCommit, State, Message) {
     let mut device = server.fork();
     let (mut on_server, mut on_device) = (State::new(), State::new());
     loop {
-        let to_device = server.sync().generate_sync_message(&mut on_server);
-        if let Some(m) = &to_device {
-            device
-                .sync()
-                .receive_sync_message(&mut on_device, m.clone())
-                .unwrap();
-        }
-        let to_server = device.sync().generate_sync_message(&mut on_device);
-        if let Some(m) = &to_server {
-            server
-                .sync()
-                .receive_sync_message(&mut on_server, m.clone())
-                .unwrap();
-        }
-        if to_device.is_none() && to_server.is_none() {
+        let to_device = send(&mut server, &mut on_server, &mut device, &mut on_device);
+        let to_server = send(&mut device, &mut on_device, &mut server, &mut on_server);
+        if !to_device && !to_server {
             break;
         }
     }
@@ -53,6 +41,20 @@ fn acknowledged_push(changes: usize) -> (AutoCommit, State, Message) {
     let ack = device.sync().generate_sync_message(&mut on_device).unwrap();
     assert!(ack.changes.is_empty() && ack.heads == server.get_heads());
     (server, on_server, ack)
+}
+
+/// One sync message from `from` to `to`, if `from` has one; whether it had.
+fn send(
+    from: &mut AutoCommit,
+    from_state: &mut State,
+    to: &mut AutoCommit,
+    to_state: &mut State,
+) -> bool {
+    let Some(m) = from.sync().generate_sync_message(from_state) else {
+        return false;
+    };
+    to.sync().receive_sync_message(to_state, m).unwrap();
+    true
 }
 
 fn bench(c: &mut Criterion) {
