@@ -441,7 +441,7 @@ fn advance(seed: &mut u64) {
 /// answered late, edits on both sides), and at every step its prediction is checked against
 /// Automerge's own answer.
 #[test]
-fn skipping_a_sync_message_only_when_automerge_would_send_none() {
+fn going_back_a_sync_message_only_when_automerge_would_send_none() {
     let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
     let (mut sa, mut sb) = (State::new(), State::new());
     let mut to_b: Vec<automerge::sync::Message> = Vec::new();
@@ -674,4 +674,188 @@ fn a_change_cannot_remove_another_record_through_its_predecessors() {
     );
     assert_eq!(server.get_heads(), before);
     assert!(server.get(&places, p.id.as_str()).unwrap().is_some());
+}
+
+/// A change chunk with `data` as its body, with the checksum Automerge verifies made right again.
+fn rechunk(kind: u8, data: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut body = vec![kind];
+    leb128::write::unsigned(&mut body, data.len() as u64).unwrap();
+    body.extend_from_slice(data);
+    let checksum = sha2::Sha256::digest(&body);
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83];
+    chunk.extend_from_slice(&checksum[..4]);
+    chunk.extend_from_slice(&body);
+    chunk
+}
+
+/// A message carrying `chunks` as they are.
+fn carrying(chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    automerge::sync::Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: vec![automerge::sync::Have::default()],
+        changes: automerge::sync::ChunkList::from(chunks),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
+/// Changes damaged in transit or made by a faulty client: thousands of real changes (an edit of
+/// two fields, a new place) with a few bytes overwritten, inserted or removed and the checksum made
+/// right again. Automerge skips the chunks it cannot read, panics on some changes (an actor it has
+/// not met, an object that does not exist), takes in others that it then cannot save and load
+/// (the same operations in other bytes), and takes in the rest as the valid changes they still
+/// are. The gate refuses the panicking and the unsaveable ones, leaving the document exactly as it
+/// was, and every document it keeps saves and loads again, from a snapshot and from the chunk as
+/// sent.
+#[test]
+fn damaged_changes_are_refused_and_every_kept_document_loads_again() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let original = server.save();
+
+    let mut editor = server.fork();
+    let mut creator = server.fork();
+    let places = editor.get(ROOT, "places").unwrap().unwrap().1;
+    let place = editor.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    editor
+        .put(&place, "description", "週末は子ども食堂")
+        .unwrap();
+    editor.put(&place, "name", "喫茶ランドリー 二号店").unwrap();
+    editor.commit();
+    let fresh = cafe("本屋カフェ");
+    let rec = creator
+        .put_object(&places, fresh.id.as_str(), automerge::ObjType::Map)
+        .unwrap();
+    for (field, value) in ibasho_shared::Record::to_fields(&fresh) {
+        creator
+            .put(&rec, field.as_str(), value.to_scalar())
+            .unwrap();
+    }
+    creator.commit();
+    let changes = [
+        editor.get_last_local_change().unwrap().raw_bytes().to_vec(),
+        creator
+            .get_last_local_change()
+            .unwrap()
+            .raw_bytes()
+            .to_vec(),
+    ];
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut refusals: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept = 0;
+    let mut unchanged = 0;
+    for change in &changes {
+        // Magic (4 bytes), checksum (4), chunk type (1), body length, body.
+        let kind = change[8];
+        let mut rest = &change[9..];
+        let len = leb128::read::unsigned(&mut rest).unwrap() as usize;
+        let body = &rest[..len];
+        for _ in 0..3000 {
+            let mut damaged = body.to_vec();
+            advance(&mut seed);
+            for _ in 0..1 + (seed >> 61) % 3 {
+                advance(&mut seed);
+                let at = (seed >> 20) as usize % damaged.len();
+                let byte = (seed >> 52) as u8;
+                match (seed >> 62) % 4 {
+                    0 => damaged.insert(at, byte),
+                    1 => {
+                        damaged.remove(at);
+                    }
+                    _ => damaged[at] = byte,
+                }
+            }
+            let message = carrying(vec![rechunk(kind, &damaged)]);
+            let mut doc = server.clone();
+            let mut state = State::new();
+            match accept::receive(
+                &mut doc,
+                &doc_id,
+                &mut state,
+                &message,
+                Access::Write,
+                &worker(),
+            ) {
+                Err(refusal) => {
+                    assert_eq!(doc.save(), original, "refused: {}", refusal.message);
+                    assert_eq!(state, State::new());
+                    let why = refusal.message.split_once(": ").unwrap().1;
+                    let why: String = why.chars().take(40).collect();
+                    *refusals.entry(why).or_default() += 1;
+                }
+                Ok(outcome) if outcome.changed => {
+                    kept += 1;
+                    let mut loaded = AutoCommit::load(&doc.save()).unwrap();
+                    assert_eq!(loaded.get_heads(), doc.get_heads());
+                    let mut stored = AutoCommit::load(&original).unwrap();
+                    stored.load_incremental(&outcome.chunks.unwrap()).unwrap();
+                    assert_eq!(stored.get_heads(), doc.get_heads());
+                }
+                Ok(_) => {
+                    unchanged += 1;
+                    assert_eq!(doc.save(), original)
+                }
+            }
+        }
+    }
+    let seen = |start: &str| refusals.keys().any(|why| why.starts_with(start));
+    assert!(seen("a change is malformed"), "{refusals:?}");
+    assert!(seen("a change is not encoded as Automerge"), "{refusals:?}");
+    assert!(kept > 0, "some damage leaves a valid change: {refusals:?}");
+    assert!(
+        unchanged > 0,
+        "Automerge skips chunks it cannot read: {refusals:?}"
+    );
+}
+
+/// A change whose operations are numbered below those of the changes it depends on: Automerge takes
+/// it in, but a document saved with it does not load. The gate refuses it.
+#[test]
+fn a_change_numbered_before_what_it_depends_on_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let before = server.get_heads();
+    let mut device = server.fork();
+    let places = device.get(ROOT, "places").unwrap().unwrap().1;
+    let place = device.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    device
+        .put(&place, "description", "週末は子ども食堂")
+        .unwrap();
+    device.commit();
+    let mut going_back = device.get_last_local_change().unwrap().decode();
+    going_back.start_op = std::num::NonZeroU64::new(going_back.start_op.get() - 3).unwrap();
+    going_back.hash = None;
+    let going_back = automerge::Change::from(going_back);
+
+    let mut unguarded = server.fork();
+    unguarded.load_incremental(going_back.raw_bytes()).unwrap();
+    assert!(AutoCommit::load(&unguarded.save()).is_err());
+
+    let refusal = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![going_back.raw_bytes().to_vec()]),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::Invalid);
+    assert!(
+        refusal.message.contains("operation numbers"),
+        "{}",
+        refusal.message
+    );
+    assert_eq!(server.get_heads(), before);
 }

@@ -63,6 +63,8 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         manifest,
     };
     let mut open = send(&mut sink, &state, &welcome).await;
+    // Whether the server ended the connection with an error frame.
+    let mut refused = false;
     let mut limiter = RateLimiter::new(&state.limits);
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
@@ -74,12 +76,14 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Text(_))) => {
+                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, "frames are binary").await;
                         break;
                     }
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Err(e)) => {
                         tracing::info!(device = %session.device.id, error = %e, "connection error");
+                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::TooLarge, &format!("unreadable websocket message: {e}")).await;
                         break;
                     }
@@ -88,14 +92,17 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 hub.metrics.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 if bytes.len() > state.limits.max_frame_bytes {
                     let msg = format!("frame of {} bytes is over the limit of {}", bytes.len(), state.limits.max_frame_bytes);
+                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
                     break;
                 }
                 if !limiter.allow() {
+                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::RateLimited, "too many frames per second").await;
                     break;
                 }
                 if hub.is_revoked(&mut session) {
+                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
                 }
@@ -103,16 +110,19 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     Ok(Frame::Sync { docs }) => (docs, false),
                     Ok(Frame::Answer { docs }) => (docs, true),
                     Ok(_) => {
+                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
                         break;
                     }
                     Err(e) => {
+                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, &e.to_string()).await;
                         break;
                     }
                 };
                 if docs.len() > state.limits.max_docs_per_frame {
                     let msg = format!("{} documents in one frame; at most {}", docs.len(), state.limits.max_docs_per_frame);
+                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
                     break;
                 }
@@ -151,6 +161,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     hub.save_states(&mut session);
                 }
                 if hub.is_revoked(&mut session) {
+                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
                     break;
                 }
@@ -162,7 +173,33 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         }
     }
     hub.disconnect(&mut session);
+    if refused {
+        linger(&mut stream, &mut shutdown).await;
+    }
     tracing::info!(device = %session.device.id, "disconnected");
+}
+
+/// How long a refused device has to take in the error frame and answer the close.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Reads and drops what the device still sends until it answers the close, [`LINGER`] passes or
+/// the server stops. A socket closed with frames still unread is reset, and a reset can destroy
+/// the error frame before the device reads it.
+async fn linger(
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let drain = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(LINGER, drain) => {}
+        _ = shutdown.changed() => {}
+    }
 }
 
 /// Exchanges an invite for a device token: one `Join` frame in, `Joined` or an error out.

@@ -341,3 +341,96 @@ async fn an_answer_without_news_gets_no_reply_and_a_sync_always_does() {
         other => panic!("the answer got a reply, or the Sync none: {other:?}"),
     }
 }
+
+/// Brings `doc` in step with the server's copy through the real exchange.
+async fn fetch(ws: &mut Ws, doc_id: &str, doc: &mut automerge::AutoCommit) {
+    let mut state = State::new();
+    for _ in 0..10 {
+        let Some(m) = doc.sync().generate_sync_message(&mut state) else {
+            return;
+        };
+        send_raw(ws, sync_frame(doc_id, m.encode())).await;
+        match next(ws).await {
+            Some(Frame::SyncReply { docs }) => {
+                for d in docs {
+                    let reply = SyncMessage::decode(&d.message).unwrap();
+                    doc.sync().receive_sync_message(&mut state, reply).unwrap();
+                }
+            }
+            other => panic!("expected a SyncReply, got {other:?}"),
+        }
+    }
+    panic!("{doc_id}: no end to the exchange");
+}
+
+/// A change Automerge panics on (it names itself as an actor's second change when the server has
+/// no first), and one numbered below the changes it depends on (taken in, it would be saved into
+/// a snapshot that does not load): each gets an `Invalid` error naming why, the same connection
+/// goes on, nothing is stored, and after a restart the document loads whole for a new device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_automerge_cannot_apply_or_save_are_refused_and_the_document_stays_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+    let honest = server.join(&ws_id, "member", None, "正直者");
+    let place = honest.add_place("喫茶ランドリー");
+    honest.sync();
+    let doc_id = DocId::for_place(&place).to_string();
+
+    let mut ws = connect(&server, &token).await;
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, &doc_id, &mut doc).await;
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = doc.get(&places, place.as_str()).unwrap().unwrap().1;
+    doc.put(&rec, "description", "壊れた変更").unwrap();
+    doc.commit();
+    let change = doc.get_last_local_change().unwrap().decode();
+    let mut second_without_first = change.clone();
+    second_without_first.seq = 2;
+    let mut numbered_back = change;
+    numbered_back.start_op = std::num::NonZeroU64::new(1).unwrap();
+
+    let accepted_before = server.metric("ibasho_changes_accepted_total ");
+    for (mut bad, why) in [
+        (second_without_first, "could not be applied"),
+        (numbered_back, "operation numbers"),
+    ] {
+        bad.hash = None;
+        let bad = automerge::Change::from(bad);
+        let message = SyncMessage {
+            heads: vec![bad.hash()],
+            need: Vec::new(),
+            have: vec![automerge::sync::Have::default()],
+            changes: automerge::sync::ChunkList::from(vec![bad.raw_bytes().to_vec()]),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        send_raw(&mut ws, sync_frame(&doc_id, message.encode())).await;
+        match next(&mut ws).await {
+            Some(Frame::Error { code, message, .. }) => {
+                assert_eq!(code, ErrorCode::Invalid, "{message}");
+                assert!(message.contains(why), "{message}");
+            }
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+        assert!(
+            matches!(next(&mut ws).await, Some(Frame::SyncReply { .. })),
+            "the connection goes on after a change that {why}"
+        );
+    }
+    assert_eq!(
+        server.metric("ibasho_changes_accepted_total "),
+        accepted_before,
+        "nothing was stored"
+    );
+
+    // The server keeps serving the document, and stores what comes next.
+    honest.ok(&["place", "set", &place, "description", "週末は子ども食堂"]);
+    honest.sync();
+    server.restart();
+    let other = server.join(&ws_id, "member", None, "後から来た人");
+    let shown = other.json(&["place", "show", &place, "--json"]);
+    assert_eq!(shown["name"], "喫茶ランドリー");
+    assert_eq!(shown["description"], "週末は子ども食堂");
+}
