@@ -319,6 +319,44 @@ fn every_concurrent_value_is_validated_not_only_the_one_shown() {
     push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
     let rec = record(&server);
     assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
+
+    // A counter or an object as the value that loses: the patch shows only the winner, and the
+    // losing value is refused all the same.
+    type Put = fn(&mut AutoCommit, &automerge::ObjId);
+    let losing: [(&str, Put); 2] = [
+        ("a counter", |d, rec| {
+            d.put(rec, "description", automerge::ScalarValue::counter(1))
+                .unwrap();
+        }),
+        ("an object", |d, rec| {
+            d.put_object(rec, "description", automerge::ObjType::Map)
+                .unwrap();
+        }),
+    ];
+    for (what, put) in losing {
+        // Equal operation numbers: the higher actor's value wins.
+        let mut winner = server_copy_of(&mut r, &doc_id);
+        winner.set_actor(automerge::ActorId::from(vec![0xff; 16]));
+        let mut loser = server_copy_of(&mut r, &doc_id);
+        loser.set_actor(automerge::ActorId::from(vec![0x01; 16]));
+        let rec = record(&winner);
+        winner.put(&rec, "description", "週末は子ども食堂").unwrap();
+        winner.commit();
+        let rec = record(&loser);
+        put(&mut loser, &rec);
+        loser.commit();
+        let mut server = server_copy_of(&mut r, &doc_id);
+        push_raw(&mut server, &doc_id, &mut winner, Access::Write, &worker()).unwrap();
+        let before = server.get_heads();
+        let err = push_raw(&mut server, &doc_id, &mut loser, Access::Write, &worker()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{what}");
+        assert!(
+            err.message.contains("plain values"),
+            "{what}: {}",
+            err.message
+        );
+        assert_eq!(server.get_heads(), before, "{what}");
+    }
 }
 
 #[test]

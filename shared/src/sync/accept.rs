@@ -7,7 +7,7 @@ use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
 use automerge::sync::{Message, MessageFlags, State, SyncDoc};
-use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, Value};
+use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, ReadDoc, Value};
 use std::collections::{BTreeSet, HashMap};
 
 /// Why a message was refused. Nothing of it was applied.
@@ -393,10 +393,19 @@ fn check(
                         value: (Value::Scalar(value), _),
                         ..
                     } if allowed_fields.contains(key) && !value.is_counter() => {}
-                    // Two devices set the field concurrently: every value is checked below.
+                    // Two devices set the field concurrently: every value must be plain (a
+                    // losing value is not in the patch), and is validated below.
                     PatchAction::Conflict {
                         prop: Prop::Map(key),
-                    } if allowed_fields.contains(key) => {}
+                    } if allowed_fields.contains(key) => {
+                        let values = fork.get_all(&patch.obj, key.as_str()).unwrap_or_default();
+                        if !values
+                            .iter()
+                            .all(|(v, _)| matches!(v, Value::Scalar(s) if !s.is_counter()))
+                        {
+                            return Err(invalid(format!("record {id}: fields are plain values")));
+                        }
+                    }
                     PatchAction::PutMap { key, .. } if !allowed_fields.contains(key) => {
                         return Err(invalid(format!(
                             "record {id}: field {key:?} is not allowed"
