@@ -56,6 +56,14 @@ pub enum Error {
     /// Automerge refused an operation or bytes.
     #[error("document: {0}")]
     Automerge(Box<automerge::AutomergeError>),
+    /// Changes from elsewhere refused as damaged; nothing of them was taken in.
+    #[error("{doc}: {why}; nothing was taken in")]
+    Damaged {
+        /// The document.
+        doc: String,
+        /// Why.
+        why: crate::doc::storable::Damaged,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -83,6 +91,9 @@ impl Error {
                 format!("{record} の {field}: {choice} 番の値はありません（{count} 件）")
             }
             (Error::Import(report), _) => report.message(lang),
+            (Error::Damaged { doc, why }, Lang::Ja) => {
+                format!("{doc}: {}。何も取り込んでいません", why.message(lang))
+            }
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             _ => self.to_string(),
         }

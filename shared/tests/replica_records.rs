@@ -329,6 +329,63 @@ fn garbage_bytes_do_not_touch_a_document() {
     assert_eq!(r.place_count().unwrap(), 1);
 }
 
+/// Files carried from another device (`ibasho import automerge`) whose changes Automerge would
+/// panic on, or would take in but not load again from the replica's next snapshot: each is refused
+/// with the reason, in Japanese too, and the replica keeps exactly what it had, also after it is
+/// opened again.
+#[test]
+fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT, ReadDoc};
+    use ibasho_shared::doc::storable::Damaged;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("佐藤.sqlite3");
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let shard = ibasho_shared::DocId::for_place(&p.id);
+    let before = all_heads(&mut r);
+
+    let mut other = AutoCommit::load(&r.doc_bytes(&shard).unwrap()).unwrap();
+    other.set_actor(automerge::ActorId::random());
+    let places = other.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = other.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    other.put(&rec, "description", "壊れた変更").unwrap();
+    other.commit();
+    let change = other.get_last_local_change().unwrap().decode();
+    let mut second_without_first = change.clone();
+    second_without_first.seq = 2;
+    let mut numbered_back = change;
+    numbered_back.start_op = std::num::NonZeroU64::new(1).unwrap();
+
+    for (mut bad, why) in [
+        (second_without_first, Damaged::Malformed),
+        (numbered_back, Damaged::NumberedBack),
+    ] {
+        bad.hash = None;
+        let bytes = automerge::Change::from(bad).raw_bytes().to_vec();
+        let err = r.merge_doc(&shard, &bytes).unwrap_err();
+        assert!(
+            matches!(&err, Error::Damaged { why: w, .. } if *w == why),
+            "{err}"
+        );
+        assert!(err.to_string().contains("nothing was taken in"), "{err}");
+        assert!(
+            err.message(ibasho_shared::Lang::Ja)
+                .contains("何も取り込んでいません"),
+            "{}",
+            err.message(ibasho_shared::Lang::Ja)
+        );
+        assert_eq!(all_heads(&mut r), before, "{why:?}");
+    }
+    assert_eq!(r.place(&p.id).unwrap().description, "");
+    drop(r);
+    let mut r = Replica::open(&path).unwrap();
+    assert_eq!(all_heads(&mut r), before);
+    r.set_place_field(&p.id, "description", "週末は子ども食堂")
+        .unwrap();
+    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+}
+
 #[test]
 fn search_follows_edits_and_survives_the_index_upgrade() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ mod doc_id;
 mod genesis;
 mod history;
 mod records;
+pub mod storable;
 mod whole;
 mod workspace;
 
@@ -19,5 +20,5 @@ pub use records::{
     all_records, conflicted_fields, field_values, read_record, read_record_at, record_ids,
     write_fields,
 };
-pub use whole::{Loaded, adopt_whole, load_whole};
+pub use whole::{Loaded, adopt_whole, is_document_chunk, load_whole};
 pub use workspace::{Team, WorkspaceInfo, read_workspace, write_team, write_workspace};

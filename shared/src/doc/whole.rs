@@ -45,9 +45,15 @@ pub fn adopt_whole(local: &mut AutoCommit, mut incoming: AutoCommit, bytes: &[u8
     }
 }
 
-/// Whether the bytes start with an Automerge document chunk (magic, checksum, then type 0).
-fn is_document_chunk(bytes: &[u8]) -> bool {
-    bytes.len() > 8 && bytes[..4] == [0x85, 0x6f, 0x4a, 0x83] && bytes[8] == 0
+/// Whether the bytes are one Automerge document chunk and nothing else (magic, checksum, type 0,
+/// length, then exactly that many bytes). Loading one checks that every change in it comes back
+/// under its hash; loading change chunks does not (see [`super::storable`]).
+pub fn is_document_chunk(bytes: &[u8]) -> bool {
+    if bytes.len() <= 9 || bytes[..4] != [0x85, 0x6f, 0x4a, 0x83] || bytes[8] != 0 {
+        return false;
+    }
+    let mut rest = &bytes[9..];
+    leb128::read::unsigned(&mut rest).is_ok_and(|len| len == rest.len() as u64)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! nothing. Also merging documents received from elsewhere.
 
 use super::Replica;
-use crate::doc::{self, ChangeNote, Conflict, DocId, HistoryEntry};
+use crate::doc::{self, ChangeNote, Conflict, DocId, HistoryEntry, storable};
 use crate::domain::{FieldMap, FieldValue, Org, Place, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
 use crate::hours::now_jst;
@@ -207,18 +207,32 @@ impl Replica {
         let result = (|| {
             let entry = self.loaded(doc_id)?;
             let before = entry.doc.get_heads();
-            if !entry.saved_heads.is_empty() || !entry.take_whole(bytes) {
-                entry.doc.load_incremental(bytes)?;
+            let damaged = |why| Error::Damaged {
+                doc: doc_id.to_string(),
+                why,
+            };
+            let whole = entry.saved_heads.is_empty()
+                && storable::guarded(|| entry.take_whole(bytes)).map_err(damaged)?;
+            if !whole {
+                storable::guarded(|| entry.doc.load_incremental(bytes)).map_err(damaged)??;
+            }
+            // Automerge checks the changes of a saved document as it loads them, not loose
+            // changes. On an error the document is loaded again from the store.
+            if !doc::is_document_chunk(bytes) && entry.doc.get_heads() != before {
+                storable::check(&mut entry.doc, &before).map_err(damaged)?;
             }
             if entry.doc.get_heads() == before {
                 // Nothing new: either bytes we already have, or not Automerge at all (which
                 // `load_incremental` skips silently). Say which.
                 if !bytes.is_empty() {
-                    automerge::Automerge::load_with_options(
-                        bytes,
-                        automerge::LoadOptions::new()
-                            .on_partial_load(automerge::OnPartialLoad::Error),
-                    )?;
+                    storable::guarded(|| {
+                        automerge::Automerge::load_with_options(
+                            bytes,
+                            automerge::LoadOptions::new()
+                                .on_partial_load(automerge::OnPartialLoad::Error),
+                        )
+                    })
+                    .map_err(damaged)??;
                 }
                 return Ok(false);
             }

@@ -8,7 +8,7 @@ use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
 use automerge::sync::{Message, MessageFlags, State, SyncDoc};
 use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, ReadDoc, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// Why a message was refused. Nothing of it was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +110,10 @@ pub fn receive(
     // Automerge panics on some malformed changes (one naming an actor it has not met, or an
     // object that does not exist) part way through applying them: a refusal like any other, and
     // the document is rebuilt from its history up to `before` below.
-    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let applied = doc::storable::guarded(|| {
         apply_and_check(doc, doc_id, &mut new_state, message, &before, sender)
-    }))
-    .unwrap_or_else(|_| {
-        Err(Rejection::new(
-            ErrorCode::Invalid,
-            format!("{doc_id}: a change is malformed: it could not be applied"),
-        ))
-    });
+    })
+    .unwrap_or_else(|e| Err(invalid(doc_id, e)));
     // The index is not kept: it would grow with every later change.
     doc.reset_diff_cursor();
     match applied {
@@ -155,6 +150,11 @@ pub fn receive(
     }
 }
 
+/// A refusal of damaged changes.
+fn invalid(doc_id: &DocId, damaged: doc::storable::Damaged) -> Rejection {
+    Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {damaged}"))
+}
+
 /// What applying a message's changes came to.
 enum Applied {
     /// Applied and checked.
@@ -185,79 +185,9 @@ fn apply_and_check(
     let after = doc.get_heads();
     if after != before {
         check(doc, doc_id, before, &after, sender)?;
-        check_storable(doc, doc_id, before)?;
+        doc::storable::check(doc, before).map_err(|e| invalid(doc_id, e))?;
     }
     Ok(Applied::Kept)
-}
-
-/// The message's changes must come back as they were sent once the document is saved and loaded
-/// again, or sent on:
-/// - Automerge keeps each change under the hash it arrived with, but encodes it again from its
-///   operations when it saves the document or sends the change on. A change encoded otherwise
-///   (the same operations in other bytes) would come back under another hash.
-/// - A saved document records only the last operation number of each change, and counts a
-///   change's operations from the last one of the changes it depends on. A change whose
-///   operations are numbered at or below those (Automerge numbers every operation above all it
-///   has seen) would not load.
-///
-/// Either way devices would never agree on the document's heads, and the server's saved snapshot
-/// of the document would not load.
-const NOT_AS_ENCODED: &str = "a change is not encoded as Automerge encodes it";
-
-fn check_storable(
-    doc: &mut AutoCommit,
-    doc_id: &DocId,
-    before: &[ChangeHash],
-) -> Result<(), Rejection> {
-    let refuse = |why: &str| {
-        Err(Rejection::new(
-            ErrorCode::Invalid,
-            format!("{doc_id}: {why}"),
-        ))
-    };
-    let added: Vec<(ChangeHash, u64, u64, Vec<ChangeHash>)> = doc
-        .get_changes_meta(before)
-        .into_iter()
-        .map(|m| (m.hash, m.start_op, m.max_op, m.deps))
-        .collect();
-    let mut last_op: HashMap<ChangeHash, u64> = added.iter().map(|c| (c.0, c.2)).collect();
-    for (_, start_op, _, deps) in &added {
-        let mut follows = 0;
-        for dep in deps {
-            let dep_max = match last_op.get(dep) {
-                Some(max) => *max,
-                None => {
-                    let max = doc.get_change_meta_by_hash(dep).map_or(0, |m| m.max_op);
-                    last_op.insert(*dep, max);
-                    max
-                }
-            };
-            follows = follows.max(dep_max);
-        }
-        if *start_op <= follows {
-            return refuse(
-                "a change's operation numbers do not come after those of the changes it depends on",
-            );
-        }
-    }
-    let mut kept: Vec<ChangeHash> = added.iter().map(|c| c.0).collect();
-    // Automerge's debug builds assert that what they encode again is under the hash they keep:
-    // that panic is the same finding.
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.get_changes(before)
-            .iter()
-            .map(|c| c.hash())
-            .collect::<Vec<_>>()
-    }));
-    let Ok(mut encoded) = encoded else {
-        return refuse(NOT_AS_ENCODED);
-    };
-    kept.sort_unstable();
-    encoded.sort_unstable();
-    if kept != encoded {
-        return refuse(NOT_AS_ENCODED);
-    }
-    Ok(())
 }
 
 /// Puts the document back as it was at `before` (its heads before a refused message): its history

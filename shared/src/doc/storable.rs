@@ -1,0 +1,101 @@
+//! Changes from elsewhere that Automerge 0.12 takes in but should not: some make it panic part way
+//! through applying them, and some it applies but cannot save and load again. The server's gate
+//! and a device merging files both refuse them.
+
+use crate::Lang;
+use automerge::{AutoCommit, ChangeHash};
+use std::collections::HashMap;
+
+/// Why changes were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Damaged {
+    /// Automerge panicked taking the change in (it names an actor Automerge has not met, or an
+    /// object that does not exist).
+    #[error("a change is malformed: it could not be applied")]
+    Malformed,
+    /// The change's bytes are not the ones Automerge encodes for its operations: it would come
+    /// back under another hash.
+    #[error("a change is not encoded as Automerge encodes it")]
+    NotAsEncoded,
+    /// The change's operations are numbered at or below those of a change it depends on: a saved
+    /// document would not load.
+    #[error("a change's operation numbers do not come after those of the changes it depends on")]
+    NumberedBack,
+}
+
+impl Damaged {
+    /// The reason in `lang`, for people.
+    pub fn message(self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Ja => match self {
+                Damaged::Malformed => "壊れた変更があり、適用できません",
+                Damaged::NotAsEncoded => "Automerge の符号化と異なる変更があります",
+                Damaged::NumberedBack => "依存する変更より前の操作番号を持つ変更があります",
+            }
+            .into(),
+        }
+    }
+}
+
+/// Runs `f`, which takes changes into a document, with a panic inside Automerge turned into
+/// [`Damaged::Malformed`]. The document `f` worked on may then be half-changed: the caller puts
+/// it back (rebuilds it, or loads it again from the store).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Damaged> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| Damaged::Malformed)
+}
+
+/// Whether the changes `doc` took in since it had the heads `before` come back as they arrived
+/// once the document is saved and loaded again, or sent on:
+/// - Automerge keeps each change under the hash it arrived with, but encodes it again from its
+///   operations when it saves the document or sends the change on. A change encoded otherwise
+///   (the same operations in other bytes) would come back under another hash.
+/// - A saved document records only the last operation number of each change, and counts a
+///   change's operations from the last one of the changes it depends on. A change whose
+///   operations are numbered at or below those (Automerge numbers every operation above all it
+///   has seen) would not load.
+///
+/// Either way devices would never agree on the document's heads, and a saved snapshot would not
+/// load. The cost is encoding the new changes once more.
+pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<(), Damaged> {
+    let added: Vec<(ChangeHash, u64, u64, Vec<ChangeHash>)> = doc
+        .get_changes_meta(before)
+        .into_iter()
+        .map(|m| (m.hash, m.start_op, m.max_op, m.deps))
+        .collect();
+    let mut last_op: HashMap<ChangeHash, u64> = added.iter().map(|c| (c.0, c.2)).collect();
+    for (_, start_op, _, deps) in &added {
+        let mut follows = 0;
+        for dep in deps {
+            let dep_max = match last_op.get(dep) {
+                Some(max) => *max,
+                None => {
+                    let max = doc.get_change_meta_by_hash(dep).map_or(0, |m| m.max_op);
+                    last_op.insert(*dep, max);
+                    max
+                }
+            };
+            follows = follows.max(dep_max);
+        }
+        if *start_op <= follows {
+            return Err(Damaged::NumberedBack);
+        }
+    }
+    // Automerge's debug builds assert that what they encode again is under the hash they keep:
+    // that panic is the same finding.
+    let mut encoded = guarded(|| {
+        doc.get_changes(before)
+            .iter()
+            .map(|c| c.hash())
+            .collect::<Vec<_>>()
+    })
+    .map_err(|_| Damaged::NotAsEncoded)?;
+    let mut kept: Vec<ChangeHash> = added.iter().map(|c| c.0).collect();
+    kept.sort_unstable();
+    encoded.sort_unstable();
+    if kept == encoded {
+        Ok(())
+    } else {
+        Err(Damaged::NotAsEncoded)
+    }
+}
