@@ -386,6 +386,74 @@ fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
     assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
 }
 
+/// A sync message carrying a change Automerge panics on (as a faulty server could send): an
+/// error naming the document, nothing taken in, and the next good message is taken in as usual.
+#[test]
+fn a_sync_message_with_a_change_automerge_panics_on_is_an_error_and_sync_goes_on() {
+    use automerge::sync::{ChunkList, Have, Message, MessageVersion, State, SyncDoc};
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ROOT, ReadDoc};
+    use ibasho_shared::doc::storable::Damaged;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let shard = ibasho_shared::DocId::for_place(&p.id);
+    let before = all_heads(&mut r);
+
+    let mut server = AutoCommit::load(&r.doc_bytes(&shard).unwrap()).unwrap();
+    server.set_actor(automerge::ActorId::random());
+    let places = server.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = server.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    server.put(&rec, "description", "週末は子ども食堂").unwrap();
+    server.commit();
+    let mut damaged = server.get_last_local_change().unwrap().decode();
+    damaged.seq = 2;
+    damaged.hash = None;
+    let damaged = automerge::Change::from(damaged);
+    let message = Message {
+        heads: vec![damaged.hash()],
+        need: Vec::new(),
+        have: vec![Have::default()],
+        changes: ChunkList::from(vec![damaged.raw_bytes().to_vec()]),
+        flags: None,
+        version: MessageVersion::V1,
+    };
+    let err = r
+        .receive_sync_message(&shard, &message.encode())
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ibasho_shared::Error::Damaged {
+                why: Damaged::Malformed,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&shard.to_string()), "{err}");
+    assert_eq!(all_heads(&mut r), before);
+
+    // The same change as it should be, through an ordinary exchange.
+    let mut state = State::new();
+    let mut changed = false;
+    for _ in 0..5 {
+        if let Some(m) = server.sync().generate_sync_message(&mut state) {
+            changed |= r.receive_sync_message(&shard, &m.encode()).unwrap();
+        }
+        let Some(answer) = r.sync_message(&shard).unwrap() else {
+            break;
+        };
+        let answer = Message::decode(&answer).unwrap();
+        server
+            .sync()
+            .receive_sync_message(&mut state, answer)
+            .unwrap();
+    }
+    assert!(changed);
+    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+}
+
 #[test]
 fn search_follows_edits_and_survives_the_index_upgrade() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use super::edit::RecordEdit;
 use super::{LoadedDoc, META_TEAM, META_WORKSPACE, Replica, meta_get, meta_set};
-use crate::doc::{self, DocId};
+use crate::doc::{self, DocId, storable};
 use crate::domain::{FieldMap, FieldValue, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
 use crate::store::index;
@@ -406,7 +406,12 @@ impl Replica {
         }
         Ok(bytes
             .into_par_iter()
-            .map(|b| b.and_then(|b| AutoCommit::load(&b).ok().map(|doc| (doc, b))))
+            .map(|b| {
+                b.and_then(|b| {
+                    let loaded = storable::guarded(|| AutoCommit::load(&b));
+                    loaded.ok()?.ok().map(|doc| (doc, b))
+                })
+            })
             .collect())
     }
 
@@ -422,15 +427,22 @@ impl Replica {
         let mut state = std::mem::take(self.sync_state(doc_id)?);
         let entry = self.docs.get_mut(doc_id).expect("loaded above");
         let before = entry.doc.get_heads();
-        // Taken in as a whole document: the sync state then sees only the heads, all known.
-        if let Some((incoming, bytes)) = whole
-            && entry.take_loaded(incoming, &bytes)
-        {
-            message.changes = ChunkList::empty();
-        }
-        let received = crate::sync::receive::receive_message(&mut entry.doc, &mut state, message);
+        // A panic inside Automerge is an error like any other: the caller reloads the document
+        // and its sync state from the store.
+        let received = storable::guarded(|| {
+            // Taken in as a whole document: the sync state then sees only the heads, all known.
+            if let Some((incoming, bytes)) = whole
+                && entry.take_loaded(incoming, &bytes)
+            {
+                message.changes = ChunkList::empty();
+            }
+            crate::sync::receive::receive_message(&mut entry.doc, &mut state, message)
+        });
         self.sync_states.insert(doc_id.clone(), state);
-        received?;
+        received.map_err(|why| Error::Damaged {
+            doc: doc_id.to_string(),
+            why,
+        })??;
         let after = entry.doc.get_heads();
         if after == before {
             return Ok(None);
