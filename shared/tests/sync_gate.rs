@@ -356,6 +356,195 @@ fn every_concurrent_value_is_validated_not_only_the_one_shown() {
             err.message
         );
         assert_eq!(server.get_heads(), before, "{what}");
+
+        // The winner and the loser in one message: the patch shows the winner only.
+        let mut both = winner.fork();
+        both.merge(&mut loser).unwrap();
+        let mut server = server_copy_of(&mut r, &doc_id);
+        let before = server.get_heads();
+        let err = push_raw(&mut server, &doc_id, &mut both, Access::Write, &worker()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{what}, one message");
+        assert!(
+            err.message.contains("plain values"),
+            "{what}: {}",
+            err.message
+        );
+        assert_eq!(server.get_heads(), before, "{what}, one message");
+    }
+}
+
+/// A field already set concurrently by two devices: a third value that loses to both makes no
+/// patch at all. It is checked all the same, from the change's operations.
+#[test]
+fn a_value_added_to_a_conflict_is_checked_though_nothing_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let record = |d: &AutoCommit| {
+        let places = d.get(ROOT, "places").unwrap().unwrap().1;
+        d.get(&places, p.id.as_str()).unwrap().unwrap().1
+    };
+    let mut server = server_copy_of(&mut r, &doc_id);
+    for (actor, hours) in [(0xf0, "Mo-Fr 09:00-12:00"), (0xf1, "Sa 10:00-14:00")] {
+        let mut device = server_copy_of(&mut r, &doc_id);
+        device.set_actor(automerge::ActorId::from(vec![actor; 16]));
+        let rec = record(&device);
+        device.put(&rec, "hours", hours).unwrap();
+        device.commit();
+        push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    }
+    let rec = record(&server);
+    assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
+    let before = server.get_heads();
+
+    type Put = fn(&mut AutoCommit, &automerge::ObjId);
+    let third: [(&str, Put, &str); 2] = [
+        (
+            "invalid hours",
+            |d, rec| d.put(rec, "hours", "毎日いつでも").unwrap(),
+            "opening hours",
+        ),
+        (
+            "a counter",
+            |d, rec| {
+                d.put(rec, "hours", automerge::ScalarValue::counter(1))
+                    .unwrap()
+            },
+            "plain values",
+        ),
+    ];
+    for (what, put, why) in third {
+        // Concurrent with both values, and losing to both (the lowest actor).
+        let mut device = server_copy_of(&mut r, &doc_id);
+        device.set_actor(automerge::ActorId::from(vec![0x01; 16]));
+        let rec = record(&device);
+        put(&mut device, &rec);
+        device.commit();
+        let mut unguarded = server.fork();
+        let change = device.get_last_local_change().unwrap().raw_bytes().to_vec();
+        unguarded.update_diff_cursor();
+        unguarded.load_incremental(&change).unwrap();
+        assert!(unguarded.diff_incremental().is_empty(), "{what}: no patch");
+
+        let err =
+            push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{what}");
+        assert!(err.message.contains(why), "{what}: {}", err.message);
+        assert_eq!(server.get_heads(), before, "{what}");
+    }
+}
+
+/// A device's second change that does not build on its first (it depends only on the document's
+/// first change): Automerge takes it in, but a document saved with it does not load.
+#[test]
+fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let (genesis, genesis_max_op) = server
+        .get_changes_meta(&[])
+        .into_iter()
+        .find(|m| m.deps.is_empty())
+        .map(|m| (m.hash, m.max_op))
+        .unwrap();
+    let mut device = server.fork();
+    let places = device.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = device.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    device.put(&rec, "description", "週末は子ども食堂").unwrap();
+    device.commit();
+    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    let before = server.get_heads();
+
+    let second = automerge::Change::from(automerge::ExpandedChange {
+        operations: Vec::new(),
+        actor_id: device.get_actor().clone(),
+        hash: None,
+        seq: 2,
+        start_op: std::num::NonZeroU64::new(genesis_max_op + 1).unwrap(),
+        time: 0,
+        message: None,
+        deps: vec![genesis],
+        extra_bytes: Vec::new(),
+        author: None,
+    });
+    let mut unguarded = server.fork();
+    unguarded.load_incremental(second.raw_bytes()).unwrap();
+    assert!(AutoCommit::load(&unguarded.save()).is_err());
+
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![second.raw_bytes().to_vec()]),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(
+        err.message
+            .contains("does not build on its device's previous change"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.get_heads(), before);
+    assert_eq!(
+        AutoCommit::load(&server.save()).unwrap().get_heads(),
+        before
+    );
+}
+
+/// What a device says it has is a Bloom filter that Automerge checks every change against when it
+/// next builds a message for the device. One with entries but no bits makes it divide by zero; one
+/// asking for billions of probes makes it set aside gigabytes. Both are refused as they arrive.
+#[test]
+fn bloom_filters_automerge_cannot_use_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let with_bloom = |bloom: &[u8]| automerge::sync::Message {
+        heads: Vec::new(),
+        need: Vec::new(),
+        have: vec![automerge::sync::Have {
+            last_sync: Vec::new(),
+            bloom: automerge::sync::BloomFilter::try_from(bloom).unwrap(),
+        }],
+        changes: automerge::sync::ChunkList::empty(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let no_bits = with_bloom(&[1, 0, 7]);
+    let mut unguarded = server.fork();
+    let mut state = State::new();
+    unguarded
+        .sync()
+        .receive_sync_message(&mut state, no_bits.clone())
+        .unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        unguarded.sync().generate_sync_message(&mut state)
+    }));
+    assert!(panicked.is_err(), "Automerge divides by zero");
+
+    let billions = with_bloom(&[1, 10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0]);
+    for (message, why) in [(no_bits, "no bits"), (billions, "probes")] {
+        let mut state = State::new();
+        let err = accept::receive(
+            &mut server,
+            &doc_id,
+            &mut state,
+            &message.encode(),
+            Access::Write,
+            &worker(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadFrame);
+        assert!(err.message.contains(why), "{}", err.message);
+        assert_eq!(state, State::new());
     }
 }
 

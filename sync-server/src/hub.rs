@@ -464,11 +464,17 @@ impl Hub {
                 Err(rejection) => {
                     self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(device = %session.device.id, doc = %doc, reason = %rejection.message, "changes refused");
+                    let unsound = rejection.code == ErrorCode::Internal;
                     handled.errors.push(Frame::error(
                         rejection.code,
                         Some(&doc),
                         rejection.message,
                     ));
+                    if unsound {
+                        // The gate could not put the document back: read it again from the store.
+                        inner.docs.remove(&store::doc_key(&ws, &doc));
+                        continue;
+                    }
                 }
             }
             let state = session.states.get_mut(&doc_id).expect("loaded above");

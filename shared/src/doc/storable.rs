@@ -3,7 +3,7 @@
 //! and a device merging files both refuse them.
 
 use crate::Lang;
-use automerge::{AutoCommit, ChangeHash};
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
 use std::collections::HashMap;
 
 /// Why changes were refused.
@@ -21,6 +21,10 @@ pub enum Damaged {
     /// document would not load.
     #[error("a change's operation numbers do not come after those of the changes it depends on")]
     NumberedBack,
+    /// The change does not build on its device's previous change (which Automerge's changes
+    /// always do): a saved document would not load.
+    #[error("a change does not build on its device's previous change")]
+    NotOnPrevious,
 }
 
 impl Damaged {
@@ -32,6 +36,7 @@ impl Damaged {
                 Damaged::Malformed => "壊れた変更があり、適用できません",
                 Damaged::NotAsEncoded => "Automerge の符号化と異なる変更があります",
                 Damaged::NumberedBack => "依存する変更より前の操作番号を持つ変更があります",
+                Damaged::NotOnPrevious => "同じ端末の前の変更に続いていない変更があります",
             }
             .into(),
         }
@@ -54,17 +59,34 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Damaged> {
 ///   change's operations from the last one of the changes it depends on. A change whose
 ///   operations are numbered at or below those (Automerge numbers every operation above all it
 ///   has seen) would not load.
+/// - A saved document also needs each device's operation numbers never to go down from one of its
+///   changes to the next. Automerge builds every change on the same device's previous one, whose
+///   operations then come before; a change that does not would not load.
 ///
 /// Either way devices would never agree on the document's heads, and a saved snapshot would not
-/// load. The cost is encoding the new changes once more.
-pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<(), Damaged> {
-    let added: Vec<(ChangeHash, u64, u64, Vec<ChangeHash>)> = doc
+/// load. Returns the new changes, encoded again (the cost of the check).
+pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<Vec<Change>, Damaged> {
+    let added: Vec<Added> = doc
         .get_changes_meta(before)
         .into_iter()
-        .map(|m| (m.hash, m.start_op, m.max_op, m.deps))
+        .map(|m| Added {
+            hash: m.hash,
+            actor: m.actor.into_owned(),
+            seq: m.seq,
+            start_op: m.start_op,
+            max_op: m.max_op,
+            deps: m.deps,
+        })
         .collect();
-    let mut last_op: HashMap<ChangeHash, u64> = added.iter().map(|c| (c.0, c.2)).collect();
-    for (_, start_op, _, deps) in &added {
+    let mut last_op: HashMap<ChangeHash, u64> = added.iter().map(|c| (c.hash, c.max_op)).collect();
+    for Added {
+        actor,
+        seq,
+        start_op,
+        deps,
+        ..
+    } in &added
+    {
         let mut follows = 0;
         for dep in deps {
             let dep_max = match last_op.get(dep) {
@@ -80,22 +102,44 @@ pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<(), Damaged>
         if *start_op <= follows {
             return Err(Damaged::NumberedBack);
         }
+        // Every earlier change of the device must be among those this one builds on: none may be
+        // outside its history. Usually that history is `before` and the outside is `added`.
+        if *seq > 1 {
+            let mut sorted = deps.clone();
+            sorted.sort_unstable();
+            let outside: Vec<(ActorId, u64)> = if sorted == before {
+                added.iter().map(|c| (c.actor.clone(), c.seq)).collect()
+            } else {
+                doc.get_changes_meta(deps)
+                    .into_iter()
+                    .map(|m| (m.actor.into_owned(), m.seq))
+                    .collect()
+            };
+            if outside.iter().any(|(a, s)| a == actor && s < seq) {
+                return Err(Damaged::NotOnPrevious);
+            }
+        }
     }
     // Automerge's debug builds assert that what they encode again is under the hash they keep:
     // that panic is the same finding.
-    let mut encoded = guarded(|| {
-        doc.get_changes(before)
-            .iter()
-            .map(|c| c.hash())
-            .collect::<Vec<_>>()
-    })
-    .map_err(|_| Damaged::NotAsEncoded)?;
-    let mut kept: Vec<ChangeHash> = added.iter().map(|c| c.0).collect();
+    let changes = guarded(|| doc.get_changes(before)).map_err(|_| Damaged::NotAsEncoded)?;
+    let mut encoded: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+    let mut kept: Vec<ChangeHash> = added.iter().map(|c| c.hash).collect();
     kept.sort_unstable();
     encoded.sort_unstable();
     if kept == encoded {
-        Ok(())
+        Ok(changes)
     } else {
         Err(Damaged::NotAsEncoded)
     }
+}
+
+/// What Automerge keeps of a change the document took in.
+struct Added {
+    hash: ChangeHash,
+    actor: ActorId,
+    seq: u64,
+    start_op: u64,
+    max_op: u64,
+    deps: Vec<ChangeHash>,
 }

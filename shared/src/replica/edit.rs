@@ -216,9 +216,10 @@ impl Replica {
             if !whole {
                 storable::guarded(|| entry.doc.load_incremental(bytes)).map_err(damaged)??;
             }
-            // Automerge checks the changes of a saved document as it loads them, not loose
-            // changes. On an error the document is loaded again from the store.
-            if !doc::is_document_chunk(bytes) && entry.doc.get_heads() != before {
+            // Automerge checks the changes of a saved document when it loads the document whole,
+            // not loose changes nor a document taken in incrementally. On an error the document
+            // is loaded again from the store.
+            if !(whole && doc::is_document_chunk(bytes)) && entry.doc.get_heads() != before {
                 storable::check(&mut entry.doc, &before).map_err(damaged)?;
             }
             if entry.doc.get_heads() == before {

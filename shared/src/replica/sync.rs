@@ -331,6 +331,8 @@ impl Replica {
             for (doc_id, bytes) in messages {
                 let message = Message::decode(bytes)
                     .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
+                crate::sync::receive::sound_bloom_filters(&message)
+                    .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
                 decoded.push((doc_id, message));
             }
             let mut preloaded = self.load_whole_documents(&decoded)?;

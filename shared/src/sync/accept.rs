@@ -2,7 +2,7 @@
 
 use super::access::{Access, Role};
 use super::frame::ErrorCode;
-use super::receive::receive_message;
+use super::receive::{receive_message, sound_bloom_filters};
 use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
@@ -77,6 +77,12 @@ pub fn receive(
             format!("{doc_id}: not a sync message: {e}"),
         )
     })?;
+    sound_bloom_filters(&message).map_err(|e| {
+        Rejection::new(
+            ErrorCode::BadFrame,
+            format!("{doc_id}: not a sync message: {e}"),
+        )
+    })?;
     if access == Access::None {
         return Err(Rejection::new(
             ErrorCode::Forbidden,
@@ -132,7 +138,7 @@ pub fn receive(
         // applied later as part of someone else's changes, unchecked: take in only what the
         // message says about the device, and ask for the missing changes (see `Outcome::need`).
         Ok(Applied::Missing(need)) => {
-            restore(doc, &before);
+            restore(doc, doc_id, &before)?;
             let mut message = Message::decode(raw).expect("decoded above");
             message.changes = automerge::sync::ChunkList::empty();
             receive_without_changes(doc, doc_id, state, message)?;
@@ -144,7 +150,7 @@ pub fn receive(
             })
         }
         Err(rejection) => {
-            restore(doc, &before);
+            restore(doc, doc_id, &before)?;
             Err(rejection)
         }
     }
@@ -185,17 +191,29 @@ fn apply_and_check(
     let after = doc.get_heads();
     if after != before {
         check(doc, doc_id, before, &after, sender)?;
-        doc::storable::check(doc, before).map_err(|e| invalid(doc_id, e))?;
     }
     Ok(Applied::Kept)
 }
 
 /// Puts the document back as it was at `before` (its heads before a refused message): its history
 /// up to there, without what the message added, applied or waiting.
-fn restore(doc: &mut AutoCommit, before: &[ChangeHash]) {
-    *doc = doc
-        .fork_at(before)
-        .expect("the heads a document had are in its history");
+/// Should that fail (Automerge panicked part way through and left its history unsound), the
+/// refusal is [`ErrorCode::Internal`]: the caller must drop `doc` and load it again from its store.
+fn restore(doc: &mut AutoCommit, doc_id: &DocId, before: &[ChangeHash]) -> Result<(), Rejection> {
+    let fork = doc::storable::guarded(|| {
+        let mut fork = doc.fork_at(before).ok()?;
+        (fork.get_heads() == before).then_some(fork)
+    });
+    match fork {
+        Ok(Some(fork)) => {
+            *doc = fork;
+            Ok(())
+        }
+        _ => Err(Rejection::new(
+            ErrorCode::Internal,
+            format!("{doc_id}: the document could not be put back as it was; it is read again"),
+        )),
+    }
 }
 
 /// Takes in a message that carries no changes (what the device has and needs); the document
@@ -281,6 +299,74 @@ fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     }
 }
 
+/// Every operation of `changes` (taken into `doc`) is a record made in the records map or a plain
+/// value put in an allowed field of a record. Returns the records they touch.
+fn check_operations(
+    doc: &AutoCommit,
+    kind: RecordKind,
+    changes: &[automerge::Change],
+    allowed_fields: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    use std::collections::HashMap;
+    let op_id = |id: &automerge::ObjId| match id {
+        automerge::ObjId::Id(counter, actor, _) => Some((*counter, actor.clone())),
+        automerge::ObjId::Root => None,
+    };
+    let records_map = doc
+        .get(automerge::ROOT, kind.root_key())
+        .ok()
+        .flatten()
+        .and_then(|(_, id)| op_id(&id))
+        .ok_or("records are kept in a map keyed by id")?;
+    // The record each object is (`None`: not a record), worked out once per object.
+    let mut record_of: HashMap<(u64, automerge::ActorId), Option<String>> = HashMap::new();
+    let mut touched = BTreeSet::new();
+    for change in changes {
+        for op in change.decode().operations {
+            let ObjectId::Id(obj) = &op.obj else {
+                return Err("the document's structure cannot be changed".into());
+            };
+            let obj = (obj.0, obj.1.clone());
+            let Key::Map(key) = &op.key else {
+                return Err("records hold plain values only".into());
+            };
+            if obj == records_map {
+                if op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+                    return Err("records are kept in a map keyed by id".into());
+                }
+                touched.insert(key.to_string());
+                continue;
+            }
+            let record = record_of.entry(obj.clone()).or_insert_with(|| {
+                let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
+                let parent = doc.parents(&id).ok()?.next()?;
+                (op_id(&parent.obj).as_ref() == Some(&records_map))
+                    .then_some(parent.prop)
+                    .and_then(|prop| match prop {
+                        Prop::Map(id) => Some(id),
+                        Prop::Seq(_) => None,
+                    })
+            });
+            let Some(record) = record else {
+                return Err("records hold plain values only".into());
+            };
+            match &op.action {
+                _ if !allowed_fields.contains(key.as_str()) => {
+                    return Err(format!("record {record}: field {key:?} is not allowed"));
+                }
+                OpType::Put(value) if !op.insert && !value.is_counter() => {}
+                OpType::Delete => {
+                    return Err(format!("record {record}: field {key:?} cannot be removed"));
+                }
+                _ => return Err(format!("record {record}: fields are plain values")),
+            }
+            touched.insert(record.clone());
+        }
+    }
+    Ok(touched)
+}
+
 /// Checks what changed between `before` and `after` in `doc`.
 fn check(
     doc: &mut AutoCommit,
@@ -291,9 +377,11 @@ fn check(
 ) -> Result<(), Rejection> {
     let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
     let patches = doc.diff(before, after);
-    let fork: &AutoCommit = doc;
     let Some(kind) = doc_id.record_kind() else {
-        return check_workspace(&patches).map_err(invalid);
+        check_workspace(&patches).map_err(invalid)?;
+        return doc::storable::check(doc, before)
+            .map(|_| ())
+            .map_err(|e| self::invalid(doc_id, e));
     };
     let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
@@ -328,7 +416,7 @@ fn check(
                     PatchAction::Conflict {
                         prop: Prop::Map(key),
                     } if allowed_fields.contains(key) => {
-                        let values = fork.get_all(&patch.obj, key.as_str()).unwrap_or_default();
+                        let values = doc.get_all(&patch.obj, key.as_str()).unwrap_or_default();
                         if !values
                             .iter()
                             .all(|(v, _)| matches!(v, Value::Scalar(s) if !s.is_counter()))
@@ -353,6 +441,12 @@ fn check(
             _ => return Err(invalid("records hold plain values only".into())),
         }
     }
+    let changes = doc::storable::check(doc, before).map_err(|e| self::invalid(doc_id, e))?;
+    let fork: &AutoCommit = doc;
+    // The patches show what the changes did that shows; their operations, everything they did:
+    // a value that loses to one set concurrently, or anything inside an object that does not
+    // show, makes no patch.
+    touched.extend(check_operations(fork, kind, &changes, allowed_fields).map_err(invalid)?);
     let now = now_jst();
     for id in &touched {
         // The record as it was is read only when needed (reading an earlier state is not free).

@@ -93,3 +93,30 @@ pub fn receive_message(
     state.their_need = Some(message.need);
     Ok(())
 }
+
+/// Most probes a Bloom filter from a peer may ask for (Automerge uses 7).
+const MAX_BLOOM_PROBES: u64 = 64;
+
+/// Whether the Bloom filters a peer sent (what it has, `Message::have`) can be used: Automerge
+/// checks each of our changes against them when it next builds a message for the peer, and
+/// divides by the number of bits (zero when the filter says it has entries but no bits per entry)
+/// and sets aside memory for every probe it asks for (up to four billion).
+pub fn sound_bloom_filters(message: &Message) -> Result<(), String> {
+    for have in &message.have {
+        let bytes = have.bloom.to_bytes();
+        let mut rest = bytes.as_slice();
+        let mut read = || leb128::read::unsigned(&mut rest).ok();
+        let (Some(entries), Some(bits_per_entry), Some(probes)) = (read(), read(), read()) else {
+            continue; // An empty filter: nothing to check against.
+        };
+        if entries > 0 && (bits_per_entry == 0 || rest.is_empty()) {
+            return Err("a Bloom filter with entries but no bits".into());
+        }
+        if probes > MAX_BLOOM_PROBES {
+            return Err(format!(
+                "a Bloom filter asking for {probes} probes (at most {MAX_BLOOM_PROBES})"
+            ));
+        }
+    }
+    Ok(())
+}
