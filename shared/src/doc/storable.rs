@@ -66,29 +66,24 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Damaged> {
 /// Either way devices would never agree on the document's heads, and a saved snapshot would not
 /// load. Returns the new changes, encoded again (the cost of the check).
 pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<Vec<Change>, Damaged> {
-    let added: Vec<Added> = doc
-        .get_changes_meta(before)
-        .into_iter()
-        .map(|m| Added {
-            hash: m.hash,
-            actor: m.actor.into_owned(),
-            seq: m.seq,
-            start_op: m.start_op,
-            max_op: m.max_op,
-            deps: m.deps,
-        })
-        .collect();
-    let mut last_op: HashMap<ChangeHash, u64> = added.iter().map(|c| (c.hash, c.max_op)).collect();
-    for Added {
-        actor,
-        seq,
-        start_op,
-        deps,
-        ..
-    } in &added
+    // Automerge's debug builds assert that what they encode again is under the hash they keep:
+    // that panic is the same finding.
+    let changes = guarded(|| doc.get_changes(before)).map_err(|_| Damaged::NotAsEncoded)?;
+    // Encoded again, each change must be under a hash the document keeps: a change sent in other
+    // bytes comes back under a hash it does not know (a change the device also sent as Automerge
+    // encodes it would have been refused for its repeated sequence number).
+    if changes
+        .iter()
+        .any(|c| doc.get_change_meta_by_hash(&c.hash()).is_none())
     {
+        return Err(Damaged::NotAsEncoded);
+    }
+    // From here the changes are as they were sent.
+    let mut last_op: HashMap<ChangeHash, u64> =
+        changes.iter().map(|c| (c.hash(), c.max_op())).collect();
+    for change in &changes {
         let mut follows = 0;
-        for dep in deps {
+        for dep in change.deps() {
             let dep_max = match last_op.get(dep) {
                 Some(max) => *max,
                 None => {
@@ -99,47 +94,32 @@ pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<Vec<Change>,
             };
             follows = follows.max(dep_max);
         }
-        if *start_op <= follows {
+        if change.start_op().get() <= follows {
             return Err(Damaged::NumberedBack);
         }
         // Every earlier change of the device must be among those this one builds on: none may be
-        // outside its history. Usually that history is `before` and the outside is `added`.
-        if *seq > 1 {
-            let mut sorted = deps.clone();
-            sorted.sort_unstable();
-            let outside: Vec<(ActorId, u64)> = if sorted == before {
-                added.iter().map(|c| (c.actor.clone(), c.seq)).collect()
+        // outside its history. Usually that history is `before` and the outside is `changes`.
+        if change.seq() > 1 {
+            let mut deps = change.deps().to_vec();
+            deps.sort_unstable();
+            let outside: Vec<(ActorId, u64)> = if deps == before {
+                changes
+                    .iter()
+                    .map(|c| (c.actor_id().clone(), c.seq()))
+                    .collect()
             } else {
-                doc.get_changes_meta(deps)
+                doc.get_changes_meta(&deps)
                     .into_iter()
                     .map(|m| (m.actor.into_owned(), m.seq))
                     .collect()
             };
-            if outside.iter().any(|(a, s)| a == actor && s < seq) {
+            if outside
+                .iter()
+                .any(|(actor, seq)| actor == change.actor_id() && *seq < change.seq())
+            {
                 return Err(Damaged::NotOnPrevious);
             }
         }
     }
-    // Automerge's debug builds assert that what they encode again is under the hash they keep:
-    // that panic is the same finding.
-    let changes = guarded(|| doc.get_changes(before)).map_err(|_| Damaged::NotAsEncoded)?;
-    let mut encoded: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
-    let mut kept: Vec<ChangeHash> = added.iter().map(|c| c.hash).collect();
-    kept.sort_unstable();
-    encoded.sort_unstable();
-    if kept == encoded {
-        Ok(changes)
-    } else {
-        Err(Damaged::NotAsEncoded)
-    }
-}
-
-/// What Automerge keeps of a change the document took in.
-struct Added {
-    hash: ChangeHash,
-    actor: ActorId,
-    seq: u64,
-    start_op: u64,
-    max_op: u64,
-    deps: Vec<ChangeHash>,
+    Ok(changes)
 }
