@@ -46,9 +46,33 @@ impl Damaged {
 /// Runs `f`, which takes changes into a document, with a panic inside Automerge turned into
 /// [`Damaged::Malformed`]. The document `f` worked on may then be half-changed: the caller puts
 /// it back (rebuilds it, or loads it again from the store).
+/// A panic caught here is the input's fault, not a bug, and is logged at debug level instead of
+/// printed (a device sending damaged changes could otherwise fill the server's log); every other
+/// panic goes to the hook there was before.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Damaged> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| Damaged::Malformed)
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.get() {
+                tracing::debug!(%info, "Automerge panicked on damaged input");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let outer = GUARDED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.set(outer);
+    result.map_err(|_| Damaged::Malformed)
 }
+
+thread_local! {
+    /// Whether this thread is inside [`guarded`].
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs the panic hook that keeps [`guarded`] panics out of the log, once.
+static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
 
 /// Whether the changes `doc` took in since it had the heads `before` come back as they arrived
 /// once the document is saved and loaded again, or sent on:
