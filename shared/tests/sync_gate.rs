@@ -1086,3 +1086,142 @@ fn a_change_numbered_before_what_it_depends_on_is_refused() {
     );
     assert_eq!(server.get_heads(), before);
 }
+
+/// A device that edited offline on older heads sends its edits as a chain, each on the one before:
+/// the first builds on a change of the device the server already has, not on the server's heads.
+/// Every link is checked against the one before it, and the whole chain is kept.
+#[test]
+fn a_chain_of_offline_edits_on_older_heads_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let record = |d: &AutoCommit| {
+        let places = d.get(ROOT, "places").unwrap().unwrap().1;
+        d.get(&places, p.id.as_str()).unwrap().unwrap().1
+    };
+    let mut device = server.fork();
+    let rec = record(&device);
+    device.put(&rec, "description", "一").unwrap();
+    device.commit();
+    push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    // Meanwhile someone else edits; the device does not hear of it.
+    let mut other = server.fork();
+    let rec = record(&other);
+    other.put(&rec, "contact", "042-000-0000").unwrap();
+    other.commit();
+    push_raw(&mut server, &doc_id, &mut other, Access::Write, &worker()).unwrap();
+    let mut offline = device.fork();
+    offline.set_actor(device.get_actor().clone());
+    let rec = record(&offline);
+    for i in 0..50 {
+        offline
+            .put(&rec, "description", format!("{i} 回目"))
+            .unwrap();
+        offline.commit();
+    }
+    let changes = offline.get_changes(&device.get_heads());
+    assert_eq!(changes.len(), 50);
+    let outcome = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(changes.iter().map(|c| c.raw_bytes().to_vec()).collect()),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap();
+    assert!(outcome.changed);
+    let mut loaded = AutoCommit::load(&server.save()).unwrap();
+    assert_eq!(loaded.get_heads(), server.get_heads());
+    let rec = record(&loaded);
+    assert_eq!(
+        loaded
+            .get(&rec, "description")
+            .unwrap()
+            .unwrap()
+            .0
+            .to_string(),
+        "\"49 回目\""
+    );
+}
+
+/// Two coordinators rename the same team at the same time: both renames are kept (one shows, the
+/// other waits as a conflict), not refused on every sync. A team name that is a counter is
+/// refused, also as the value that loses.
+#[test]
+fn concurrent_team_renames_are_kept_and_only_plain_names_are() {
+    use ibasho_shared::doc::{Team, write_team, write_workspace};
+    let coordinator = Sender {
+        role: Role::Coordinator,
+        device: "dev-coordinator".into(),
+    };
+    let mut server = genesis(&DocId::Workspace, automerge::ActorId::random());
+    write_workspace(&mut server, "ws-1", "座間市PF", 1).unwrap();
+    write_team(
+        &mut server,
+        &Team {
+            id: "t1".into(),
+            name: "北チーム".into(),
+        },
+    )
+    .unwrap();
+    server.commit();
+    let team = |d: &AutoCommit| {
+        let teams = d.get(ROOT, "teams").unwrap().unwrap().1;
+        d.get(&teams, "t1").unwrap().unwrap().1
+    };
+    let rename = |actor: u8, name: &str, server: &mut AutoCommit| {
+        let mut device = server.fork();
+        device.set_actor(automerge::ActorId::from(vec![actor; 16]));
+        let t = team(&device);
+        device.put(&t, "name", name).unwrap();
+        device.commit();
+        device
+    };
+    let mut first = rename(0xf0, "北部チーム", &mut server);
+    let mut second = rename(0x01, "きたチーム", &mut server);
+    let mut counter = server.fork();
+    counter.set_actor(automerge::ActorId::from(vec![0x00; 16]));
+    let t = team(&counter);
+    counter
+        .put(&t, "name", automerge::ScalarValue::counter(1))
+        .unwrap();
+    counter.commit();
+
+    push_raw(
+        &mut server,
+        &DocId::Workspace,
+        &mut first,
+        Access::Write,
+        &coordinator,
+    )
+    .unwrap();
+    push_raw(
+        &mut server,
+        &DocId::Workspace,
+        &mut second,
+        Access::Write,
+        &coordinator,
+    )
+    .unwrap();
+    let t = team(&server);
+    assert_eq!(server.get_all(&t, "name").unwrap().len(), 2);
+    let before = server.get_heads();
+    let err = push_raw(
+        &mut server,
+        &DocId::Workspace,
+        &mut counter,
+        Access::Write,
+        &coordinator,
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid);
+    assert!(
+        err.message.contains("only the workspace's name and teams"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.get_heads(), before);
+}

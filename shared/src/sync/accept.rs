@@ -379,9 +379,8 @@ fn check(
     let patches = doc.diff(before, after);
     let Some(kind) = doc_id.record_kind() else {
         check_workspace(&patches).map_err(invalid)?;
-        return doc::storable::check(doc, before)
-            .map(|_| ())
-            .map_err(|e| self::invalid(doc_id, e));
+        let changes = doc::storable::check(doc, before).map_err(|e| self::invalid(doc_id, e))?;
+        return check_workspace_operations(doc, &changes).map_err(invalid);
     };
     let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
@@ -544,16 +543,19 @@ fn validate_fields(
 
 /// The workspace document: only its known keys, teams as maps of plain values.
 fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
+    const FIELDS: [&str; 3] = ["id", "name", "taxonomy_version"];
+    let plain = |value: &Value| matches!(value, Value::Scalar(s) if !s.is_counter());
     for patch in patches {
         match (patch.path.as_slice(), &patch.action) {
+            ([], PatchAction::PutMap { key, value, .. })
+                if FIELDS.contains(&key.as_str()) && plain(&value.0) => {}
+            // Set concurrently on two devices: the operations' check below sees every value.
             (
                 [],
-                PatchAction::PutMap {
-                    key,
-                    value: (Value::Scalar(_), _),
-                    ..
+                PatchAction::Conflict {
+                    prop: Prop::Map(key),
                 },
-            ) if ["id", "name", "taxonomy_version"].contains(&key.as_str()) => {}
+            ) if FIELDS.contains(&key.as_str()) => {}
             (
                 [(_, Prop::Map(root))],
                 PatchAction::PutMap {
@@ -561,15 +563,68 @@ fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
                     ..
                 },
             ) if root == "teams" => {}
+            ([(_, Prop::Map(root)), _], PatchAction::PutMap { key, value, .. })
+                if root == "teams" && key == "name" && plain(&value.0) => {}
             (
                 [(_, Prop::Map(root)), _],
-                PatchAction::PutMap {
-                    key,
-                    value: (Value::Scalar(_), _),
-                    ..
+                PatchAction::Conflict {
+                    prop: Prop::Map(key),
                 },
             ) if root == "teams" && key == "name" => {}
             _ => return Err("only the workspace's name and teams can change".into()),
+        }
+    }
+    Ok(())
+}
+
+/// Every operation of `changes` (taken into the workspace document `doc`) puts a plain value in
+/// the workspace's own fields or a team's name, or makes a team: also those no patch shows.
+fn check_workspace_operations(
+    doc: &AutoCommit,
+    changes: &[automerge::Change],
+) -> Result<(), String> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    let refuse = || Err("only the workspace's name and teams can change".to_string());
+    let teams = doc
+        .get(automerge::ROOT, "teams")
+        .ok()
+        .flatten()
+        .and_then(|(_, id)| match id {
+            automerge::ObjId::Id(counter, actor, _) => Some((counter, actor)),
+            automerge::ObjId::Root => None,
+        });
+    let plain = |op: &automerge::legacy::Op| {
+        !op.insert && matches!(&op.action, OpType::Put(v) if !v.is_counter())
+    };
+    for change in changes {
+        for op in change.decode().operations {
+            let Key::Map(key) = &op.key else {
+                return refuse();
+            };
+            match &op.obj {
+                ObjectId::Root
+                    if plain(&op) && ["id", "name", "taxonomy_version"].contains(&key.as_str()) => {
+                }
+                ObjectId::Id(obj) if teams.as_ref() == Some(&(obj.0, obj.1.clone())) => {
+                    if op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
+                        return refuse();
+                    }
+                }
+                ObjectId::Id(obj) if key == "name" && plain(&op) => {
+                    let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
+                    let parent = doc.parents(&id).ok().and_then(|mut p| p.next());
+                    let in_teams = parent.is_some_and(|p| match p.obj {
+                        automerge::ObjId::Id(counter, actor, _) => {
+                            teams.as_ref() == Some(&(counter, actor))
+                        }
+                        automerge::ObjId::Root => false,
+                    });
+                    if !in_teams {
+                        return refuse();
+                    }
+                }
+                _ => return refuse(),
+            }
         }
     }
     Ok(())
