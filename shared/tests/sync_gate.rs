@@ -64,6 +64,21 @@ fn server_copy_of(replica: &mut ibasho_shared::Replica, doc_id: &DocId) -> AutoC
     AutoCommit::load(&replica.doc_bytes(doc_id).unwrap()).unwrap()
 }
 
+/// A founder's replica holding one café: its directory, the replica, the café's id and document.
+fn one_cafe() -> (tempfile::TempDir, ibasho_shared::Replica, String, DocId) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let doc_id = DocId::for_place(&p.id);
+    (dir, r, p.id, doc_id)
+}
+
+/// The record map of place `id` in `doc`.
+fn place_in(doc: &AutoCommit, id: &str) -> automerge::ObjId {
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    doc.get(&places, id).unwrap().unwrap().1
+}
+
 #[test]
 fn a_valid_new_place_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,14 +392,8 @@ fn every_concurrent_value_is_validated_not_only_the_one_shown() {
 /// patch at all. It is checked all the same, from the change's operations.
 #[test]
 fn a_value_added_to_a_conflict_is_checked_though_nothing_shows() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
-    let record = |d: &AutoCommit| {
-        let places = d.get(ROOT, "places").unwrap().unwrap().1;
-        d.get(&places, p.id.as_str()).unwrap().unwrap().1
-    };
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let record = |d: &AutoCommit| place_in(d, &id);
     let mut server = server_copy_of(&mut r, &doc_id);
     for (actor, hours) in [(0xf0, "Mo-Fr 09:00-12:00"), (0xf1, "Sa 10:00-14:00")] {
         let mut device = server_copy_of(&mut r, &doc_id);
@@ -439,10 +448,7 @@ fn a_value_added_to_a_conflict_is_checked_though_nothing_shows() {
 /// first change): Automerge takes it in, but a document saved with it does not load.
 #[test]
 fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
+    let (_dir, mut r, id, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
     let (genesis, genesis_max_op) = server
         .get_changes_meta(&[])
@@ -451,8 +457,7 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
         .map(|m| (m.hash, m.max_op))
         .unwrap();
     let mut device = server.fork();
-    let places = device.get(ROOT, "places").unwrap().unwrap().1;
-    let rec = device.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    let rec = place_in(&device, &id);
     device.put(&rec, "description", "週末は子ども食堂").unwrap();
     device.commit();
     push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
@@ -502,10 +507,7 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
 /// asking for billions of probes makes it set aside gigabytes. Both are refused as they arrive.
 #[test]
 fn bloom_filters_automerge_cannot_use_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
+    let (_dir, mut r, _, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
     let with_bloom = |bloom: &[u8]| automerge::sync::Message {
         heads: Vec::new(),
@@ -668,7 +670,7 @@ fn advance(seed: &mut u64) {
 /// answered late, edits on both sides), and at every step its prediction is checked against
 /// Automerge's own answer.
 #[test]
-fn going_back_a_sync_message_only_when_automerge_would_send_none() {
+fn skipping_a_sync_message_only_when_automerge_would_send_none() {
     let (mut a, mut b) = (AutoCommit::new(), AutoCommit::new());
     let (mut sa, mut sb) = (State::new(), State::new());
     let mut to_b: Vec<automerge::sync::Message> = Vec::new();
@@ -940,17 +942,14 @@ fn carrying(chunks: Vec<Vec<u8>>) -> Vec<u8> {
 #[test]
 fn damaged_changes_are_refused_and_every_kept_document_loads_again() {
     use std::collections::BTreeMap;
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
+    let (_dir, mut r, id, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
     let original = server.save();
 
     let mut editor = server.fork();
     let mut creator = server.fork();
     let places = editor.get(ROOT, "places").unwrap().unwrap().1;
-    let place = editor.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    let place = editor.get(&places, id.as_str()).unwrap().unwrap().1;
     editor
         .put(&place, "description", "週末は子ども食堂")
         .unwrap();
@@ -1047,15 +1046,11 @@ fn damaged_changes_are_refused_and_every_kept_document_loads_again() {
 /// it in, but a document saved with it does not load. The gate refuses it.
 #[test]
 fn a_change_numbered_before_what_it_depends_on_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
+    let (_dir, mut r, id, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
     let before = server.get_heads();
     let mut device = server.fork();
-    let places = device.get(ROOT, "places").unwrap().unwrap().1;
-    let place = device.get(&places, p.id.as_str()).unwrap().unwrap().1;
+    let place = place_in(&device, &id);
     device
         .put(&place, "description", "週末は子ども食堂")
         .unwrap();
@@ -1092,15 +1087,9 @@ fn a_change_numbered_before_what_it_depends_on_is_refused() {
 /// Every link is checked against the one before it, and the whole chain is kept.
 #[test]
 fn a_chain_of_offline_edits_on_older_heads_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut r = founder(dir.path(), "佐藤");
-    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
-    let doc_id = DocId::for_place(&p.id);
+    let (_dir, mut r, id, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
-    let record = |d: &AutoCommit| {
-        let places = d.get(ROOT, "places").unwrap().unwrap().1;
-        d.get(&places, p.id.as_str()).unwrap().unwrap().1
-    };
+    let record = |d: &AutoCommit| place_in(d, &id);
     let mut device = server.fork();
     let rec = record(&device);
     device.put(&rec, "description", "一").unwrap();
