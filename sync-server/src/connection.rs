@@ -51,6 +51,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
             )
             .await;
             hub.disconnect(&mut session);
+            linger(&mut stream, &mut state.shutdown.clone()).await;
             return;
         }
     };
