@@ -500,6 +500,56 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
         AutoCommit::load(&server.save()).unwrap().get_heads(),
         before
     );
+
+    // A device's first and second change in one message, both on the server's heads, numbered one
+    // after the other: a saved document counts the second's operations from the heads and would
+    // give it the first's as well.
+    let actor = automerge::ActorId::random();
+    let mut first_device = server.fork();
+    first_device.set_actor(actor.clone());
+    let rec = place_in(&first_device, &id);
+    first_device
+        .put(&rec, "name", "喫茶ランドリー 本店")
+        .unwrap();
+    first_device.put(&rec, "contact", "042-000-0000").unwrap();
+    first_device.commit();
+    let first = first_device.get_last_local_change().unwrap().clone();
+    let mut second_device = server.fork();
+    second_device.set_actor(actor);
+    let rec = place_in(&second_device, &id);
+    second_device
+        .put(&rec, "reading", "きっさらんどりー")
+        .unwrap();
+    second_device.commit();
+    let mut second = second_device.get_last_local_change().unwrap().decode();
+    second.seq = 2;
+    second.start_op = std::num::NonZeroU64::new(first.max_op() + 1).unwrap();
+    second.hash = None;
+    let second = automerge::Change::from(second);
+    let both = vec![first.raw_bytes().to_vec(), second.raw_bytes().to_vec()];
+    let mut unguarded = server.fork();
+    unguarded.load_incremental(&both.concat()).unwrap();
+    let reloaded = AutoCommit::load(&unguarded.save()).map(|mut d| d.get_heads());
+    assert!(
+        reloaded.is_err() || reloaded.unwrap() != unguarded.get_heads(),
+        "a saved document does not come back"
+    );
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(both),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap_err();
+    assert!(
+        err.message
+            .contains("does not build on its device's previous change"),
+        "{}",
+        err.message
+    );
+    assert_eq!(server.get_heads(), before);
 }
 
 /// What a device says it has is a Bloom filter that Automerge checks every change against when it

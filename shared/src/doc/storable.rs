@@ -43,9 +43,6 @@ impl Damaged {
     }
 }
 
-/// Runs `f`, which takes changes into a document, with a panic inside Automerge turned into
-/// [`Damaged::Malformed`]. The document `f` worked on may then be half-changed: the caller puts
-/// it back (rebuilds it, or loads it again from the store).
 /// Most earlier changes [`check`] looks through, per message, for a device's previous change.
 const HISTORY_STEPS: usize = 100_000;
 
@@ -55,29 +52,47 @@ struct Added<'a> {
     by_seq: HashMap<(&'a ActorId, u64), &'a Change>,
 }
 
-/// Whether `change`'s device's previous change comes before it: one of the same message whose
-/// operations all come before this one's, or one the document had, in this change's history (all
-/// the document had is, when the change builds on the heads it had: `before`). The history is
-/// walked back from the change's dependencies only in the rare other case, within `budget` steps
-/// for the whole message and never past an older change of the same device.
+/// Whether `change`'s device's previous change comes before it, as Automerge's own changes
+/// always have it: among the changes it depends on (`follows` is the last operation number of
+/// those), so that a saved document, which counts a change's operations from there, finds the
+/// same ones. Automerge puts the previous change among the direct dependencies; a change made on
+/// an earlier state (`isolate`) has it further back in its history, walked in breadth within
+/// `budget` steps for the whole message, never past an older change of the same device. When
+/// the change builds on the heads the document had (`before`), all the document had is in its
+/// history.
 fn follows_previous(
     doc: &mut AutoCommit,
     before: &[ChangeHash],
     added: &Added<'_>,
     change: &Change,
+    follows: u64,
     budget: &mut usize,
 ) -> bool {
     let (actor, seq) = (change.actor_id(), change.seq() - 1);
     if let Some(previous) = added.by_seq.get(&(actor, seq)) {
-        return previous.max_op() < change.start_op().get();
+        if previous.max_op() > follows {
+            return false;
+        }
+        if change.deps().contains(&previous.hash()) {
+            return true;
+        }
+    } else {
+        let mut deps = change.deps().to_vec();
+        deps.sort_unstable();
+        if deps == before {
+            return true;
+        }
     }
-    let mut deps = change.deps().to_vec();
-    deps.sort_unstable();
-    if deps == before {
-        return true;
-    }
+    // The device and sequence number of a change, and the changes it depends on.
+    let mut describe = |hash: &ChangeHash| match added.by_hash.get(hash) {
+        Some(new) => Some((new.actor_id().clone(), new.seq(), new.deps().to_vec())),
+        None => doc
+            .get_change_meta_by_hash(hash)
+            .map(|meta| (meta.actor.into_owned(), meta.seq, meta.deps)),
+    };
     let mut seen = std::collections::HashSet::new();
-    while let Some(hash) = deps.pop() {
+    let mut queue: std::collections::VecDeque<ChangeHash> = change.deps().iter().copied().collect();
+    while let Some(hash) = queue.pop_front() {
         if !seen.insert(hash) {
             continue;
         }
@@ -85,12 +100,8 @@ fn follows_previous(
             return false;
         }
         *budget -= 1;
-        let (of, at, earlier) = match added.by_hash.get(&hash) {
-            Some(new) => (new.actor_id().clone(), new.seq(), new.deps().to_vec()),
-            None => match doc.get_change_meta_by_hash(&hash) {
-                Some(meta) => (meta.actor.into_owned(), meta.seq, meta.deps),
-                None => continue,
-            },
+        let Some((of, at, earlier)) = describe(&hash) else {
+            continue;
         };
         if &of == actor {
             if at == seq {
@@ -100,25 +111,33 @@ fn follows_previous(
                 continue; // The previous change came after this one.
             }
         }
-        deps.extend(earlier);
+        queue.extend(earlier);
     }
     false
 }
 
-/// A panic caught here inside Automerge is the input's fault, and is logged at debug level
-/// instead of printed (a device sending damaged changes could otherwise fill the server's log);
-/// every other panic, ours included, goes to the hook there was before.
+/// Runs `f`, which takes changes into a document, with a panic inside Automerge turned into
+/// [`Damaged::Malformed`]. The document `f` worked on may then be half-changed: the caller puts
+/// it back (rebuilds it, or loads it again from the store).
+///
+/// A panic caught here outside our own code (inside Automerge, or the standard library under it)
+/// is the input's fault, and is logged at debug level instead of printed (a device sending damaged
+/// changes could otherwise fill the server's log); every other panic, ours included, goes to the
+/// hook there was before.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Damaged> {
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let guarded = GUARDED.try_with(|g| g.get()).unwrap_or(false);
-            let in_automerge = info.location().is_some_and(|at| {
-                ["/automerge-", "/hexane-"]
-                    .iter()
-                    .any(|crate_dir| at.file().contains(crate_dir))
+            // Our crates' sources are named from the workspace's root; dependencies' are not.
+            let ours = info.location().is_some_and(|at| {
+                OUR_CRATES.iter().any(|dir| {
+                    let file = at.file();
+                    file.strip_prefix(dir)
+                        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('\\'))
+                })
             });
-            if guarded && in_automerge {
+            if guarded && !ours {
                 tracing::debug!(%info, "Automerge panicked on damaged input");
             } else {
                 previous(info);
@@ -135,6 +154,10 @@ thread_local! {
     /// Whether this thread is inside [`guarded`].
     static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
+
+/// The workspace's crates, by directory: a panic there inside [`guarded`] is a bug of ours, and
+/// printed.
+const OUR_CRATES: [&str; 5] = ["shared", "sync-server", "app", "bench", "tests"];
 
 /// Installs the panic hook that keeps [`guarded`] panics out of the log, once.
 static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
@@ -196,7 +219,8 @@ pub fn check(doc: &mut AutoCommit, before: &[ChangeHash]) -> Result<Vec<Change>,
         }
         // The device's previous change must come before this one: a saved document needs each
         // device's operation numbers to rise from one change to the next.
-        if change.seq() > 1 && !follows_previous(doc, before, &added, change, &mut budget) {
+        if change.seq() > 1 && !follows_previous(doc, before, &added, change, follows, &mut budget)
+        {
             return Err(Damaged::NotOnPrevious);
         }
     }
