@@ -299,6 +299,41 @@ fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     }
 }
 
+/// An object of a document by its operation id (`None`: the root).
+type ObjOp = (u64, automerge::ActorId);
+
+/// The operation id of `id`.
+fn obj_op(id: &automerge::ObjId) -> Option<ObjOp> {
+    match id {
+        automerge::ObjId::Id(counter, actor, _) => Some((*counter, actor.clone())),
+        automerge::ObjId::Root => None,
+    }
+}
+
+/// The map at `key` of the document's root.
+fn root_map(doc: &AutoCommit, key: &str) -> Option<ObjOp> {
+    doc.get(automerge::ROOT, key)
+        .ok()
+        .flatten()
+        .and_then(|(_, id)| obj_op(&id))
+}
+
+/// The key `obj` has in the map `map` (`None`: it is not in that map). Found for objects that do
+/// not show too (a losing value).
+fn key_in(doc: &AutoCommit, obj: &ObjOp, map: &ObjOp) -> Option<String> {
+    let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
+    let parent = doc.parents(&id).ok()?.next()?;
+    match parent.prop {
+        Prop::Map(key) if obj_op(&parent.obj).as_ref() == Some(map) => Some(key),
+        _ => None,
+    }
+}
+
+/// Whether an operation puts a plain value (not a counter, not an object) in a map.
+fn puts_plain_value(op: &automerge::legacy::Op) -> bool {
+    !op.insert && matches!(&op.action, automerge::legacy::OpType::Put(v) if !v.is_counter())
+}
+
 /// Every operation of `changes` (taken into `doc`) is a record made in the records map or a plain
 /// value put in an allowed field of a record. Returns the records they touch.
 fn check_operations(
@@ -309,18 +344,10 @@ fn check_operations(
 ) -> Result<BTreeSet<String>, String> {
     use automerge::legacy::{Key, ObjectId, OpType};
     use std::collections::HashMap;
-    let op_id = |id: &automerge::ObjId| match id {
-        automerge::ObjId::Id(counter, actor, _) => Some((*counter, actor.clone())),
-        automerge::ObjId::Root => None,
-    };
-    let records_map = doc
-        .get(automerge::ROOT, kind.root_key())
-        .ok()
-        .flatten()
-        .and_then(|(_, id)| op_id(&id))
-        .ok_or("records are kept in a map keyed by id")?;
+    let records_map =
+        root_map(doc, kind.root_key()).ok_or("records are kept in a map keyed by id")?;
     // The record each object is (`None`: not a record), worked out once per object.
-    let mut record_of: HashMap<(u64, automerge::ActorId), Option<String>> = HashMap::new();
+    let mut record_of: HashMap<ObjOp, Option<String>> = HashMap::new();
     let mut touched = BTreeSet::new();
     for change in changes {
         for op in change.decode().operations {
@@ -338,16 +365,9 @@ fn check_operations(
                 touched.insert(key.to_string());
                 continue;
             }
-            let record = record_of.entry(obj.clone()).or_insert_with(|| {
-                let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
-                let parent = doc.parents(&id).ok()?.next()?;
-                (op_id(&parent.obj).as_ref() == Some(&records_map))
-                    .then_some(parent.prop)
-                    .and_then(|prop| match prop {
-                        Prop::Map(id) => Some(id),
-                        Prop::Seq(_) => None,
-                    })
-            });
+            let record = record_of
+                .entry(obj.clone())
+                .or_insert_with(|| key_in(doc, &obj, &records_map));
             let Some(record) = record else {
                 return Err("records hold plain values only".into());
             };
@@ -355,7 +375,7 @@ fn check_operations(
                 _ if !allowed_fields.contains(key.as_str()) => {
                     return Err(format!("record {record}: field {key:?} is not allowed"));
                 }
-                OpType::Put(value) if !op.insert && !value.is_counter() => {}
+                _ if puts_plain_value(&op) => {}
                 OpType::Delete => {
                     return Err(format!("record {record}: field {key:?} cannot be removed"));
                 }
@@ -410,19 +430,11 @@ fn check(
                         value: (Value::Scalar(value), _),
                         ..
                     } if allowed_fields.contains(key) && !value.is_counter() => {}
-                    // Two devices set the field concurrently: every value must be plain (a
-                    // losing value is not in the patch), and is validated below.
+                    // Two devices set the field concurrently: every value is a plain one (the
+                    // operations' check below sees the losing values too), and is validated below.
                     PatchAction::Conflict {
                         prop: Prop::Map(key),
-                    } if allowed_fields.contains(key) => {
-                        let values = doc.get_all(&patch.obj, key.as_str()).unwrap_or_default();
-                        if !values
-                            .iter()
-                            .all(|(v, _)| matches!(v, Value::Scalar(s) if !s.is_counter()))
-                        {
-                            return Err(invalid(format!("record {id}: fields are plain values")));
-                        }
-                    }
+                    } if allowed_fields.contains(key) => {}
                     PatchAction::PutMap { key, .. } if !allowed_fields.contains(key) => {
                         return Err(invalid(format!(
                             "record {id}: field {key:?} is not allowed"
@@ -541,21 +553,23 @@ fn validate_fields(
     }
 }
 
+/// The workspace's own fields.
+const WORKSPACE_FIELDS: [&str; 3] = ["id", "name", "taxonomy_version"];
+
 /// The workspace document: only its known keys, teams as maps of plain values.
 fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
-    const FIELDS: [&str; 3] = ["id", "name", "taxonomy_version"];
     let plain = |value: &Value| matches!(value, Value::Scalar(s) if !s.is_counter());
     for patch in patches {
         match (patch.path.as_slice(), &patch.action) {
             ([], PatchAction::PutMap { key, value, .. })
-                if FIELDS.contains(&key.as_str()) && plain(&value.0) => {}
+                if WORKSPACE_FIELDS.contains(&key.as_str()) && plain(&value.0) => {}
             // Set concurrently on two devices: the operations' check below sees every value.
             (
                 [],
                 PatchAction::Conflict {
                     prop: Prop::Map(key),
                 },
-            ) if FIELDS.contains(&key.as_str()) => {}
+            ) if WORKSPACE_FIELDS.contains(&key.as_str()) => {}
             (
                 [(_, Prop::Map(root))],
                 PatchAction::PutMap {
@@ -585,45 +599,28 @@ fn check_workspace_operations(
 ) -> Result<(), String> {
     use automerge::legacy::{Key, ObjectId, OpType};
     let refuse = || Err("only the workspace's name and teams can change".to_string());
-    let teams = doc
-        .get(automerge::ROOT, "teams")
-        .ok()
-        .flatten()
-        .and_then(|(_, id)| match id {
-            automerge::ObjId::Id(counter, actor, _) => Some((counter, actor)),
-            automerge::ObjId::Root => None,
-        });
-    let plain = |op: &automerge::legacy::Op| {
-        !op.insert && matches!(&op.action, OpType::Put(v) if !v.is_counter())
-    };
+    let teams = root_map(doc, "teams");
     for change in changes {
         for op in change.decode().operations {
             let Key::Map(key) = &op.key else {
                 return refuse();
             };
-            match &op.obj {
-                ObjectId::Root
-                    if plain(&op) && ["id", "name", "taxonomy_version"].contains(&key.as_str()) => {
+            let obj = match &op.obj {
+                ObjectId::Root => None,
+                ObjectId::Id(obj) => Some((obj.0, obj.1.clone())),
+            };
+            let allowed = match (&obj, &teams) {
+                (None, _) => puts_plain_value(&op) && WORKSPACE_FIELDS.contains(&key.as_str()),
+                (Some(obj), Some(teams)) if obj == teams => {
+                    !op.insert && matches!(op.action, OpType::Make(automerge::ObjType::Map))
                 }
-                ObjectId::Id(obj) if teams.as_ref() == Some(&(obj.0, obj.1.clone())) => {
-                    if op.insert || !matches!(op.action, OpType::Make(automerge::ObjType::Map)) {
-                        return refuse();
-                    }
+                (Some(obj), Some(teams)) => {
+                    key == "name" && puts_plain_value(&op) && key_in(doc, obj, teams).is_some()
                 }
-                ObjectId::Id(obj) if key == "name" && plain(&op) => {
-                    let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
-                    let parent = doc.parents(&id).ok().and_then(|mut p| p.next());
-                    let in_teams = parent.is_some_and(|p| match p.obj {
-                        automerge::ObjId::Id(counter, actor, _) => {
-                            teams.as_ref() == Some(&(counter, actor))
-                        }
-                        automerge::ObjId::Root => false,
-                    });
-                    if !in_teams {
-                        return refuse();
-                    }
-                }
-                _ => return refuse(),
+                (Some(_), None) => false,
+            };
+            if !allowed {
+                return refuse();
             }
         }
     }
