@@ -64,68 +64,62 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         manifest,
     };
     let mut open = send(&mut sink, &state, &welcome).await;
-    // Whether the server ended the connection with an error frame.
-    let mut refused = false;
     let mut limiter = RateLimiter::new(&state.limits);
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
-    while open {
+    // Whether the server ended the connection with an error frame.
+    let refused = loop {
+        if !open {
+            break false;
+        }
         tokio::select! {
             incoming = stream.next() => {
                 let bytes = match incoming {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Text(_))) => {
-                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, "frames are binary").await;
-                        break;
+                        break true;
                     }
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) | None => break false,
                     Some(Err(e)) => {
                         tracing::info!(device = %session.device.id, error = %e, "connection error");
-                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::TooLarge, &format!("unreadable websocket message: {e}")).await;
-                        break;
+                        break true;
                     }
                 };
                 hub.metrics.frames_in.fetch_add(1, Ordering::Relaxed);
                 hub.metrics.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 if bytes.len() > state.limits.max_frame_bytes {
                     let msg = format!("frame of {} bytes is over the limit of {}", bytes.len(), state.limits.max_frame_bytes);
-                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
-                    break;
+                    break true;
                 }
                 if !limiter.allow() {
-                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::RateLimited, "too many frames per second").await;
-                    break;
+                    break true;
                 }
                 if hub.is_revoked(&mut session) {
-                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
-                    break;
+                    break true;
                 }
                 let (docs, answer) = match Frame::decode(&bytes) {
                     Ok(Frame::Sync { docs }) => (docs, false),
                     Ok(Frame::Answer { docs }) => (docs, true),
                     Ok(_) => {
-                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
-                        break;
+                        break true;
                     }
                     Err(e) => {
-                        refused = true;
                         refuse(&mut sink, &state, ErrorCode::BadFrame, &e.to_string()).await;
-                        break;
+                        break true;
                     }
                 };
                 if docs.len() > state.limits.max_docs_per_frame {
                     let msg = format!("{} documents in one frame; at most {}", docs.len(), state.limits.max_docs_per_frame);
-                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
-                    break;
+                    break true;
                 }
                 let handled = hub.handle_sync(&mut session, docs);
                 // Accepted changes are acknowledged once they are on disk.
@@ -142,7 +136,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             event = events.recv() => {
-                let Some(PeerEvent::Changed(mut docs)) = event else { break };
+                let Some(PeerEvent::Changed(mut docs)) = event else { break false };
                 // Let the frames already waiting be handled first, and gather what else they
                 // change into the same push.
                 tokio::task::yield_now().await;
@@ -162,17 +156,16 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     hub.save_states(&mut session);
                 }
                 if hub.is_revoked(&mut session) {
-                    refused = true;
                     refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
-                    break;
+                    break true;
                 }
             }
             _ = shutdown.changed() => {
                 let _ = sink.send(Message::Close(None)).await;
-                break;
+                break false;
             }
         }
-    }
+    };
     hub.disconnect(&mut session);
     if refused {
         linger(&mut stream, &mut shutdown).await;
