@@ -329,14 +329,30 @@ fn garbage_bytes_do_not_touch_a_document() {
     assert_eq!(r.place_count().unwrap(), 1);
 }
 
+/// A copy of `shard` on another device (its own actor) that set place `id`'s description.
+fn edited_elsewhere(
+    r: &mut Replica,
+    shard: &ibasho_shared::DocId,
+    id: &str,
+    description: &str,
+) -> automerge::AutoCommit {
+    use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
+    let mut other = automerge::AutoCommit::load(&r.doc_bytes(shard).unwrap()).unwrap();
+    other.set_actor(automerge::ActorId::random());
+    let places = other.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = other.get(&places, id).unwrap().unwrap().1;
+    other.put(&rec, "description", description).unwrap();
+    other.commit();
+    other
+}
+
 /// Files carried from another device (`ibasho import automerge`) whose changes Automerge would
 /// panic on, or would take in but not load again from the replica's next snapshot: each is refused
 /// with the reason, in Japanese too, and the replica keeps exactly what it had, also after it is
 /// opened again.
 #[test]
 fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
-    use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ROOT, ReadDoc};
     use ibasho_shared::doc::storable::Damaged;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("佐藤.sqlite3");
@@ -345,12 +361,7 @@ fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
     let shard = ibasho_shared::DocId::for_place(&p.id);
     let before = all_heads(&mut r);
 
-    let mut other = AutoCommit::load(&r.doc_bytes(&shard).unwrap()).unwrap();
-    other.set_actor(automerge::ActorId::random());
-    let places = other.get(ROOT, "places").unwrap().unwrap().1;
-    let rec = other.get(&places, p.id.as_str()).unwrap().unwrap().1;
-    other.put(&rec, "description", "壊れた変更").unwrap();
-    other.commit();
+    let mut other = edited_elsewhere(&mut r, &shard, &p.id, "壊れた変更");
     let change = other.get_last_local_change().unwrap().decode();
     let mut second_without_first = change.clone();
     second_without_first.seq = 2;
@@ -391,8 +402,6 @@ fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
 #[test]
 fn a_sync_message_with_a_change_automerge_panics_on_is_an_error_and_sync_goes_on() {
     use automerge::sync::{ChunkList, Have, Message, MessageVersion, State, SyncDoc};
-    use automerge::transaction::Transactable;
-    use automerge::{AutoCommit, ROOT, ReadDoc};
     use ibasho_shared::doc::storable::Damaged;
     let dir = tempfile::tempdir().unwrap();
     let mut r = founder(dir.path(), "佐藤");
@@ -400,12 +409,7 @@ fn a_sync_message_with_a_change_automerge_panics_on_is_an_error_and_sync_goes_on
     let shard = ibasho_shared::DocId::for_place(&p.id);
     let before = all_heads(&mut r);
 
-    let mut server = AutoCommit::load(&r.doc_bytes(&shard).unwrap()).unwrap();
-    server.set_actor(automerge::ActorId::random());
-    let places = server.get(ROOT, "places").unwrap().unwrap().1;
-    let rec = server.get(&places, p.id.as_str()).unwrap().unwrap().1;
-    server.put(&rec, "description", "週末は子ども食堂").unwrap();
-    server.commit();
+    let mut server = edited_elsewhere(&mut r, &shard, &p.id, "週末は子ども食堂");
     let mut damaged = server.get_last_local_change().unwrap().decode();
     damaged.seq = 2;
     damaged.hash = None;
