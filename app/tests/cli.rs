@@ -424,3 +424,97 @@ fn two_devices_exchanging_files_see_and_resolve_the_same_conflict() {
         "ひだまりカフェ"
     );
 }
+
+/// A file on the stick whose changes the server would refuse (here an opening-hours value the
+/// grammar does not accept, written with Automerge directly) is refused with the file, the record's
+/// field and the reason; the other files are still read, and the replica keeps what it had.
+#[test]
+fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() {
+    use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
+    let sato = Ibasho::new();
+    sato.init("佐藤");
+    let id = sato.add_cafe("カフェ");
+    let stick = tempfile::tempdir().unwrap();
+    sato.ok(&[
+        "export",
+        "automerge",
+        "--out",
+        stick.path().to_str().unwrap(),
+    ]);
+    let suzuki = Ibasho::new();
+    suzuki.ok(&[
+        "import",
+        "automerge",
+        stick.path().to_str().unwrap(),
+        "--person",
+        "鈴木",
+    ]);
+
+    sato.ok(&["place", "set", &id, "description", "週末は子ども食堂"]);
+    sato.ok(&[
+        "export",
+        "automerge",
+        "--out",
+        stick.path().to_str().unwrap(),
+    ]);
+    let shard = std::fs::read_dir(stick.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("places__")
+        })
+        .unwrap();
+    let mut doc = automerge::AutoCommit::load(&std::fs::read(&shard).unwrap()).unwrap();
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = doc.get(&places, id.as_str()).unwrap().unwrap().1;
+    doc.put(&rec, "hours", "毎日いつでも").unwrap();
+    doc.commit();
+    std::fs::write(&shard, doc.save()).unwrap();
+    let files = std::fs::read_dir(stick.path()).unwrap().count();
+
+    let err = suzuki.fails(&["import", "automerge", stick.path().to_str().unwrap()]);
+    assert!(
+        err.contains(shard.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    assert!(
+        err.contains("開所時間") && err.contains("何も取り込んでいません"),
+        "{err}"
+    );
+    assert!(err.contains("1 文書は取り込めませんでした"), "{err}");
+    let place = suzuki.json(&["place", "show", &id, "--json"]);
+    assert_eq!(place["hours"], "Mo-Sa 09:00-18:00; PH off");
+    assert_eq!(
+        place["description"], "",
+        "nothing of the refused file was taken in"
+    );
+
+    let err = suzuki.fails(&[
+        "--lang",
+        "en",
+        "import",
+        "automerge",
+        stick.path().to_str().unwrap(),
+    ]);
+    let refused = format!("1 of {files} documents were refused");
+    assert!(
+        err.contains("opening hours") && err.contains(&refused),
+        "{err}"
+    );
+
+    // Once the file is good again, it is read.
+    sato.ok(&[
+        "export",
+        "automerge",
+        "--out",
+        stick.path().to_str().unwrap(),
+    ]);
+    suzuki.ok(&["import", "automerge", stick.path().to_str().unwrap()]);
+    let place = suzuki.json(&["place", "show", &id, "--json"]);
+    assert_eq!(place["description"], "週末は子ども食堂");
+}

@@ -64,6 +64,15 @@ pub enum Error {
         /// Why.
         why: crate::doc::storable::Damaged,
     },
+    /// Changes from elsewhere refused because the server would refuse them (they break the shape
+    /// or the rules of the records they change); nothing of them was taken in.
+    #[error("{doc}: {fault}; nothing was taken in (the server would refuse it)")]
+    Refused {
+        /// The document.
+        doc: String,
+        /// Why.
+        fault: crate::sync::Fault,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -93,6 +102,9 @@ impl Error {
             (Error::Import(report), _) => report.message(lang),
             (Error::Damaged { doc, why }, Lang::Ja) => {
                 format!("{doc}: {}。何も取り込んでいません", why.message(lang))
+            }
+            (Error::Refused { doc, fault }, Lang::Ja) => {
+                format!("{doc}: {}。サーバーが受け付けない変更のため、何も取り込んでいません", fault.message(lang))
             }
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             _ => self.to_string(),

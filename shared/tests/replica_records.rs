@@ -506,3 +506,71 @@ fn search_follows_edits_and_survives_the_index_upgrade() {
     assert!(search(&r, "将棋の会").is_empty());
     assert_eq!(search(&r, "囲碁の会"), vec!["喫茶ひだまり"]);
 }
+
+/// A file carried from another device holding changes the server's gate would refuse (an invalid
+/// record, a field records do not have) is refused with the record, the field and the reason, in
+/// Japanese too: taken in, it could never be sent on, and every later edit of the document would
+/// wait behind it. The replica keeps exactly what it had; a good file from the same device merges.
+#[test]
+fn a_file_with_changes_the_server_would_refuse_is_refused_and_the_replica_keeps_what_it_had() {
+    use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
+    use ibasho_shared::sync::Fault;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let p = r.add_place(cafe("喫茶ランドリー")).unwrap();
+    let shard = ibasho_shared::DocId::for_place(&p.id);
+    let before = all_heads(&mut r);
+    let mut put = |field: &str, value: &str| {
+        let mut other = edited_elsewhere(&mut r, &shard, &p.id, "週末は子ども食堂");
+        let places = other.get(ROOT, "places").unwrap().unwrap().1;
+        let rec = other.get(&places, p.id.as_str()).unwrap().unwrap().1;
+        other.put(&rec, field, value).unwrap();
+        other.commit();
+        other.save()
+    };
+    let bad_hours = put("hours", "毎日いつでも");
+    let unknown_field = put("secret", "x");
+
+    let err = r.merge_doc(&shard, &bad_hours).unwrap_err();
+    match &err {
+        Error::Refused {
+            fault: Fault::Record { id, error },
+            ..
+        } => {
+            assert_eq!(id, &p.id);
+            assert_eq!(error.field, "hours");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string().contains("the server would refuse it"),
+        "{err}"
+    );
+    let ja = err.message(ibasho_shared::Lang::Ja);
+    assert!(
+        ja.contains("開所時間") && ja.contains("何も取り込んでいません"),
+        "{ja}"
+    );
+
+    let err = r.merge_doc(&shard, &unknown_field).unwrap_err();
+    assert!(
+        matches!(&err, Error::Refused { fault: Fault::Shape(words), .. } if words.contains("\"secret\" is not allowed")),
+        "{err}"
+    );
+    assert!(
+        err.message(ibasho_shared::Lang::Ja)
+            .contains("文書の形に合わない変更です")
+    );
+
+    assert_eq!(all_heads(&mut r), before);
+    let kept = r.place(&p.id).unwrap();
+    assert_eq!(
+        (kept.description.as_str(), kept.hours.as_str()),
+        ("", p.hours.as_str())
+    );
+
+    let good = edited_elsewhere(&mut r, &shard, &p.id, "週末は子ども食堂").save();
+    assert!(r.merge_doc(&shard, &good).unwrap());
+    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+}

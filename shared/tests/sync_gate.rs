@@ -1286,3 +1286,73 @@ fn concurrent_team_renames_are_kept_and_only_plain_names_are() {
     );
     assert_eq!(server.get_heads(), before);
 }
+
+#[test]
+fn resolving_a_conflict_is_accepted_whichever_value_is_chosen() {
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    // Two devices rename the café at the same time; the higher actor's value is shown.
+    let renamed = |actor: u8, name: &str, server: &mut AutoCommit| {
+        let mut device = server.fork();
+        device.set_actor(automerge::ActorId::from(vec![actor; 16]));
+        let rec = place_in(&device, &id);
+        device.put(&rec, "name", name).unwrap();
+        device.commit();
+        device
+    };
+    let devices = [
+        renamed(0xf0, "カフェ・ひだまり", &mut server),
+        renamed(0x01, "ひだまりカフェ", &mut server),
+    ];
+    for mut device in devices {
+        push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    }
+    let rec = place_in(&server, &id);
+    assert_eq!(server.get_all(&rec, "name").unwrap().len(), 2);
+    let shown = server
+        .get(&rec, "name")
+        .unwrap()
+        .unwrap()
+        .0
+        .as_str()
+        .map(String::from);
+    assert_eq!(shown.as_deref(), Some("カフェ・ひだまり"));
+
+    for chosen in ["カフェ・ひだまり", "ひだまりカフェ"] {
+        let mut server = server.fork();
+        let mut device = server.fork();
+        let rec = place_in(&device, &id);
+        device.put(&rec, "name", chosen).unwrap();
+        device.commit();
+        // Choosing the value shown removes the other one: Automerge writes a removal.
+        let removal = device
+            .get_last_local_change()
+            .unwrap()
+            .decode()
+            .operations
+            .iter()
+            .any(|op| matches!(op.action, automerge::legacy::OpType::Delete));
+        assert_eq!(removal, chosen == "カフェ・ひだまり");
+        push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker())
+            .unwrap_or_else(|e| panic!("choosing {chosen}: {}", e.message));
+        let rec = place_in(&server, &id);
+        let values: Vec<_> = server
+            .get_all(&rec, "name")
+            .unwrap()
+            .into_iter()
+            .map(|(v, _)| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(values, [chosen]);
+        assert_eq!(server.get_heads(), device.get_heads());
+    }
+
+    // A removal that leaves the field empty is still refused.
+    let mut device = server.fork();
+    let rec = place_in(&device, &id);
+    device.delete(&rec, "name").unwrap();
+    device.commit();
+    let before = server.get_heads();
+    let err = push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap_err();
+    assert!(err.message.contains("cannot be removed"), "{}", err.message);
+    assert_eq!(server.get_heads(), before);
+}

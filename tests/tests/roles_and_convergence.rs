@@ -199,6 +199,28 @@ fn offline_edits_converge_and_visits_reach_only_allowed_devices() {
     for d in all {
         assert_eq!(d.json(&["conflicts", "--json"]), conflicts);
     }
+
+    // Resolving it with the value shown (Automerge removes the other value) is accepted by the
+    // server and reaches everyone.
+    let shown = conflicts[0]["values"][0]["value"].clone();
+    w.coordinator
+        .ok(&["conflicts", "resolve", &p1, "name", "1"]);
+    for _ in 0..2 {
+        for d in all {
+            d.sync();
+        }
+    }
+    for d in all {
+        assert_eq!(d.json(&["conflicts", "--json"]), serde_json::json!([]));
+        let places = d.json(&["place", "list", "--json"]);
+        let place = places
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == p1.as_str())
+            .unwrap();
+        assert_eq!(place["name"], shown);
+    }
     let status = w.member.json(&["status", "--json"]);
     assert_eq!(status["unsent_changes"], 0);
     assert_eq!(status["server"]["role"], "member");

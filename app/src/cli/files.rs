@@ -1,9 +1,9 @@
 //! `ibasho export …` and `ibasho import …`.
 
 use super::args::{ExportCmd, ExportPlaces, ImportCmd};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use ibasho_shared::exchange;
-use ibasho_shared::{DocId, Lang, PlaceQuery, Replica};
+use ibasho_shared::{DocId, Error, Lang, PlaceQuery, Replica};
 use std::io::Write;
 use std::path::Path;
 
@@ -68,7 +68,10 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
             files.sort();
             // The workspace first: it binds an empty replica to the workspace.
             files.sort_by_key(|p| p.file_stem().is_none_or(|s| s != "workspace"));
+            // Each document is merged or refused on its own: a refused one (damaged, or with
+            // changes the server would refuse) changes nothing, and the others are still read.
             let mut changed = 0;
+            let mut refused = 0;
             for file in &files {
                 let stem = file
                     .file_stem()
@@ -80,19 +83,32 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
                     .with_context(|| format!("{}: not a document file", file.display()))?;
                 let bytes =
                     std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-                if replica
-                    .merge_doc(&doc_id, &bytes)
-                    .with_context(|| format!("merging {}", file.display()))?
-                {
-                    changed += 1;
+                match replica.merge_doc(&doc_id, &bytes) {
+                    Ok(true) => changed += 1,
+                    Ok(false) => {}
+                    Err(e @ (Error::Damaged { .. } | Error::Refused { .. })) => {
+                        refused += 1;
+                        eprintln!("  ✗ {}: {}", file.display(), e.message(lang));
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("merging {}", file.display()));
+                    }
                 }
             }
+            let read = files.len();
+            if refused > 0 {
+                bail!(match lang {
+                    Lang::Ja => format!(
+                        "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました"
+                    ),
+                    Lang::En => format!(
+                        "{refused} of {read} documents were refused (see above); the others were read, {changed} changed"
+                    ),
+                });
+            }
             match lang {
-                Lang::Ja => println!(
-                    "{} 文書を読み込み、{changed} 文書が更新されました",
-                    files.len()
-                ),
-                Lang::En => println!("read {} documents, {changed} changed", files.len()),
+                Lang::Ja => println!("{read} 文書を読み込み、{changed} 文書が更新されました"),
+                Lang::En => println!("read {read} documents, {changed} changed"),
             }
             Ok(())
         }

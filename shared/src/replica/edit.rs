@@ -7,6 +7,7 @@ use crate::domain::{FieldMap, FieldValue, Org, Place, Record, RecordKind, Visit}
 use crate::error::{Error, Result};
 use crate::hours::now_jst;
 use crate::store::{doc_store, index};
+use crate::sync::{Fault, accept};
 use automerge::AutoCommit;
 use automerge::transaction::CommitOptions;
 use rayon::prelude::*;
@@ -202,7 +203,8 @@ impl Replica {
 
     /// Merges Automerge bytes received from elsewhere (a whole document or changes) into `doc_id`
     /// and updates the index. Returns whether anything new arrived. Bytes that are not Automerge
-    /// change nothing.
+    /// change nothing, and neither do changes the server's gate would refuse (damaged, or breaking
+    /// the shape or rules of the records they change): this device could never send them on.
     pub fn merge_doc(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
         let result = (|| {
             let entry = self.loaded(doc_id)?;
@@ -214,15 +216,12 @@ impl Replica {
             let whole = entry.saved_heads.is_empty()
                 && storable::guarded(|| entry.take_whole(bytes)).map_err(damaged)?;
             if !whole {
+                // Indexes what the bytes change, so the check below diffs only that.
+                entry.doc.update_diff_cursor();
                 storable::guarded(|| entry.doc.load_incremental(bytes)).map_err(damaged)??;
             }
-            // Automerge checks the changes of a saved document when it loads the document whole,
-            // not loose changes nor a document taken in incrementally. On an error the document
-            // is loaded again from the store.
-            if !(whole && doc::is_document_chunk(bytes)) && entry.doc.get_heads() != before {
-                storable::check(&mut entry.doc, &before).map_err(damaged)?;
-            }
             if entry.doc.get_heads() == before {
+                entry.doc.reset_diff_cursor();
                 // Nothing new: either bytes we already have, or not Automerge at all (which
                 // `load_incremental` skips silently). Say which.
                 if !bytes.is_empty() {
@@ -236,6 +235,21 @@ impl Replica {
                     .map_err(damaged)??;
                 }
                 return Ok(false);
+            }
+            let checked =
+                storable::guarded(|| accept::check_taken_in(&mut entry.doc, doc_id, &before));
+            // The index is not kept: it would grow with every later change. On an error the
+            // document is loaded again from the store.
+            entry.doc.reset_diff_cursor();
+            match checked.map_err(Fault::Damaged).and_then(|c| c) {
+                Ok(()) => {}
+                Err(Fault::Damaged(why)) => return Err(damaged(why)),
+                Err(fault) => {
+                    return Err(Error::Refused {
+                        doc: doc_id.to_string(),
+                        fault,
+                    });
+                }
             }
             let doc_ids = std::slice::from_ref(doc_id);
             self.persist_received(doc_ids, &[], doc_ids)?;

@@ -1,6 +1,7 @@
 //! The server's gate for incoming changes: applied, checked, and kept only if every check passes.
 
 use super::access::{Access, Role};
+use super::fault::Fault;
 use super::frame::ErrorCode;
 use super::receive::{receive_message, sound_bloom_filters};
 use crate::doc::{self, DocId};
@@ -119,7 +120,7 @@ pub fn receive(
     let applied = doc::storable::guarded(|| {
         apply_and_check(doc, doc_id, &mut new_state, message, &before, sender)
     })
-    .unwrap_or_else(|e| Err(invalid(doc_id, e)));
+    .unwrap_or_else(|e| Err(Fault::from(e).rejection(doc_id)));
     // The index is not kept: it would grow with every later change.
     doc.reset_diff_cursor();
     match applied {
@@ -156,9 +157,20 @@ pub fn receive(
     }
 }
 
-/// A refusal of damaged changes.
-fn invalid(doc_id: &DocId, damaged: doc::storable::Damaged) -> Rejection {
-    Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {damaged}"))
+/// Checks changes taken into `doc` from elsewhere than a device's connection (a file carried
+/// over): what changed since `before` must pass the gate's checks, so that the server will not
+/// refuse it once this device sends it. Who made a change cannot be told from a file, so the
+/// ownership of organization entries is left to the server.
+pub fn check_taken_in(
+    doc: &mut AutoCommit,
+    doc_id: &DocId,
+    before: &[ChangeHash],
+) -> Result<(), Fault> {
+    let after = doc.get_heads();
+    if after == before {
+        return Ok(());
+    }
+    check(doc, doc_id, before, &after, None)
 }
 
 /// What applying a message's changes came to.
@@ -190,7 +202,7 @@ fn apply_and_check(
     }
     let after = doc.get_heads();
     if after != before {
-        check(doc, doc_id, before, &after, sender)?;
+        check(doc, doc_id, before, &after, Some(sender)).map_err(|f| f.rejection(doc_id))?;
     }
     Ok(Applied::Kept)
 }
@@ -334,8 +346,25 @@ fn puts_plain_value(op: &automerge::legacy::Op) -> bool {
     !op.insert && matches!(&op.action, automerge::legacy::OpType::Put(v) if !v.is_counter())
 }
 
-/// Every operation of `changes` (taken into `doc`) is a record made in the records map or a plain
-/// value put in an allowed field of a record. Returns the records they touch.
+/// Whether an operation removes values of a field of `obj` that keeps a value: Automerge resolves
+/// a conflict in favour of the value shown by removing the others. A removal that leaves the field
+/// empty shows in the diff, and is refused there.
+fn removes_losing_values(
+    doc: &AutoCommit,
+    obj: Option<&ObjOp>,
+    key: &str,
+    op: &automerge::legacy::Op,
+) -> bool {
+    let id = obj.map_or(automerge::ROOT, |(counter, actor)| {
+        automerge::ObjId::Id(*counter, actor.clone(), usize::MAX)
+    });
+    matches!(op.action, automerge::legacy::OpType::Delete)
+        && doc.get(&id, key).ok().flatten().is_some()
+}
+
+/// Every operation of `changes` (taken into `doc`) is a record made in the records map, a plain
+/// value put in an allowed field of a record, or the removal of the losing values of such a field.
+/// Returns the records they touch.
 fn check_operations(
     doc: &AutoCommit,
     kind: RecordKind,
@@ -376,6 +405,7 @@ fn check_operations(
                     return Err(format!("record {record}: field {key:?} is not allowed"));
                 }
                 _ if puts_plain_value(&op) => {}
+                _ if removes_losing_values(doc, Some(&obj), key, &op) => {}
                 OpType::Delete => {
                     return Err(format!("record {record}: field {key:?} cannot be removed"));
                 }
@@ -387,19 +417,20 @@ fn check_operations(
     Ok(touched)
 }
 
-/// Checks what changed between `before` and `after` in `doc`.
+/// Checks what changed between `before` and `after` in `doc`. Organization entries are checked
+/// against `owner` (the device that sent them, when it is a member) unless `owner` is `None`.
 fn check(
     doc: &mut AutoCommit,
     doc_id: &DocId,
     before: &[automerge::ChangeHash],
     after: &[automerge::ChangeHash],
-    sender: &Sender,
-) -> Result<(), Rejection> {
-    let invalid = |m: String| Rejection::new(ErrorCode::Invalid, format!("{doc_id}: {m}"));
+    owner: Option<&Sender>,
+) -> Result<(), Fault> {
+    let invalid = Fault::Shape;
     let patches = doc.diff(before, after);
     let Some(kind) = doc_id.record_kind() else {
         check_workspace(&patches).map_err(invalid)?;
-        let changes = doc::storable::check(doc, before).map_err(|e| self::invalid(doc_id, e))?;
+        let changes = doc::storable::check(doc, before)?;
         return check_workspace_operations(doc, &changes).map_err(invalid);
     };
     let allowed_fields = allowed_fields(kind);
@@ -452,7 +483,7 @@ fn check(
             _ => return Err(invalid("records hold plain values only".into())),
         }
     }
-    let changes = doc::storable::check(doc, before).map_err(|e| self::invalid(doc_id, e))?;
+    let changes = doc::storable::check(doc, before)?;
     let fork: &AutoCommit = doc;
     // The patches show what the changes did that shows; their operations, everything they did:
     // a value that loses to one set concurrently, or anything inside an object that does not
@@ -480,13 +511,13 @@ fn check(
             for value in values {
                 let mut alternative = new.clone();
                 alternative.insert(field.clone(), value);
-                if let Err(e) = validate_fields(kind, id, &alternative, now)
+                if let Err(error) = validate_fields(kind, id, &alternative, now)
                     && must_stay_valid()
                 {
-                    return Err(invalid(format!(
-                        "record {id}: {}",
-                        e.message(crate::Lang::En)
-                    )));
+                    return Err(Fault::Record {
+                        id: id.clone(),
+                        error,
+                    });
                 }
             }
         }
@@ -494,19 +525,14 @@ fn check(
             RecordKind::Place => Place::from_fields(id, &new).validate(now),
             RecordKind::Org => {
                 let org = Org::from_fields(id, &new);
-                if sender.role == Role::Member {
+                if let Some(sender) = owner.filter(|s| s.role == Role::Member) {
                     let owner_before = old().as_ref().map(|o| Org::from_fields(id, o).owner);
                     let ours = org.owner.as_deref() == Some(sender.device.as_str());
                     if !ours
                         || owner_before
                             .is_some_and(|o| o.as_deref() != Some(sender.device.as_str()))
                     {
-                        return Err(Rejection::new(
-                            ErrorCode::Forbidden,
-                            format!(
-                                "{doc_id}: record {id}: a member may change only its own organization's entry"
-                            ),
-                        ));
+                        return Err(Fault::NotOwner { id: id.clone() });
                     }
                 }
                 org.validate(now)
@@ -527,13 +553,13 @@ fn check(
                 }
             }
         };
-        if let Err(e) = result
+        if let Err(error) = result
             && must_stay_valid()
         {
-            return Err(invalid(format!(
-                "record {id}: {}",
-                e.message(crate::Lang::En)
-            )));
+            return Err(Fault::Record {
+                id: id.clone(),
+                error,
+            });
         }
     }
     Ok(())
@@ -592,7 +618,8 @@ fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
 }
 
 /// Every operation of `changes` (taken into the workspace document `doc`) puts a plain value in
-/// the workspace's own fields or a team's name, or makes a team: also those no patch shows.
+/// the workspace's own fields or a team's name (or removes its losing values), or makes a team:
+/// also those no patch shows.
 fn check_workspace_operations(
     doc: &AutoCommit,
     changes: &[automerge::Change],
@@ -609,13 +636,15 @@ fn check_workspace_operations(
                 ObjectId::Root => None,
                 ObjectId::Id(obj) => Some((obj.0, obj.1.clone())),
             };
+            let plain_or_resolved =
+                puts_plain_value(&op) || removes_losing_values(doc, obj.as_ref(), key, &op);
             let allowed = match (&obj, &teams) {
-                (None, _) => puts_plain_value(&op) && WORKSPACE_FIELDS.contains(&key.as_str()),
+                (None, _) => plain_or_resolved && WORKSPACE_FIELDS.contains(&key.as_str()),
                 (Some(obj), Some(teams)) if obj == teams => {
                     !op.insert && matches!(op.action, OpType::Make(automerge::ObjType::Map))
                 }
                 (Some(obj), Some(teams)) => {
-                    key == "name" && puts_plain_value(&op) && key_in(doc, obj, teams).is_some()
+                    key == "name" && plain_or_resolved && key_in(doc, obj, teams).is_some()
                 }
                 (Some(_), None) => false,
             };

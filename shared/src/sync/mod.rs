@@ -40,10 +40,12 @@
 
 pub mod accept;
 mod access;
+mod fault;
 mod frame;
 pub mod push;
 pub mod receive;
 
 pub use accept::{Outcome, Rejection, Sender};
 pub use access::{Access, AccessPolicy, Role};
+pub use fault::Fault;
 pub use frame::{DocMessage, ErrorCode, Frame, FrameError, ManifestEntry, PROTOCOL_VERSION};

@@ -1,0 +1,79 @@
+//! What is wrong with changes the gate's checks refuse, in words for people (Japanese and
+//! English). The server sends the English words to the device; a device refusing a file shows them
+//! in its user's language.
+
+use super::accept::Rejection;
+use super::frame::ErrorCode;
+use crate::Lang;
+use crate::doc::DocId;
+use crate::doc::storable::Damaged;
+use crate::validate::ValidationError;
+
+/// Why changes were refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// They change the document's shape: a map, field or kind of value it may not hold. The
+    /// words (English) name the record and field where there is one.
+    Shape(String),
+    /// A record they change breaks a rule of its kind.
+    Record {
+        /// The record.
+        id: String,
+        /// The rule, naming the field.
+        error: ValidationError,
+    },
+    /// They are damaged: Automerge could not apply them, or could not save and load them again.
+    Damaged(Damaged),
+    /// A member changed an organization's entry that is not its own.
+    NotOwner {
+        /// The organization's record.
+        id: String,
+    },
+}
+
+impl Fault {
+    /// The reason in `lang`, for people.
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Fault::Shape(words), Lang::En) => words.clone(),
+            (Fault::Shape(words), Lang::Ja) => format!("文書の形に合わない変更です（{words}）"),
+            (Fault::Record { id, error }, Lang::En) => {
+                format!("record {id}: {}", error.message(lang))
+            }
+            (Fault::Record { id, error }, Lang::Ja) => {
+                format!("記録 {id}: {}", error.message(lang))
+            }
+            (Fault::Damaged(why), _) => why.message(lang),
+            (Fault::NotOwner { id }, Lang::En) => {
+                format!("record {id}: a member may change only its own organization's entry")
+            }
+            (Fault::NotOwner { id }, Lang::Ja) => {
+                format!("記録 {id}: 会員が変更できるのは自分の団体の項目だけです")
+            }
+        }
+    }
+
+    /// The refusal the server sends for changes to `doc_id` with this fault.
+    pub fn rejection(&self, doc_id: &DocId) -> Rejection {
+        let code = match self {
+            Fault::NotOwner { .. } => ErrorCode::Forbidden,
+            _ => ErrorCode::Invalid,
+        };
+        Rejection {
+            code,
+            message: format!("{doc_id}: {}", self.message(Lang::En)),
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+impl From<Damaged> for Fault {
+    fn from(why: Damaged) -> Self {
+        Fault::Damaged(why)
+    }
+}
