@@ -12,6 +12,9 @@ use std::time::Duration;
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
+/// Sends a frame; whether the connection is still open. A frame that waits longer than
+/// [`Limits::send_timeout`](crate::limits::Limits) to be sent ends the connection: the device
+/// stopped reading.
 async fn send(sink: &mut Sink, state: &AppState, frame: &Frame) -> bool {
     let bytes = frame.encode();
     state.hub.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
@@ -20,14 +23,23 @@ async fn send(sink: &mut Sink, state: &AppState, frame: &Frame) -> bool {
         .metrics
         .bytes_out
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    sink.send(Message::Binary(bytes.into())).await.is_ok()
+    let timeout = state.limits.send_timeout;
+    match tokio::time::timeout(timeout, sink.send(Message::Binary(bytes.into()))).await {
+        Ok(sent) => sent.is_ok(),
+        Err(_) => {
+            tracing::info!(?timeout, "the device stopped reading; disconnected");
+            false
+        }
+    }
 }
 
 /// Sends an error frame and closes.
 async fn refuse(sink: &mut Sink, state: &AppState, code: ErrorCode, message: &str) {
     state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
-    let _ = send(sink, state, &Frame::error(code, None, message)).await;
-    let _ = sink.send(Message::Close(None)).await;
+    if send(sink, state, &Frame::error(code, None, message)).await {
+        let _ =
+            tokio::time::timeout(state.limits.send_timeout, sink.send(Message::Close(None))).await;
+    }
 }
 
 /// Sync states are saved every this many seconds while connected (and when the device leaves).
@@ -161,7 +173,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             _ = shutdown.changed() => {
-                let _ = sink.send(Message::Close(None)).await;
+                let _ = tokio::time::timeout(state.limits.send_timeout, sink.send(Message::Close(None))).await;
                 break false;
             }
         }

@@ -1,6 +1,6 @@
 //! Bounds on what one connection may send.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Per-connection bounds.
 #[derive(Debug, Clone)]
@@ -13,6 +13,10 @@ pub struct Limits {
     pub frames_per_second: f64,
     /// Burst of frames allowed above the sustained rate.
     pub burst: f64,
+    /// Longest a frame to the device may wait to be sent. A device that stops reading (its
+    /// socket's buffers full) is disconnected after this, instead of holding its connection and
+    /// the changes queued for it for as long as its socket stays open.
+    pub send_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -22,6 +26,7 @@ impl Default for Limits {
             max_docs_per_frame: 512,
             frames_per_second: 50.0,
             burst: 200.0,
+            send_timeout: Duration::from_secs(30),
         }
     }
 }

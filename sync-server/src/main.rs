@@ -38,6 +38,10 @@ enum Command {
         /// Burst of frames above the sustained rate.
         #[arg(long, default_value_t = Limits::default().burst)]
         burst: f64,
+        /// Seconds a frame to a device may wait to be sent before the device, which stopped
+        /// reading, is disconnected.
+        #[arg(long, default_value_t = Limits::default().send_timeout.as_secs_f64())]
+        send_timeout_secs: f64,
         /// Seconds a document may stay idle in memory.
         #[arg(long, default_value_t = 60)]
         idle_secs: u64,
@@ -134,15 +138,25 @@ fn main() -> Result<()> {
             max_docs_per_frame,
             frames_per_second,
             burst,
+            send_timeout_secs,
             idle_secs,
             max_docs,
             threads,
         } => {
+            let send_timeout = Duration::try_from_secs_f64(send_timeout_secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--send-timeout-secs: {send_timeout_secs} is not a positive number of seconds"
+                    )
+                })?;
             let limits = Limits {
                 max_frame_bytes,
                 max_docs_per_frame,
                 frames_per_second,
                 burst,
+                send_timeout,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()

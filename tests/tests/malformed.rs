@@ -434,3 +434,90 @@ async fn changes_automerge_cannot_apply_or_save_are_refused_and_the_document_sta
     assert_eq!(shown["name"], "喫茶ランドリー");
     assert_eq!(shown["description"], "週末は子ども食堂");
 }
+
+/// A device that asks for everything and then stops reading (a phone whose app froze, or one that
+/// means harm) fills its socket's buffers: the server disconnects it once a frame has waited
+/// `--send-timeout-secs` to be sent, instead of holding the connection, and what is queued for
+/// it, for as long as the socket stays open. Everyone else is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), &["--send-timeout-secs", "1"]);
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+
+    // Places with megabytes of text that does not compress (Automerge deflates long columns):
+    // characters drawn at random from the CJK block.
+    let writer = server.join(&ws_id, "coordinator", None, "書き手");
+    let csv = dir.path().join("places.csv");
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rows = String::from("name,category,lat,lon,description\n");
+    for i in 0..200 {
+        let description: String = (0..4000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from_u32(0x4e00 + (seed % 20_000) as u32).unwrap()
+            })
+            .collect();
+        rows.push_str(&format!("喫茶{i},cafe,35.{i:04},139.40,{description}\n"));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    writer.ok(&["import", "csv", csv.to_str().unwrap()]);
+    writer.sync();
+
+    // The reader's socket takes in a few kilobytes at most.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    let mut request = format!("ws://{}/sync", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap();
+    let Some(Frame::Welcome { manifest, .. }) = next(&mut ws).await else {
+        panic!("no welcome")
+    };
+    // "I have nothing", six times: the server answers each with every change of every
+    // document (Automerge starts over for a device that says it lost everything).
+    let nothing: Vec<DocMessage> = manifest
+        .iter()
+        .map(|entry| DocMessage {
+            doc: entry.doc.clone(),
+            message: automerge::AutoCommit::new()
+                .sync()
+                .generate_sync_message(&mut State::new())
+                .unwrap()
+                .encode(),
+        })
+        .collect();
+    for _ in 0..6 {
+        let frame = Frame::Sync {
+            docs: nothing.clone(),
+        };
+        send_raw(&mut ws, frame.encode()).await;
+    }
+    assert_eq!(server.metric("ibasho_connections"), 1);
+
+    // Meanwhile another device joins and syncs everything.
+    let other = server.join(&ws_id, "coordinator", None, "後任");
+    let places = other.json(&["place", "list", "--json"]);
+    assert_eq!(places.as_array().unwrap().len(), 200);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.metric("ibasho_connections") > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the device that stopped reading is still connected ({} bytes sent)",
+            server.metric("ibasho_bytes_sent_total")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(ws);
+}
