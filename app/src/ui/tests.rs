@@ -339,3 +339,20 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
         "a drag is not a click"
     );
 }
+
+#[test]
+fn the_sync_bar_counts_unsent_changes_only_once_joined_to_a_server() {
+    let w = Window::open(true, None);
+    let html = w.html();
+    assert!(html.contains("オフライン（この端末のみ）"), "{html}");
+    assert!(!html.contains("未送信"), "nowhere to send to: {html}");
+
+    let w = Window::open(true, Some(Role::Coordinator));
+    let unsent = w.model().peek().unsent;
+    assert!(unsent > 0, "the demo's edits were never sent");
+    assert!(
+        w.html().contains(&format!("{unsent} 未送信")),
+        "{}",
+        w.html()
+    );
+}

@@ -219,14 +219,15 @@ fn Tab(screen: Screen, text: &'static str, current: Screen) -> Element {
     }
 }
 
-/// Always visible: offline / connecting / syncing / synced at HH:MM, unsent changes, errors, retry.
+/// Always visible: offline / connecting / syncing / synced at HH:MM, unsent changes (once joined to
+/// a server), errors, retry.
 #[component]
 fn SyncBar() -> Element {
     let model = use_model();
     let syncer = use_context::<Coroutine<()>>();
-    let (state, unsent, lang) = {
+    let (state, unsent, joined, lang) = {
         let m = model.read();
-        (m.sync.clone(), m.unsent, m.lang)
+        (m.sync.clone(), m.unsent, m.role.is_some(), m.lang)
     };
     let (class, text) = match &state {
         SyncState::Local => ("sync local", t::OFFLINE.get(lang).to_string()),
@@ -241,7 +242,10 @@ fn SyncBar() -> Element {
     rsx! {
         div { class: "{class}", id: "sync-bar", role: "status", "aria-live": "polite",
             span { class: "sync-text", "{text}" }
-            span { class: "unsent", "{unsent} {t::UNSENT.get(lang)}" }
+            // Not joined to a server, nothing waits to be sent anywhere.
+            if joined {
+                span { class: "unsent", "{unsent} {t::UNSENT.get(lang)}" }
+            }
             if matches!(state, SyncState::Failed(_) | SyncState::Synced(_)) {
                 button { class: "link", onclick: move |_| syncer.send(()), {t::RETRY.get(lang)} }
             }
