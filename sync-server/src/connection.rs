@@ -12,18 +12,18 @@ use std::time::Duration;
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
-/// Sends a frame; whether the connection is still open. A frame that waits longer than
-/// [`Limits::send_timeout`](crate::limits::Limits) to be sent ends the connection: the device
-/// stopped reading.
+/// Sends a frame; whether the connection is still open. A frame that takes longer than
+/// [`Limits::send_deadline`](crate::limits::Limits::send_deadline) to be sent ends the
+/// connection: the device stopped reading.
 async fn send(sink: &mut Sink, state: &AppState, frame: &Frame) -> bool {
     let bytes = frame.encode();
+    let timeout = state.limits.send_deadline(bytes.len());
     state.hub.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
     state
         .hub
         .metrics
         .bytes_out
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    let timeout = state.limits.send_timeout;
     match tokio::time::timeout(timeout, sink.send(Message::Binary(bytes.into()))).await {
         Ok(sent) => sent.is_ok(),
         Err(_) => {

@@ -13,10 +13,21 @@ pub struct Limits {
     pub frames_per_second: f64,
     /// Burst of frames allowed above the sustained rate.
     pub burst: f64,
-    /// Longest a frame to the device may wait to be sent. A device that stops reading (its
-    /// socket's buffers full) is disconnected after this, instead of holding its connection and
-    /// the changes queued for it for as long as its socket stays open.
+    /// How long a frame to the device may take to be sent, beyond its size at
+    /// [`Limits::min_send_rate`]. A device that stops reading (its socket's buffers full) is
+    /// disconnected after this, instead of holding its connection and the changes queued for it
+    /// for as long as its socket stays open.
     pub send_timeout: Duration,
+    /// Slowest link a device may sync over, in bytes per second: a frame of `n` bytes may take
+    /// [`Limits::send_timeout`] plus `n` at this rate.
+    pub min_send_rate: f64,
+}
+
+impl Limits {
+    /// How long a frame of `bytes` may take to be sent.
+    pub fn send_deadline(&self, bytes: usize) -> Duration {
+        self.send_timeout + Duration::from_secs_f64(bytes as f64 / self.min_send_rate)
+    }
 }
 
 impl Default for Limits {
@@ -27,6 +38,9 @@ impl Default for Limits {
             frames_per_second: 50.0,
             burst: 200.0,
             send_timeout: Duration::from_secs(30),
+            // 16 kbit/s: a frame of the 32 documents a device asks for at once (about 400 kB in a
+            // city at the scale of DOMAIN.md) may take over three minutes.
+            min_send_rate: 2048.0,
         }
     }
 }
@@ -69,6 +83,17 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_larger_frame_may_take_longer_to_send() {
+        let limits = Limits {
+            send_timeout: Duration::from_secs(30),
+            min_send_rate: 2048.0,
+            ..Limits::default()
+        };
+        assert_eq!(limits.send_deadline(0), Duration::from_secs(30));
+        assert_eq!(limits.send_deadline(409_600), Duration::from_secs(230));
+    }
 
     #[test]
     fn a_burst_is_allowed_and_then_refused() {

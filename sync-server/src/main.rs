@@ -38,10 +38,13 @@ enum Command {
         /// Burst of frames above the sustained rate.
         #[arg(long, default_value_t = Limits::default().burst)]
         burst: f64,
-        /// Seconds a frame to a device may wait to be sent before the device, which stopped
-        /// reading, is disconnected.
+        /// Seconds a frame to a device may take to be sent, beyond its size at
+        /// --min-send-rate, before the device (which stopped reading) is disconnected.
         #[arg(long, default_value_t = Limits::default().send_timeout.as_secs_f64())]
         send_timeout_secs: f64,
+        /// Slowest link a device may sync over, in bytes per second.
+        #[arg(long, default_value_t = Limits::default().min_send_rate)]
+        min_send_rate: f64,
         /// Seconds a document may stay idle in memory.
         #[arg(long, default_value_t = 60)]
         idle_secs: u64,
@@ -139,6 +142,7 @@ fn main() -> Result<()> {
             frames_per_second,
             burst,
             send_timeout_secs,
+            min_send_rate,
             idle_secs,
             max_docs,
             threads,
@@ -151,12 +155,18 @@ fn main() -> Result<()> {
                         "--send-timeout-secs: {send_timeout_secs} is not a positive number of seconds"
                     )
                 })?;
+            if !(min_send_rate.is_finite() && min_send_rate > 0.0) {
+                anyhow::bail!(
+                    "--min-send-rate: {min_send_rate} is not a positive number of bytes per second"
+                );
+            }
             let limits = Limits {
                 max_frame_bytes,
                 max_docs_per_frame,
                 frames_per_second,
                 burst,
                 send_timeout,
+                min_send_rate,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()

@@ -436,13 +436,18 @@ async fn changes_automerge_cannot_apply_or_save_are_refused_and_the_document_sta
 }
 
 /// A device that asks for everything and then stops reading (a phone whose app froze, or one that
-/// means harm) fills its socket's buffers: the server disconnects it once a frame has waited
-/// `--send-timeout-secs` to be sent, instead of holding the connection, and what is queued for
-/// it, for as long as the socket stays open. Everyone else is served meanwhile.
+/// means harm) fills its socket's buffers: the server disconnects it once a frame has waited too
+/// long to be sent, instead of holding the connection, and what is queued for
+/// it, for as long as the socket stays open (a frame may take `--send-timeout-secs` plus its size at
+/// `--min-send-rate`, so a slow link is not cut off). Everyone else is served meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(&dir.path().join("server"), &["--send-timeout-secs", "1"]);
+    // A frame may take 1 s, plus its size at 100 MB/s.
+    let server = Server::start_with(
+        &dir.path().join("server"),
+        &["--send-timeout-secs", "1", "--min-send-rate", "100000000"],
+    );
     let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
     let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
 
