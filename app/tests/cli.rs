@@ -427,7 +427,8 @@ fn two_devices_exchanging_files_see_and_resolve_the_same_conflict() {
 
 /// A file on the stick whose changes the server would refuse (here an opening-hours value the
 /// grammar does not accept, written with Automerge directly) is refused with the file, the record's
-/// field and the reason; the other files are still read, and the replica keeps what it had.
+/// field and the reason, and so are files cut short or not named after a document; the other files
+/// are still read, and the replica keeps what it had.
 #[test]
 fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() {
     use automerge::transaction::Transactable;
@@ -475,6 +476,15 @@ fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() 
     doc.put(&rec, "hours", "毎日いつでも").unwrap();
     doc.commit();
     std::fs::write(&shard, doc.save()).unwrap();
+    // Two more files that cannot be read: one cut short by an interrupted copy, one whose name
+    // is no document's.
+    let workspace = std::fs::read(stick.path().join("workspace.automerge")).unwrap();
+    std::fs::write(
+        stick.path().join("orgs.automerge"),
+        &workspace[..workspace.len() / 2],
+    )
+    .unwrap();
+    std::fs::write(stick.path().join("notes.automerge"), &workspace).unwrap();
     let files = std::fs::read_dir(stick.path()).unwrap().count();
 
     let err = suzuki.fails(&["import", "automerge", stick.path().to_str().unwrap()]);
@@ -486,7 +496,12 @@ fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() 
         err.contains("開所時間") && err.contains("何も取り込んでいません"),
         "{err}"
     );
-    assert!(err.contains("1 文書は取り込めませんでした"), "{err}");
+    assert!(err.contains("orgs.automerge: 文書を扱えません"), "{err}");
+    assert!(
+        err.contains("notes.automerge: 文書の名前ではありません"),
+        "{err}"
+    );
+    assert!(err.contains("3 文書は取り込めませんでした"), "{err}");
     let place = suzuki.json(&["place", "show", &id, "--json"]);
     assert_eq!(place["hours"], "Mo-Sa 09:00-18:00; PH off");
     assert_eq!(
@@ -501,13 +516,15 @@ fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() 
         "automerge",
         stick.path().to_str().unwrap(),
     ]);
-    let refused = format!("1 of {files} documents were refused");
+    let refused = format!("3 of {files} documents were refused");
     assert!(
         err.contains("opening hours") && err.contains(&refused),
         "{err}"
     );
 
-    // Once the file is good again, it is read.
+    // Once the files are good again, they are read.
+    std::fs::remove_file(stick.path().join("orgs.automerge")).unwrap();
+    std::fs::remove_file(stick.path().join("notes.automerge")).unwrap();
     sato.ok(&[
         "export",
         "automerge",

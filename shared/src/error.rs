@@ -106,6 +106,8 @@ impl Error {
             (Error::Refused { doc, fault }, Lang::Ja) => {
                 format!("{doc}: {}。サーバーが受け付けない変更のため、何も取り込んでいません", fault.message(lang))
             }
+            (Error::Automerge(e), Lang::Ja) => format!("文書を扱えません: {e}"),
+            (Error::BadDocId(e), Lang::Ja) => format!("文書の名前ではありません: {:?}", e.0),
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             _ => self.to_string(),
         }

@@ -8,37 +8,83 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use ibasho_shared::sync::{ErrorCode, Frame, PROTOCOL_VERSION};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
-/// Sends a frame; whether the connection is still open. A frame that takes longer than
-/// [`Limits::send_deadline`](crate::limits::Limits::send_deadline) to be sent ends the
-/// connection: the device stopped reading.
-async fn send(sink: &mut Sink, state: &AppState, frame: &Frame) -> bool {
-    let bytes = frame.encode();
-    let timeout = state.limits.send_deadline(bytes.len());
-    state.hub.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-    state
-        .hub
-        .metrics
-        .bytes_out
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    match tokio::time::timeout(timeout, sink.send(Message::Binary(bytes.into()))).await {
-        Ok(sent) => sent.is_ok(),
-        Err(_) => {
-            tracing::info!(?timeout, "the device stopped reading; disconnected");
-            false
-        }
-    }
+/// The sending half of a device's websocket. A frame may take [`Limits::send_deadline`] of what
+/// may still wait in the socket's buffers, this frame included, at the slowest link allowed: a
+/// slow link is not cut off, and a device that stops reading is disconnected.
+///
+/// [`Limits::send_deadline`]: crate::limits::Limits::send_deadline
+struct Outbox {
+    sink: Sink,
+    /// Bytes handed to the socket that a link at the slowest rate allowed may not have carried
+    /// yet, as of `at`.
+    backlog: f64,
+    at: Instant,
+    /// False once a send failed or took too long; later sends do nothing.
+    open: bool,
 }
 
-/// Sends an error frame and closes.
-async fn refuse(sink: &mut Sink, state: &AppState, code: ErrorCode, message: &str) {
-    state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
-    if send(sink, state, &Frame::error(code, None, message)).await {
-        let _ =
-            tokio::time::timeout(state.limits.send_timeout, sink.send(Message::Close(None))).await;
+impl Outbox {
+    fn new(sink: Sink) -> Self {
+        Outbox {
+            sink,
+            backlog: 0.0,
+            at: Instant::now(),
+            open: true,
+        }
+    }
+
+    /// Sends a frame; whether the connection is still open.
+    async fn send(&mut self, state: &AppState, frame: &Frame) -> bool {
+        if !self.open {
+            return false;
+        }
+        let bytes = frame.encode();
+        state.hub.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+        state
+            .hub
+            .metrics
+            .bytes_out
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let timeout = self.deadline(state, bytes.len());
+        let sent = tokio::time::timeout(timeout, self.sink.send(Message::Binary(bytes.into())));
+        self.open = match sent.await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                tracing::info!(?timeout, "the device stopped reading; disconnected");
+                false
+            }
+        };
+        self.open
+    }
+
+    /// Adds `bytes` to the backlog, less what the slowest link allowed carried since the last
+    /// frame; how long they may take to be sent.
+    fn deadline(&mut self, state: &AppState, bytes: usize) -> Duration {
+        let now = Instant::now();
+        let carried = now.duration_since(self.at).as_secs_f64() * state.limits.min_send_rate;
+        self.backlog = (self.backlog - carried).max(0.0) + bytes as f64;
+        self.at = now;
+        state.limits.send_deadline(self.backlog as usize)
+    }
+
+    /// Sends the close frame, unless the connection is already gone.
+    async fn close(&mut self, state: &AppState) {
+        if self.open {
+            let timeout = self.deadline(state, 0);
+            self.open = false;
+            let _ = tokio::time::timeout(timeout, self.sink.send(Message::Close(None))).await;
+        }
+    }
+
+    /// Sends an error frame and closes.
+    async fn refuse(&mut self, state: &AppState, code: ErrorCode, message: &str) {
+        state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+        self.send(state, &Frame::error(code, None, message)).await;
+        self.close(state).await;
     }
 }
 
@@ -49,19 +95,20 @@ const SAVE_STATES_EVERY_TICKS: u64 = 10;
 pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let hub = state.hub.clone();
     let (mut session, mut events) = hub.connect(device);
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut outbox = Outbox::new(sink);
     tracing::info!(device = %session.device.id, role = %session.device.role, "connected");
     let manifest = match hub.manifest(&session) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "building a manifest failed");
-            refuse(
-                &mut sink,
-                &state,
-                ErrorCode::Internal,
-                "the server could not list documents",
-            )
-            .await;
+            outbox
+                .refuse(
+                    &state,
+                    ErrorCode::Internal,
+                    "the server could not list documents",
+                )
+                .await;
             hub.disconnect(&mut session);
             linger(&mut stream, &mut state.shutdown.clone()).await;
             return;
@@ -75,14 +122,14 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         team: session.device.team.clone(),
         manifest,
     };
-    let mut open = send(&mut sink, &state, &welcome).await;
+    outbox.send(&state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
     // Whether the server ended the connection with an error frame.
     let refused = loop {
-        if !open {
+        if !outbox.open {
             break false;
         }
         tokio::select! {
@@ -91,13 +138,13 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Text(_))) => {
-                        refuse(&mut sink, &state, ErrorCode::BadFrame, "frames are binary").await;
+                        outbox.refuse(&state, ErrorCode::BadFrame, "frames are binary").await;
                         break true;
                     }
                     Some(Ok(Message::Close(_))) | None => break false,
                     Some(Err(e)) => {
                         tracing::info!(device = %session.device.id, error = %e, "connection error");
-                        refuse(&mut sink, &state, ErrorCode::TooLarge, &format!("unreadable websocket message: {e}")).await;
+                        outbox.refuse(&state, ErrorCode::TooLarge, &format!("unreadable websocket message: {e}")).await;
                         break true;
                     }
                 };
@@ -105,32 +152,32 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 hub.metrics.bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 if bytes.len() > state.limits.max_frame_bytes {
                     let msg = format!("frame of {} bytes is over the limit of {}", bytes.len(), state.limits.max_frame_bytes);
-                    refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
+                    outbox.refuse(&state, ErrorCode::TooLarge, &msg).await;
                     break true;
                 }
                 if !limiter.allow() {
-                    refuse(&mut sink, &state, ErrorCode::RateLimited, "too many frames per second").await;
+                    outbox.refuse(&state, ErrorCode::RateLimited, "too many frames per second").await;
                     break true;
                 }
                 if hub.is_revoked(&mut session) {
-                    refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
+                    outbox.refuse(&state, ErrorCode::Revoked, "this device was revoked").await;
                     break true;
                 }
                 let (docs, answer) = match Frame::decode(&bytes) {
                     Ok(Frame::Sync { docs }) => (docs, false),
                     Ok(Frame::Answer { docs }) => (docs, true),
                     Ok(_) => {
-                        refuse(&mut sink, &state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
+                        outbox.refuse(&state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
                         break true;
                     }
                     Err(e) => {
-                        refuse(&mut sink, &state, ErrorCode::BadFrame, &e.to_string()).await;
+                        outbox.refuse(&state, ErrorCode::BadFrame, &e.to_string()).await;
                         break true;
                     }
                 };
                 if docs.len() > state.limits.max_docs_per_frame {
                     let msg = format!("{} documents in one frame; at most {}", docs.len(), state.limits.max_docs_per_frame);
-                    refuse(&mut sink, &state, ErrorCode::TooLarge, &msg).await;
+                    outbox.refuse(&state, ErrorCode::TooLarge, &msg).await;
                     break true;
                 }
                 let handled = hub.handle_sync(&mut session, docs);
@@ -138,13 +185,14 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 if let Some(commit) = handled.commit {
                     hub.durability.wait(commit).await;
                 }
+                // Once a send fails or takes too long, the later ones do nothing.
                 for error in &handled.errors {
-                    open &= send(&mut sink, &state, error).await;
+                    outbox.send(&state, error).await;
                 }
                 if !answer {
-                    open &= send(&mut sink, &state, &Frame::SyncReply { docs: handled.replies }).await;
+                    outbox.send(&state, &Frame::SyncReply { docs: handled.replies }).await;
                 } else if !handled.replies.is_empty() {
-                    open &= send(&mut sink, &state, &Frame::Sync { docs: handled.replies }).await;
+                    outbox.send(&state, &Frame::Sync { docs: handled.replies }).await;
                 }
             }
             event = events.recv() => {
@@ -159,7 +207,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 docs.dedup();
                 let messages = hub.push(&mut session, &docs);
                 if !messages.is_empty() {
-                    open &= send(&mut sink, &state, &Frame::Sync { docs: messages }).await;
+                    outbox.send(&state, &Frame::Sync { docs: messages }).await;
                 }
             }
             _ = revocation_check.tick() => {
@@ -168,12 +216,12 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     hub.save_states(&mut session);
                 }
                 if hub.is_revoked(&mut session) {
-                    refuse(&mut sink, &state, ErrorCode::Revoked, "this device was revoked").await;
+                    outbox.refuse(&state, ErrorCode::Revoked, "this device was revoked").await;
                     break true;
                 }
             }
             _ = shutdown.changed() => {
-                let _ = tokio::time::timeout(state.limits.send_timeout, sink.send(Message::Close(None))).await;
+                outbox.close(&state).await;
                 break false;
             }
         }
@@ -210,7 +258,8 @@ async fn linger(
 
 /// Exchanges an invite for a device token: one `Join` frame in, `Joined` or an error out.
 pub(crate) async fn join(socket: WebSocket, state: AppState) {
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut outbox = Outbox::new(sink);
     let frame = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
         Ok(Some(Ok(Message::Binary(bytes)))) => Frame::decode(&bytes),
         _ => return,
@@ -273,6 +322,6 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
         ),
         _ => Frame::error(ErrorCode::BadFrame, None, "expected a Join frame"),
     };
-    let _ = send(&mut sink, &state, &reply).await;
-    let _ = sink.send(Message::Close(None)).await;
+    outbox.send(&state, &reply).await;
+    outbox.close(&state).await;
 }

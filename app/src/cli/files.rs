@@ -50,6 +50,39 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
     }
 }
 
+/// Merges one document file (named after its document, `places__0a.automerge`): whether it changed
+/// anything, or why it was refused (changing nothing) in `lang`. `Err` only when the replica
+/// itself failed.
+fn merge_file(
+    replica: &mut Replica,
+    file: &Path,
+    lang: Lang,
+) -> Result<std::result::Result<bool, String>> {
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let doc_id: DocId = match stem.replace("__", "/").parse() {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(Error::BadDocId(e).message(lang))),
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    match replica.merge_doc(&doc_id, &bytes) {
+        Ok(changed) => Ok(Ok(changed)),
+        // What the file holds: damaged, refused, or not an Automerge document at all.
+        Err(
+            e @ (Error::Damaged { .. }
+            | Error::Refused { .. }
+            | Error::Automerge(_)
+            | Error::BadDocId(_)),
+        ) => Ok(Err(e.message(lang))),
+        Err(e) => Err(e).with_context(|| format!("merging {}", file.display())),
+    }
+}
+
 pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Result<()> {
     match cmd {
         ImportCmd::Automerge { dir, person } => {
@@ -68,30 +101,18 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
             files.sort();
             // The workspace first: it binds an empty replica to the workspace.
             files.sort_by_key(|p| p.file_stem().is_none_or(|s| s != "workspace"));
-            // Each document is merged or refused on its own: a refused one (damaged, or with
-            // changes the server would refuse) changes nothing, and the others are still read.
+            // Each document is merged or refused on its own: a refused one (unreadable, damaged,
+            // or with changes the server would refuse) changes nothing, and the others are still
+            // read.
             let mut changed = 0;
             let mut refused = 0;
             for file in &files {
-                let stem = file
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                let doc_id: DocId = stem
-                    .replace("__", "/")
-                    .parse()
-                    .with_context(|| format!("{}: not a document file", file.display()))?;
-                let bytes =
-                    std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-                match replica.merge_doc(&doc_id, &bytes) {
+                match merge_file(replica, file, lang)? {
                     Ok(true) => changed += 1,
                     Ok(false) => {}
-                    Err(e @ (Error::Damaged { .. } | Error::Refused { .. })) => {
+                    Err(why) => {
                         refused += 1;
-                        eprintln!("  ✗ {}: {}", file.display(), e.message(lang));
-                    }
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("merging {}", file.display()));
+                        eprintln!("  ✗ {}: {why}", file.display());
                     }
                 }
             }
