@@ -1356,3 +1356,92 @@ fn resolving_a_conflict_is_accepted_whichever_value_is_chosen() {
     assert!(err.message.contains("cannot be removed"), "{}", err.message);
     assert_eq!(server.get_heads(), before);
 }
+
+/// A removal that resolves a conflict may remove only values of its own field: one whose
+/// predecessors also name a losing value of another field (which Automerge would remove too,
+/// showing in no patch) is refused, as the change is not what Automerge encodes for what it did.
+#[test]
+fn a_removal_cannot_reach_another_fields_values_through_its_predecessors() {
+    use automerge::legacy::{OpId, OpType};
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    // Conflicts on two fields, set by two devices at the same time.
+    let edited = |actor: u8, name: &str, hours: &str, server: &mut AutoCommit| {
+        let mut device = server.fork();
+        device.set_actor(automerge::ActorId::from(vec![actor; 16]));
+        let rec = place_in(&device, &id);
+        device.put(&rec, "name", name).unwrap();
+        device.put(&rec, "hours", hours).unwrap();
+        device.commit();
+        device
+    };
+    let devices = [
+        edited(0xf0, "カフェ・ひだまり", "Mo-Fr 10:00-16:00", &mut server),
+        edited(0x01, "ひだまりカフェ", "Sa 10:00-14:00", &mut server),
+    ];
+    for mut device in devices {
+        push_raw(&mut server, &doc_id, &mut device, Access::Write, &worker()).unwrap();
+    }
+    let rec = place_in(&server, &id);
+    let loser = |field: &str| {
+        let all = server.get_all(&rec, field).unwrap();
+        assert_eq!(all.len(), 2);
+        match &all[0].1 {
+            automerge::ObjId::Id(counter, actor, _) => OpId(*counter, actor.clone()),
+            automerge::ObjId::Root => unreachable!(),
+        }
+    };
+    let hours_loser = loser("hours");
+
+    // Resolving the name with the value shown, the removal also naming the losing hours.
+    let mut device = server.fork();
+    let rec = place_in(&device, &id);
+    device.put(&rec, "name", "カフェ・ひだまり").unwrap();
+    device.commit();
+    let mut change = device.get_last_local_change().unwrap().decode();
+    let removal = change
+        .operations
+        .iter_mut()
+        .find(|op| matches!(op.action, OpType::Delete))
+        .expect("a removal");
+    let mut pred: Vec<OpId> = removal.pred.iter().cloned().collect();
+    pred.push(hours_loser);
+    pred.sort();
+    removal.pred = automerge::legacy::SortedVec::from(pred);
+    change.hash = None;
+    let change = automerge::Change::from(change);
+
+    // Taken in without the gate, it removes the losing hours too.
+    let mut unguarded = server.fork();
+    unguarded.load_incremental(change.raw_bytes()).unwrap();
+    let unguarded_rec = place_in(&unguarded, &id);
+    assert_eq!(unguarded.get_all(&unguarded_rec, "hours").unwrap().len(), 1);
+
+    let before = server.get_heads();
+    let message = automerge::sync::Message {
+        heads: vec![change.hash()],
+        need: Vec::new(),
+        have: vec![automerge::sync::Have::default()],
+        changes: automerge::sync::ChunkList::from(vec![change.raw_bytes().to_vec()]),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &message.encode(),
+        Access::Write,
+        &worker(),
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("not encoded as Automerge encodes it"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
+    assert_eq!(server.get_heads(), before);
+    let rec = place_in(&server, &id);
+    assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
+}

@@ -349,6 +349,11 @@ fn puts_plain_value(op: &automerge::legacy::Op) -> bool {
 /// Whether an operation removes values of a field of `obj` that keeps a value: Automerge resolves
 /// a conflict in favour of the value shown by removing the others. A removal that leaves the field
 /// empty shows in the diff, and is refused there.
+///
+/// Automerge applies a change's `pred` to whatever operations it names in the objects the change
+/// touches, not only at the operation's own field. That a removal removes values of its own field
+/// only rests on [`doc::storable::check`], which runs first on every path: the change is encoded
+/// again from what it did, and a removal naming operations elsewhere comes back under another hash.
 fn removes_losing_values(
     doc: &AutoCommit,
     obj: Option<&ObjOp>,
