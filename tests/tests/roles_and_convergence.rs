@@ -271,3 +271,167 @@ fn a_team_a_coordinator_adds_in_the_app_can_file_visits() {
     let visits = other.json(&["visit", "list", "--json"]);
     assert_eq!(visits[0]["team"], team.as_str());
 }
+
+/// Every edit a person can make with the command line (and so with the app, which calls the same
+/// replica API) is accepted by the server's gate: each field set and cleared, deletions and
+/// restores, teams, organizations, visits with follow-ups and referrals, and conflicts resolved
+/// with either value. `sync` fails on any refusal. A new device then sees what the editors see.
+#[test]
+fn every_edit_a_person_can_make_is_accepted_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workspace(dir.path());
+    let (c, a) = (&w.coordinator, &w.worker_a);
+
+    let place = c.add_place("カフェ・ひだまり");
+    for (field, value) in [
+        ("name", "カフェ・ひだまり相武台"),
+        ("reading", "かふぇ・ひだまり"),
+        ("category", "bookshop"),
+        ("targets", "高齢者,ひきこもり"),
+        ("lat", "35.4901"),
+        ("lon", "139.4102"),
+        ("accuracy_m", "12"),
+        ("address", "座間市相武台1-2-3"),
+        ("hours", "Tu-Su 10:00-18:00; PH off"),
+        ("contact", "046-000-0000"),
+        ("description", "本の貸し借りとお茶の会"),
+        ("status", "temporarily_closed"),
+        ("listing_consent", "true"),
+        ("hours_checked_at", "2026-11-01"),
+    ] {
+        c.ok(&["place", "set", &place, field, value]);
+    }
+    c.sync();
+    for field in [
+        "reading",
+        "accuracy_m",
+        "address",
+        "contact",
+        "description",
+        "hours_checked_at",
+    ] {
+        c.ok(&["place", "set", &place, field, ""]);
+    }
+    c.sync();
+    c.ok(&["place", "delete", &place]);
+    c.sync();
+    c.ok(&["place", "restore", &place]);
+    c.sync();
+
+    c.ok(&["team", "add", "見守りチーム"]);
+    let org = c
+        .ok(&[
+            "org",
+            "add",
+            "--name",
+            "座間市社会福祉協議会",
+            "--sector",
+            "社協",
+            "--contact",
+            "046-111-1111",
+            "--offers",
+            "生活相談",
+            "--participation",
+            "joined",
+            "--introduced-by",
+            "市福祉課",
+            "--consent",
+        ])
+        .trim()
+        .to_string();
+    for (field, value) in [
+        ("name", "座間市社協"),
+        ("sector", "NPO"),
+        ("contact", ""),
+        ("offers", "食料支援"),
+        ("participation", "considering"),
+        ("introduced_by", ""),
+        ("listing_consent", "false"),
+    ] {
+        c.ok(&["org", "set", &org, field, value]);
+    }
+    c.sync();
+
+    a.sync();
+    let first = a
+        .ok(&[
+            "visit",
+            "add",
+            "--place",
+            &place,
+            "--kind",
+            "visit",
+            "--people",
+            "2",
+            "--target",
+            "高齢者",
+            "--note",
+            "本人の事情",
+            "--follow-up",
+            "2026-12-10",
+        ])
+        .trim()
+        .to_string();
+    a.ok(&[
+        "visit",
+        "add",
+        "--kind",
+        "phone",
+        "--lat",
+        "35.49",
+        "--lon",
+        "139.41",
+        "--follows",
+        &first,
+        "--referral-to",
+        &org,
+        "--referral-reason",
+        "食料支援の相談",
+    ]);
+    for (field, value) in [
+        ("kind", "walk_in"),
+        ("targets", "高齢者,子育て中"),
+        ("people", "3"),
+        ("follow_up", "2026-12-20"),
+        ("follow_up_done", "true"),
+        ("referral_to", &org),
+        ("referral_reason", "家計の相談"),
+        ("referral_outcome", "社協の窓口につないだ"),
+        ("follow_up", ""),
+        ("referral_to", ""),
+    ] {
+        a.ok(&["visit", "set", &first, field, value]);
+    }
+    a.sync();
+
+    // Conflicts, resolved with the value shown and with the other one.
+    for (field, choice) in [("name", "1"), ("contact", "2")] {
+        c.ok(&["place", "set", &place, field, "コーディネーターの値"]);
+        a.ok(&["place", "set", &place, field, "ワーカーの値"]);
+        c.sync();
+        a.sync();
+        c.sync();
+        assert_eq!(c.json(&["conflicts", "--json"])[0]["field"], field);
+        c.ok(&["conflicts", "resolve", &place, field, choice]);
+        c.sync();
+        a.sync();
+        assert_eq!(a.json(&["conflicts", "--json"]), serde_json::json!([]));
+    }
+
+    let fresh = w.server.join(&w.workspace, "coordinator", None, "新任");
+    for what in [
+        vec!["place", "show", place.as_str(), "--json"],
+        vec!["org", "list", "--json"],
+        vec!["conflicts", "--json"],
+    ] {
+        assert_eq!(fresh.json(&what), c.json(&what), "{what:?}");
+    }
+    assert_eq!(
+        fresh
+            .json(&["visit", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
