@@ -3,6 +3,8 @@
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use ibasho_shared::sync::Frame;
+use std::collections::VecDeque;
+use std::task::Poll;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -30,6 +32,10 @@ pub fn base_url(url: &str) -> Result<String> {
 #[derive(Debug)]
 pub struct Connection {
     ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    /// What arrived while a frame was being sent, not read yet.
+    inbox: VecDeque<Result<Message, tungstenite::Error>>,
+    /// Whether the server ended the stream while a frame was being sent.
+    ended: bool,
     sent: u64,
     received: u64,
 }
@@ -70,25 +76,59 @@ impl Connection {
         };
         Ok(Connection {
             ws,
+            inbox: VecDeque::new(),
+            ended: false,
             sent: 0,
             received: 0,
         })
     }
 
-    /// Sends a frame.
+    /// Sends a frame. What the server sends meanwhile is taken in and kept for [`Connection::recv`]:
+    /// a server busy sending to this device reads nothing from it, so a device that did not read
+    /// while sending a large frame could leave both waiting on each other until the server gives
+    /// up on it.
     pub async fn send(&mut self, frame: &Frame) -> Result<()> {
         let bytes = frame.encode();
         self.sent += bytes.len() as u64;
         self.ws
-            .send(Message::Binary(bytes.into()))
+            .feed(Message::Binary(bytes.into()))
             .await
-            .context("sending to the server")
+            .context("sending to the server")?;
+        let Connection {
+            ws, inbox, ended, ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(flushed) = ws.poll_flush_unpin(cx) {
+                    return Poll::Ready(flushed);
+                }
+                if *ended {
+                    return Poll::Pending;
+                }
+                match ws.poll_next_unpin(cx) {
+                    Poll::Ready(Some(message)) => inbox.push_back(message),
+                    Poll::Ready(None) => *ended = true,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+        .context("sending to the server")
+    }
+
+    /// The next message: kept from while a frame was being sent, or from the socket.
+    async fn next_message(&mut self) -> Option<Result<Message, tungstenite::Error>> {
+        match self.inbox.pop_front() {
+            Some(message) => Some(message),
+            None if self.ended => None,
+            None => self.ws.next().await,
+        }
     }
 
     /// The next frame, or `None` when the server closed the connection.
     pub async fn recv_any(&mut self) -> Result<Option<Frame>> {
         loop {
-            match self.ws.next().await {
+            match self.next_message().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
                 Some(Ok(Message::Binary(bytes))) => {
                     self.received += bytes.len() as u64;
@@ -116,5 +156,65 @@ impl Connection {
     /// Closes politely.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ibasho_shared::sync::DocMessage;
+
+    fn frame(bytes: usize) -> Frame {
+        Frame::Sync {
+            docs: vec![DocMessage {
+                doc: "places/00".into(),
+                message: vec![7; bytes],
+            }],
+        }
+    }
+
+    /// A server that sends more than the socket buffers hold before it reads anything, to a device
+    /// sending more than they hold too: the device takes in what arrives while it sends, so both
+    /// get everything instead of waiting on each other.
+    #[tokio::test]
+    async fn a_large_frame_is_sent_while_the_server_sends_a_lot() {
+        const SERVER_FRAMES: usize = 48;
+        const MB: usize = 1 << 20;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        socket.set_send_buffer_size(64 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            for _ in 0..SERVER_FRAMES {
+                let bytes = frame(MB).encode();
+                ws.send(Message::Binary(bytes.into())).await.unwrap();
+            }
+            match ws.next().await {
+                Some(Ok(Message::Binary(bytes))) => bytes.len(),
+                other => panic!("{other:?}"),
+            }
+        });
+        let device = async {
+            let mut conn = Connection::open(&format!("http://{addr}"), "/sync", None)
+                .await
+                .unwrap();
+            conn.send(&frame(8 * MB)).await.unwrap();
+            let mut received = 0;
+            while received < SERVER_FRAMES {
+                conn.recv(Duration::from_secs(10)).await.unwrap();
+                received += 1;
+            }
+            received
+        };
+        let received = tokio::time::timeout(Duration::from_secs(60), device)
+            .await
+            .expect("the device and the server waited on each other");
+        assert_eq!(received, SERVER_FRAMES);
+        let uploaded = server.await.unwrap();
+        assert!(uploaded > 8 * MB, "{uploaded}");
     }
 }
