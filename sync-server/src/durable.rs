@@ -65,8 +65,12 @@ impl Durability {
     }
 
     /// The flusher: whenever commits are waiting, one `fsync` for all of them, at most one every
-    /// [`FLUSH_EVERY`] so that under load each covers many. Runs until the process ends.
-    pub async fn run(self: std::sync::Arc<Self>) {
+    /// [`FLUSH_EVERY`] so that under load each covers many. Runs until the log cannot be synced,
+    /// and returns why: what was written can then no longer be known to be on disk (a failed
+    /// `fsync` may drop the pages it could not write, and a later one succeed without them), so
+    /// nothing more is acknowledged and the server must stop. Devices keep what was not
+    /// acknowledged and send it again.
+    pub async fn run(self: std::sync::Arc<Self>) -> std::io::Error {
         let mut last = tokio::time::Instant::now() - FLUSH_EVERY;
         loop {
             self.wake.notified().await;
@@ -75,12 +79,8 @@ impl Durability {
             let me = self.clone();
             match tokio::task::spawn_blocking(move || me.sync_now()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "syncing the store's log failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    self.wake.notify_one();
-                }
-                Err(e) => tracing::error!(error = %e, "the log flusher failed"),
+                Ok(Err(e)) => return e,
+                Err(e) => return std::io::Error::other(e),
             }
         }
     }
@@ -107,6 +107,25 @@ impl Durability {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_synced_stops_the_flusher_and_nothing_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        // The log's folder is a file: opening the log fails, as a failing disk would.
+        std::fs::write(dir.path().join("store"), b"").unwrap();
+        let db = dir.path().join("store").join("s.sqlite3");
+        let d = Arc::new(Durability::new(db.to_str().unwrap()));
+        let commit = d.wrote();
+        let error = tokio::time::timeout(Duration::from_secs(5), d.clone().run())
+            .await
+            .expect("the flusher stops");
+        assert_eq!(error.kind(), std::io::ErrorKind::NotADirectory, "{error}");
+        let acknowledged = tokio::time::timeout(Duration::from_millis(100), d.wait(commit)).await;
+        assert!(
+            acknowledged.is_err(),
+            "a commit not known to be on disk is not acknowledged"
+        );
+    }
 
     #[tokio::test]
     async fn a_commit_is_acknowledged_once_the_log_is_synced() {

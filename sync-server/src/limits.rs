@@ -26,7 +26,9 @@ pub struct Limits {
 impl Limits {
     /// How long a frame of `bytes` may take to be sent.
     pub fn send_deadline(&self, bytes: usize) -> Duration {
-        self.send_timeout + Duration::from_secs_f64(bytes as f64 / self.min_send_rate)
+        let carrying =
+            Duration::try_from_secs_f64(bytes as f64 / self.min_send_rate).unwrap_or(Duration::MAX);
+        self.send_timeout.saturating_add(carrying)
     }
 }
 
@@ -93,6 +95,11 @@ mod tests {
         };
         assert_eq!(limits.send_deadline(0), Duration::from_secs(30));
         assert_eq!(limits.send_deadline(409_600), Duration::from_secs(230));
+        let slowest = Limits {
+            min_send_rate: f64::MIN_POSITIVE,
+            ..limits
+        };
+        assert_eq!(slowest.send_deadline(1), Duration::MAX, "no overflow");
     }
 
     #[test]

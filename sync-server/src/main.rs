@@ -236,7 +236,14 @@ async fn serve(
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(conn, max_docs)?);
-    tokio::spawn(hub.durability.clone().run());
+    let durability = hub.durability.clone();
+    tokio::spawn(async move {
+        let error = durability.run().await;
+        // Nothing more can be acknowledged; devices send again what was not.
+        tracing::error!(%error, "the store's log could not be synced; stopping");
+        eprintln!("ibasho-sync-server: the store's log could not be synced ({error}); stopping");
+        std::process::exit(1);
+    });
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         hub: hub.clone(),
