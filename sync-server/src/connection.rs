@@ -80,6 +80,16 @@ impl Outbox {
         }
     }
 
+    /// Asks the device to show it is still there.
+    async fn ping(&mut self, state: &AppState) {
+        if self.open {
+            let timeout = self.deadline(state, 0);
+            let sent =
+                tokio::time::timeout(timeout, self.sink.send(Message::Ping(Vec::new().into())));
+            self.open = matches!(sent.await, Ok(Ok(())));
+        }
+    }
+
     /// Sends an error frame and closes.
     async fn refuse(&mut self, state: &AppState, code: ErrorCode, message: &str) {
         state.hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
@@ -127,6 +137,8 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
+    // When the device was last heard from, and whether it was pinged since.
+    let (mut heard, mut pinged) = (Instant::now(), false);
     // Whether the server ended the connection with an error frame.
     let refused = loop {
         if !outbox.open {
@@ -134,6 +146,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         }
         tokio::select! {
             incoming = stream.next() => {
+                if matches!(incoming, Some(Ok(_))) {
+                    (heard, pinged) = (Instant::now(), false);
+                }
                 let bytes = match incoming {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -211,6 +226,15 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             _ = revocation_check.tick() => {
+                let silent = heard.elapsed();
+                if silent >= state.limits.silence {
+                    tracing::info!(device = %session.device.id, ?silent, "the device went silent; disconnected");
+                    break false;
+                }
+                if silent >= state.limits.silence / 3 && !pinged {
+                    outbox.ping(&state).await;
+                    pinged = true;
+                }
                 ticks += 1;
                 if ticks.is_multiple_of(SAVE_STATES_EVERY_TICKS) {
                     hub.save_states(&mut session);

@@ -21,6 +21,10 @@ pub struct Limits {
     /// Slowest link a device may sync over, in bytes per second: a frame of `n` bytes may take
     /// [`Limits::send_timeout`] plus `n` at this rate.
     pub min_send_rate: f64,
+    /// How long a connected device may stay silent before it is taken to be gone (a phone that
+    /// lost its signal closes nothing): it is pinged once it has been silent a third of this, and
+    /// any frame, ping or pong from it counts.
+    pub silence: Duration,
 }
 
 impl Limits {
@@ -43,6 +47,7 @@ impl Default for Limits {
             // 16 kbit/s: a frame of the 32 documents a device asks for at once (about 400 kB in a
             // city at the scale of DOMAIN.md) may take over three minutes.
             min_send_rate: 2048.0,
+            silence: Duration::from_secs(90),
         }
     }
 }

@@ -45,6 +45,10 @@ enum Command {
         /// Slowest link a device may sync over, in bytes per second.
         #[arg(long, default_value_t = Limits::default().min_send_rate)]
         min_send_rate: f64,
+        /// Seconds a connected device may stay silent (it is pinged after a third of that) before
+        /// it is taken to be gone and disconnected.
+        #[arg(long, default_value_t = Limits::default().silence.as_secs_f64())]
+        device_silence_secs: f64,
         /// Seconds a document may stay idle in memory.
         #[arg(long, default_value_t = 60)]
         idle_secs: u64,
@@ -143,18 +147,21 @@ fn main() -> Result<()> {
             burst,
             send_timeout_secs,
             min_send_rate,
+            device_silence_secs,
             idle_secs,
             max_docs,
             threads,
         } => {
-            let send_timeout = Duration::try_from_secs_f64(send_timeout_secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--send-timeout-secs: {send_timeout_secs} is not a positive number of seconds"
-                    )
-                })?;
+            let seconds = |flag: &str, value: f64| {
+                Duration::try_from_secs_f64(value)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--{flag}: {value} is not a positive number of seconds")
+                    })
+            };
+            let send_timeout = seconds("send-timeout-secs", send_timeout_secs)?;
+            let silence = seconds("device-silence-secs", device_silence_secs)?;
             if !(min_send_rate.is_finite() && min_send_rate > 0.0) {
                 anyhow::bail!(
                     "--min-send-rate: {min_send_rate} is not a positive number of bytes per second"
@@ -167,6 +174,7 @@ fn main() -> Result<()> {
                 burst,
                 send_timeout,
                 min_send_rate,
+                silence,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()

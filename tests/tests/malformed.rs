@@ -526,3 +526,38 @@ async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_servin
     }
     drop(ws);
 }
+
+/// A phone that loses its signal closes nothing: a device silent for `--device-silence-secs`
+/// (pinged after a third of it, and answering no ping) is taken to be gone and disconnected, while
+/// one that only listens, answering the server's pings, stays connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_device_is_disconnected_and_a_listening_one_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), &["--device-silence-secs", "3"]);
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+
+    let silent = connect(&server, &token).await;
+    let mut listening = connect(&server, &token).await;
+    let listener = tokio::spawn(async move {
+        // Reading answers pings; nothing else is sent.
+        while let Some(Ok(_)) = listening.next().await {}
+        panic!("the listening device was disconnected");
+    });
+    assert_eq!(server.metric("ibasho_connections"), 2);
+    let started = std::time::Instant::now();
+    while server.metric("ibasho_connections") > 1 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the silent device is still connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    // Well past the silence allowed, the listening device is still there.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(server.metric("ibasho_connections"), 1);
+    assert!(!listener.is_finished());
+    listener.abort();
+    drop(silent);
+}
