@@ -928,19 +928,11 @@ fn a_change_cannot_remove_another_record_through_its_predecessors() {
     unguarded.load_incremental(change.raw_bytes()).unwrap();
     assert!(unguarded.get(&places, "zzzz").unwrap().is_some());
     assert!(unguarded.get(&places, p.id.as_str()).unwrap().is_none());
-    let message = automerge::sync::Message {
-        heads: vec![change.hash()],
-        need: Vec::new(),
-        have: vec![automerge::sync::Have::default()],
-        changes: automerge::sync::ChunkList::from(vec![change.raw_bytes().to_vec()]),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    };
     let err = accept::receive(
         &mut server,
         &doc_id,
         &mut State::new(),
-        &message.encode(),
+        &carrying(vec![change.raw_bytes().to_vec()]),
         Access::Write,
         &worker(),
     )
@@ -1418,19 +1410,11 @@ fn a_removal_cannot_reach_another_fields_values_through_its_predecessors() {
     assert_eq!(unguarded.get_all(&unguarded_rec, "hours").unwrap().len(), 1);
 
     let before = server.get_heads();
-    let message = automerge::sync::Message {
-        heads: vec![change.hash()],
-        need: Vec::new(),
-        have: vec![automerge::sync::Have::default()],
-        changes: automerge::sync::ChunkList::from(vec![change.raw_bytes().to_vec()]),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    };
     let err = accept::receive(
         &mut server,
         &doc_id,
         &mut State::new(),
-        &message.encode(),
+        &carrying(vec![change.raw_bytes().to_vec()]),
         Access::Write,
         &worker(),
     )

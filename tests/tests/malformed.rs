@@ -33,14 +33,24 @@ async fn join(server: &Server, invite: &str) -> String {
     }
 }
 
-async fn connect(server: &Server, token: &str) -> Ws {
+/// The request opening a device's connection with `token`.
+fn sync_request(
+    server: &Server,
+    token: &str,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let mut request = format!("ws://{}/sync", server.addr)
         .into_client_request()
         .unwrap();
     request
         .headers_mut()
         .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    request
+}
+
+async fn connect(server: &Server, token: &str) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(sync_request(server, token))
+        .await
+        .unwrap();
     assert!(matches!(next(&mut ws).await, Some(Frame::Welcome { .. })));
     ws
 }
@@ -476,14 +486,8 @@ async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_servin
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
-    let mut request = format!("ws://{}/sync", server.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
     let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+    let (mut ws, _) = tokio_tungstenite::client_async(sync_request(&server, &token), stream)
         .await
         .unwrap();
     let Some(Frame::Welcome { manifest, .. }) = next(&mut ws).await else {
