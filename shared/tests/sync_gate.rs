@@ -479,15 +479,7 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
     unguarded.load_incremental(second.raw_bytes()).unwrap();
     assert!(AutoCommit::load(&unguarded.save()).is_err());
 
-    let err = accept::receive(
-        &mut server,
-        &doc_id,
-        &mut State::new(),
-        &carrying(vec![second.raw_bytes().to_vec()]),
-        Access::Write,
-        &worker(),
-    )
-    .unwrap_err();
+    let err = offer(&mut server, &doc_id, &second).unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid);
     assert!(
         err.message
@@ -928,15 +920,7 @@ fn a_change_cannot_remove_another_record_through_its_predecessors() {
     unguarded.load_incremental(change.raw_bytes()).unwrap();
     assert!(unguarded.get(&places, "zzzz").unwrap().is_some());
     assert!(unguarded.get(&places, p.id.as_str()).unwrap().is_none());
-    let err = accept::receive(
-        &mut server,
-        &doc_id,
-        &mut State::new(),
-        &carrying(vec![change.raw_bytes().to_vec()]),
-        Access::Write,
-        &worker(),
-    )
-    .unwrap_err();
+    let err = offer(&mut server, &doc_id, &change).unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
     assert!(
         err.message.contains("records are kept in a map"),
@@ -958,6 +942,22 @@ fn rechunk(kind: u8, data: &[u8]) -> Vec<u8> {
     chunk.extend_from_slice(&checksum[..4]);
     chunk.extend_from_slice(&body);
     chunk
+}
+
+/// A worker's message carrying `change` as it is, taken in by the server's gate with a new state.
+fn offer(
+    server: &mut AutoCommit,
+    doc_id: &DocId,
+    change: &automerge::Change,
+) -> Result<accept::Outcome, Rejection> {
+    accept::receive(
+        server,
+        doc_id,
+        &mut State::new(),
+        &carrying(vec![change.raw_bytes().to_vec()]),
+        Access::Write,
+        &worker(),
+    )
 }
 
 /// A message carrying `chunks` as they are.
@@ -1128,15 +1128,7 @@ fn a_change_numbered_before_what_it_depends_on_is_refused() {
     unguarded.load_incremental(going_back.raw_bytes()).unwrap();
     assert!(AutoCommit::load(&unguarded.save()).is_err());
 
-    let refusal = accept::receive(
-        &mut server,
-        &doc_id,
-        &mut State::new(),
-        &carrying(vec![going_back.raw_bytes().to_vec()]),
-        Access::Write,
-        &worker(),
-    )
-    .unwrap_err();
+    let refusal = offer(&mut server, &doc_id, &going_back).unwrap_err();
     assert_eq!(refusal.code, ErrorCode::Invalid);
     assert!(
         refusal.message.contains("operation numbers"),
@@ -1410,15 +1402,7 @@ fn a_removal_cannot_reach_another_fields_values_through_its_predecessors() {
     assert_eq!(unguarded.get_all(&unguarded_rec, "hours").unwrap().len(), 1);
 
     let before = server.get_heads();
-    let err = accept::receive(
-        &mut server,
-        &doc_id,
-        &mut State::new(),
-        &carrying(vec![change.raw_bytes().to_vec()]),
-        Access::Write,
-        &worker(),
-    )
-    .unwrap_err();
+    let err = offer(&mut server, &doc_id, &change).unwrap_err();
     assert!(
         err.message.contains("not encoded as Automerge encodes it"),
         "{}",
