@@ -2,7 +2,7 @@
 //! the map, type its name, save), checked through the replica, and photographed: map, place form,
 //! list, visit form, sync bar. Screenshots go to `target/screenshots/`.
 
-use ibasho_tests::{Device, bin};
+use ibasho_tests::{Device, Server, bin};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -100,19 +100,8 @@ fn key(display: &Display, keys: &str) {
     std::thread::sleep(Duration::from_millis(700));
 }
 
-#[test]
-fn add_a_place_on_the_map_and_photograph_every_screen() {
-    let device = Device::new();
-    device.ok(&["demo", "--places", "120"]);
-    let before = device
-        .json(&["place", "list", "--json"])
-        .as_array()
-        .unwrap()
-        .len();
-    let display = Display::start();
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-
+/// Starts the app window on `device`'s replica; returns it and its X window id once it shows.
+fn open_app(display: &Display, device: &Device) -> (Child, String) {
     let app_log = device.home.path().join("app.log");
     let mut app = Command::new(bin("ibasho"))
         .arg("--home")
@@ -125,10 +114,10 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    let window = loop {
-        let id = x(&display, "xdotool", &["search", "--name", "ibasho"]);
+    loop {
+        let id = x(display, "xdotool", &["search", "--name", "ibasho"]);
         if let Some(id) = id.lines().last().filter(|l| !l.is_empty()) {
-            break id.to_string();
+            return (app, id.to_string());
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
@@ -142,7 +131,23 @@ fn add_a_place_on_the_map_and_photograph_every_screen() {
             );
         }
         std::thread::sleep(Duration::from_millis(300));
-    };
+    }
+}
+
+#[test]
+fn add_a_place_on_the_map_and_photograph_every_screen() {
+    let device = Device::new();
+    device.ok(&["demo", "--places", "120"]);
+    let before = device
+        .json(&["place", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .len();
+    let display = Display::start();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let (mut app, window) = open_app(&display, &device);
     x(&display, "xdotool", &["windowmove", &window, "0", "0"]);
     x(&display, "xdotool", &["windowsize", &window, "1100", "760"]);
     std::thread::sleep(Duration::from_secs(4));
@@ -262,4 +267,75 @@ fn without_a_display_the_app_says_what_is_missing_and_changes_nothing() {
     );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(device.replica_bytes(), before);
+}
+
+/// Waits up to `secs` seconds for `done`.
+fn within(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(secs), "{what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A joined device's window stays connected: another device's place arrives as the server pushes
+/// it, a place added on this device (here by the command line, beside the window) reaches the
+/// other device, and while nothing happens nothing is sent either way.
+#[test]
+fn the_app_stays_connected_and_is_quiet_when_nothing_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let here = server.join(&ws, "coordinator", None, "佐藤");
+    let there = server.join(&ws, "coordinator", None, "鈴木");
+    let display = Display::start();
+    let (mut app, _window) = open_app(&display, &here);
+    within(60, "the window never connected", || {
+        server.metric("ibasho_connections") == 1
+    });
+
+    let names = |device: &Device| -> Vec<String> {
+        device
+            .json(&["place", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    there.add_place("遠くのカフェ");
+    there.sync();
+    within(
+        10,
+        "the other device's place was not pushed to the window",
+        || names(&here).contains(&"遠くのカフェ".to_string()),
+    );
+    here.add_place("窓の端末のカフェ");
+    within(
+        20,
+        "the place added beside the window did not reach the server",
+        || {
+            there.sync();
+            names(&there).contains(&"窓の端末のカフェ".to_string())
+        },
+    );
+
+    std::thread::sleep(Duration::from_secs(3));
+    let frames = || {
+        server.metric("ibasho_frames_received_total") + server.metric("ibasho_frames_sent_total")
+    };
+    let before = frames();
+    std::thread::sleep(Duration::from_secs(20));
+    assert_eq!(
+        frames(),
+        before,
+        "frames went back and forth while nothing happened"
+    );
+    assert_eq!(server.metric("ibasho_connections"), 1, "still connected");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shot(&display, &shots, "sync-live", None);
+
+    let _ = app.kill();
+    let _ = app.wait();
 }

@@ -80,6 +80,10 @@ pub enum Command {
         /// Stay connected: push edits as they happen, reconnect with backoff.
         #[arg(long)]
         watch: bool,
+        /// With --watch: seconds the server may stay silent (it is pinged after a third of that)
+        /// before the connection is taken to be dead and made again.
+        #[arg(long, default_value_t = crate::sync::SERVER_SILENCE.as_secs())]
+        server_silence_secs: u64,
         #[arg(long)]
         json: bool,
     },

@@ -109,7 +109,15 @@ fn execute(cli: Cli) -> Result<()> {
             invite,
             person,
         } => sync::join(&mut open(&cli)?, url, invite, person.as_deref(), lang),
-        Command::Sync { watch, json } => sync::sync(&mut open(&cli)?, *watch, *json, lang),
+        Command::Sync {
+            watch,
+            server_silence_secs,
+            json,
+        } => {
+            let silence = std::time::Duration::from_secs((*server_silence_secs).max(1));
+            let watch = watch.then_some(silence);
+            sync::sync(&mut open(&cli)?, watch, *json, lang)
+        }
         Command::Status { json } => sync::status(&mut open(&cli)?, *json, lang),
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),

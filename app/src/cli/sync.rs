@@ -82,10 +82,16 @@ fn print_report(r: &SyncReport, lang: Lang) {
     }
 }
 
-pub(super) fn sync(replica: &mut Replica, watch: bool, json: bool, lang: Lang) -> Result<()> {
+/// One sync round, or with `watch` (the server's allowed silence) a connection kept open.
+pub(super) fn sync(
+    replica: &mut Replica,
+    watch: Option<std::time::Duration>,
+    json: bool,
+    lang: Lang,
+) -> Result<()> {
     let rt = runtime()?;
-    if watch {
-        return rt.block_on(sync::watch(replica, |r| {
+    if let Some(silence) = watch {
+        return rt.block_on(sync::watch(replica, silence, |r| {
             if json {
                 println!("{}", serde_json::to_string(r).expect("reports encode"));
             } else if !r.docs_changed.is_empty() || r.docs_sent > 0 || !r.refused.is_empty() {

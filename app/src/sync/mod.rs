@@ -305,18 +305,33 @@ impl LiveSession {
         self.conn.byte_counts()
     }
 
+    /// Pings a server silent for a third of `silence`; an error once it was silent for all of it
+    /// (see [`Connection::keep_alive`]). Call it now and then while waiting for pushes.
+    pub async fn keep_alive(&mut self, silence: Duration) -> Result<()> {
+        self.conn.keep_alive(silence).await
+    }
+
     /// Closes politely.
     pub async fn close(self) {
         self.conn.close().await;
     }
 }
 
+/// How long a live connection's server may stay silent (it is pinged after a third of that)
+/// before the connection is taken to be dead.
+pub const SERVER_SILENCE: Duration = Duration::from_secs(90);
+
 /// Stays connected: pushes local edits (also those made by other `ibasho` commands) as they happen,
-/// receives other devices' changes, and reconnects with backoff when the connection drops.
-pub async fn watch(replica: &mut Replica, mut on_round: impl FnMut(&SyncReport)) -> Result<()> {
+/// receives other devices' changes, and reconnects with backoff when the connection drops or the
+/// server stays silent for `silence`.
+pub async fn watch(
+    replica: &mut Replica,
+    silence: Duration,
+    mut on_round: impl FnMut(&SyncReport),
+) -> Result<()> {
     let mut backoff = Duration::from_millis(500);
     loop {
-        match watch_connection(replica, &mut on_round).await {
+        match watch_connection(replica, silence, &mut on_round).await {
             Ok(()) => return Ok(()),
             Err(e) if is_fatal(&e) => return Err(e),
             Err(e) => {
@@ -337,6 +352,7 @@ fn is_fatal(e: &anyhow::Error) -> bool {
 
 async fn watch_connection(
     replica: &mut Replica,
+    silence: Duration,
     on_round: &mut impl FnMut(&SyncReport),
 ) -> Result<()> {
     let (mut session, report) = LiveSession::open(replica).await?;
@@ -349,6 +365,7 @@ async fn watch_connection(
                 None => bail!("the server closed the connection"),
             },
             _ = poll.tick() => {
+                session.keep_alive(silence).await?;
                 replica.refresh_if_changed()?;
                 let report = session.push(replica).await?;
                 if report.docs_sent == 0 {

@@ -5,7 +5,7 @@ use futures_util::{SinkExt, StreamExt};
 use ibasho_shared::sync::Frame;
 use std::collections::VecDeque;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -36,6 +36,10 @@ pub struct Connection {
     inbox: VecDeque<Result<Message, tungstenite::Error>>,
     /// Whether the server ended the stream while a frame was being sent.
     ended: bool,
+    /// When anything (a frame, a ping, a pong) last came from the server.
+    heard: Instant,
+    /// Whether the server was pinged since it was last heard from.
+    pinged: bool,
     sent: u64,
     received: u64,
 }
@@ -78,6 +82,8 @@ impl Connection {
             ws,
             inbox: VecDeque::new(),
             ended: false,
+            heard: Instant::now(),
+            pinged: false,
             sent: 0,
             received: 0,
         })
@@ -118,11 +124,34 @@ impl Connection {
 
     /// The next message: kept from while a frame was being sent, or from the socket.
     async fn next_message(&mut self) -> Option<Result<Message, tungstenite::Error>> {
-        match self.inbox.pop_front() {
+        let message = match self.inbox.pop_front() {
             Some(message) => Some(message),
             None if self.ended => None,
             None => self.ws.next().await,
+        };
+        if matches!(message, Some(Ok(_))) {
+            (self.heard, self.pinged) = (Instant::now(), false);
         }
+        message
+    }
+
+    /// Checks that the server is still there: once it has been silent for a third of `silence`
+    /// it is pinged (its answer, like anything it sends, counts), and once silent for `silence` it
+    /// is taken to be gone, an error. A server that vanished (a network that dropped the
+    /// connection without closing it) would otherwise leave a device waiting for pushes forever.
+    pub async fn keep_alive(&mut self, silence: Duration) -> Result<()> {
+        let silent = self.heard.elapsed();
+        if silent >= silence {
+            bail!("the server went silent for {} s", silent.as_secs());
+        }
+        if silent >= silence / 3 && !self.pinged {
+            self.pinged = true;
+            self.ws
+                .send(Message::Ping(Vec::new().into()))
+                .await
+                .context("sending to the server")?;
+        }
+        Ok(())
     }
 
     /// The next frame, or `None` when the server closed the connection.

@@ -4,6 +4,7 @@
 #[cfg(all(feature = "desktop", target_os = "linux"))]
 mod display;
 mod model;
+mod syncer;
 mod text;
 mod view;
 

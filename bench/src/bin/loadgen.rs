@@ -45,10 +45,10 @@ struct Args {
 /// A simulated device.
 enum Sim {
     /// The app's own client with a full (in-memory) replica.
-    Replica(Replica),
+    Replica(Box<Replica>),
     /// Only the documents it writes: its team's visits and its home place document.
     Lean {
-        device: LeanDevice,
+        device: Box<LeanDevice>,
         home: DocId,
         places: Vec<String>,
     },
@@ -148,7 +148,7 @@ async fn run(args: Args) -> Result<()> {
             sync_once(&mut replica).await?;
         }
         if args.client == "replica" {
-            devices.push(Sim::Replica(replica));
+            devices.push(Sim::Replica(Box::new(replica)));
             continue;
         }
         let binding = replica.server()?.context("joined")?;
@@ -163,7 +163,7 @@ async fn run(args: Args) -> Result<()> {
         let places = device.record_ids(&home, RecordKind::Place);
         anyhow::ensure!(!places.is_empty(), "place document {home} is empty");
         devices.push(Sim::Lean {
-            device,
+            device: Box::new(device),
             home,
             places,
         });
@@ -262,12 +262,12 @@ async fn run(args: Args) -> Result<()> {
         };
         tasks.push(tokio::spawn(async move {
             match sim {
-                Sim::Replica(replica) => run_replica(replica, place_ids, edits).await,
+                Sim::Replica(replica) => run_replica(*replica, place_ids, edits).await,
                 Sim::Lean {
                     device,
                     home,
                     places,
-                } => run_lean(device, home, places, edits).await,
+                } => run_lean(*device, home, places, edits).await,
             }
         }));
     }

@@ -1,11 +1,9 @@
 //! The frame: navigation, the sync bar (always visible), the open screen, and first run.
 
-use super::super::model::{AppModel, Screen, SyncState, hhmm};
+use super::super::model::{AppModel, Screen, SyncState};
 use super::super::text as t;
 use super::{act, use_model};
 use dioxus::prelude::*;
-use futures_util::StreamExt;
-use std::time::Duration;
 
 const CSS: &str = include_str!("../../../assets/app.css");
 
@@ -61,46 +59,9 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
     });
     #[cfg(test)]
     TEST_MODEL.with(|m| *m.borrow_mut() = Some(model));
-    let syncer = use_coroutine(move |mut rx: UnboundedReceiver<()>| async move {
-        let mut model = model;
-        if !sync {
-            return;
-        }
-        let home = model.peek().home.clone();
-        let Ok(mut replica) = ibasho_shared::Replica::open(&crate::paths::replica_file(&home))
-        else {
-            return;
-        };
-        loop {
-            if replica.server().ok().flatten().is_some() {
-                model.write().sync = SyncState::Connecting;
-                replica.refresh_if_changed().ok();
-                let result = tokio::time::timeout(Duration::from_secs(120), async {
-                    model.write().sync = SyncState::Syncing;
-                    crate::sync::sync_once(&mut replica).await
-                })
-                .await;
-                let mut m = model;
-                match result {
-                    Ok(Ok(report)) if report.refused.is_empty() => {
-                        let at = replica
-                            .last_sync()
-                            .ok()
-                            .flatten()
-                            .map(|t| hhmm(&t))
-                            .unwrap_or_default();
-                        let mut w = m.write();
-                        w.sync = SyncState::Synced(at);
-                        let _ = w.reload();
-                    }
-                    Ok(Ok(report)) => m.write().sync = SyncState::Failed(report.refused.join("; ")),
-                    Ok(Err(e)) => m.write().sync = SyncState::Failed(format!("{e:#}")),
-                    Err(_) => m.write().sync = SyncState::Failed("timeout".into()),
-                }
-            }
-            let _ = model.write().replica.maintain();
-            // Every 15 seconds, or at once when nudged (retry, or a local edit).
-            let _ = tokio::time::timeout(Duration::from_secs(15), rx.next()).await;
+    let syncer = use_coroutine(move |nudges: UnboundedReceiver<()>| async move {
+        if sync {
+            super::super::syncer::run(model, nudges).await;
         }
     });
     use_context_provider(|| syncer);

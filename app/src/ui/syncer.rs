@@ -1,0 +1,133 @@
+//! The app's background sync: while the device is joined and online it stays connected, receiving
+//! other devices' changes as the server pushes them and sending this device's edits as they are
+//! made; when the connection cannot be made or ends, it tries again every 15 seconds or when
+//! nudged (a local edit, or retry). The sync bar shows where it is.
+
+use super::model::{AppModel, SyncState, hhmm};
+use crate::sync::{LiveSession, SERVER_SILENCE, SyncReport};
+use dioxus::prelude::*;
+use futures_util::StreamExt;
+use ibasho_shared::Replica;
+use std::time::{Duration, Instant};
+
+/// How long to wait before connecting again, unless nudged.
+const RETRY_EVERY: Duration = Duration::from_secs(15);
+/// How often edits made by other processes on this device (the command line) are looked for, and
+/// the server's silence checked.
+const LOOK_EVERY: Duration = Duration::from_secs(2);
+/// Least time between two compactions of the replica.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(15);
+/// Longest the first exchange of a connection may take.
+const FIRST_ROUND: Duration = Duration::from_secs(120);
+
+/// Runs until the app closes. `nudges` are local edits and presses of retry.
+pub(crate) async fn run(model: Signal<AppModel>, mut nudges: UnboundedReceiver<()>) {
+    let home = model.peek().home.clone();
+    let Ok(mut replica) = Replica::open(&crate::paths::replica_file(&home)) else {
+        return;
+    };
+    loop {
+        if replica.server().ok().flatten().is_some() {
+            let ended = connected(&mut replica, model, &mut nudges).await;
+            if ended.is_none() {
+                return;
+            }
+        }
+        let _ = tokio::time::timeout(RETRY_EVERY, nudges.next()).await;
+    }
+}
+
+/// One connection, from its first exchange until it ends (the error is shown in the sync bar).
+/// `None` once the app is closing.
+async fn connected(
+    replica: &mut Replica,
+    mut model: Signal<AppModel>,
+    nudges: &mut UnboundedReceiver<()>,
+) -> Option<()> {
+    model.write().sync = SyncState::Connecting;
+    replica.refresh_if_changed().ok();
+    let opened = tokio::time::timeout(FIRST_ROUND, async {
+        model.write().sync = SyncState::Syncing;
+        LiveSession::open(replica).await
+    })
+    .await;
+    let mut session = match opened {
+        Ok(Ok((session, report))) => {
+            show(replica, model, &report, true);
+            session
+        }
+        Ok(Err(e)) => {
+            model.write().sync = SyncState::Failed(format!("{e:#}"));
+            return Some(());
+        }
+        Err(_) => {
+            model.write().sync = SyncState::Failed("timeout".into());
+            return Some(());
+        }
+    };
+    let mut look = tokio::time::interval(LOOK_EVERY);
+    let mut maintained = Instant::now();
+    loop {
+        let round = tokio::select! {
+            frame = session.recv_frame() => match frame {
+                Ok(Some(frame)) => session.take(replica, frame).await,
+                Ok(None) => Err(anyhow::anyhow!("the server closed the connection")),
+                Err(e) => Err(e),
+            },
+            nudge = nudges.next() => {
+                nudge?;
+                replica.refresh_if_changed().ok();
+                session.push(replica).await
+            }
+            _ = look.tick() => {
+                let pushed = match session.keep_alive(SERVER_SILENCE).await {
+                    Ok(()) => {
+                        replica.refresh_if_changed().ok();
+                        session.push(replica).await
+                    }
+                    Err(e) => Err(e),
+                };
+                if matches!(&pushed, Ok(r) if r.docs_sent == 0) {
+                    continue;
+                }
+                pushed
+            }
+        };
+        match round {
+            Ok(report) => {
+                let compact = maintained.elapsed() >= MAINTAIN_EVERY;
+                if compact {
+                    maintained = Instant::now();
+                }
+                show(replica, model, &report, compact);
+            }
+            Err(e) => {
+                model.write().sync = SyncState::Failed(format!("{e:#}"));
+                return Some(());
+            }
+        }
+    }
+}
+
+/// Shows a round in the sync bar and, when it moved anything, on the screens.
+fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport, compact: bool) {
+    let mut m = model.write();
+    if !report.refused.is_empty() {
+        m.sync = SyncState::Failed(report.refused.join("; "));
+    } else {
+        let _ = replica.record_sync();
+        let at = replica
+            .last_sync()
+            .ok()
+            .flatten()
+            .map(|t| hhmm(&t))
+            .unwrap_or_default();
+        m.sync = SyncState::Synced(at);
+    }
+    if !report.docs_changed.is_empty() || report.docs_sent > 0 || compact {
+        let _ = m.reload();
+    }
+    if compact {
+        let _ = m.replica.maintain();
+    }
+}
