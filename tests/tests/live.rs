@@ -10,13 +10,18 @@ struct Watch(Child);
 
 impl Watch {
     fn start(device: &Device) -> Watch {
+        Self::start_with(device, &[], Stdio::null())
+    }
+
+    fn start_with(device: &Device, flags: &[&str], stderr: impl Into<Stdio>) -> Watch {
         Watch(
             Command::new(ibasho_tests::bin("ibasho"))
                 .arg("--home")
                 .arg(device.home.path())
-                .args(["sync", "--watch"])
+                .args(["--lang", "en", "sync", "--watch"])
+                .args(flags)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(stderr)
                 .spawn()
                 .unwrap(),
         )
@@ -83,6 +88,52 @@ fn a_watching_device_receives_pushes_sends_its_edits_and_survives_a_server_resta
     eventually("edits flow again", || {
         other.sync();
         has_place(&other, &after_restart)
+    });
+}
+
+/// A server that stops answering without closing anything (a network that dropped the connection
+/// silently; here the server process is frozen with SIGSTOP): the watching device pings it, takes
+/// it to be gone after `--server-silence-secs`, and connects again; once the server answers again,
+/// pushes flow.
+#[test]
+fn a_watching_device_reconnects_when_the_server_goes_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let watcher = server.join(&ws, "member", None, "見守る人");
+    let other = server.join(&ws, "coordinator", None, "佐藤");
+    let log = dir.path().join("watch.log");
+    let _watch = Watch::start_with(
+        &watcher,
+        &["--server-silence-secs", "3"],
+        std::fs::File::create(&log).unwrap(),
+    );
+    eventually("the watcher is connected", || {
+        server.metric("ibasho_connections ") == 1
+    });
+
+    let signal = |name: &str| {
+        let pid = server.pid().to_string();
+        assert!(
+            Command::new("kill")
+                .args([name, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    eventually("the watcher noticed the silence", || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("the server went silent")
+    });
+    signal("-CONT");
+
+    let from_other = other.add_place("相武台の喫茶店");
+    other.sync();
+    eventually("the push arrived over a new connection", || {
+        has_place(&watcher, &from_other)
     });
 }
 
