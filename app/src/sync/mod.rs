@@ -244,7 +244,9 @@ impl LiveSession {
         let mut report = SyncReport::default();
         let plan = replica.sync_plan(&manifest)?;
         exchange(&mut conn, replica, plan, &mut report).await?;
-        replica.record_sync()?;
+        if report.refused.is_empty() {
+            replica.record_sync()?;
+        }
         Ok((LiveSession { conn }, report))
     }
 
@@ -359,9 +361,11 @@ async fn watch_connection(
     on_round(&report);
     let mut poll = tokio::time::interval(Duration::from_millis(300));
     loop {
+        // Only waiting for a frame is cancelled by the other branches; taking it in and answering
+        // runs to the end.
         let report = tokio::select! {
-            pushed = session.next(replica) => match pushed? {
-                Some(report) => report,
+            frame = session.recv_frame() => match frame? {
+                Some(frame) => session.take(replica, frame).await?,
                 None => bail!("the server closed the connection"),
             },
             _ = poll.tick() => {
@@ -378,7 +382,9 @@ async fn watch_connection(
                 return Ok(());
             }
         };
-        replica.record_sync()?;
+        if report.refused.is_empty() {
+            replica.record_sync()?;
+        }
         replica.maintain()?;
         on_round(&report);
     }

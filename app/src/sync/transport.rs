@@ -28,6 +28,11 @@ pub fn base_url(url: &str) -> Result<String> {
     }
 }
 
+/// How long a frame may take to be sent, beyond its size at [`SLOWEST_LINK`].
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Slowest link a device may sync over, in bytes per second (as the server's `--min-send-rate`).
+const SLOWEST_LINK: f64 = 2048.0;
+
 /// An open websocket to the server.
 #[derive(Debug)]
 pub struct Connection {
@@ -92,34 +97,52 @@ impl Connection {
     /// Sends a frame. What the server sends meanwhile is taken in and kept for [`Connection::recv`]:
     /// a server busy sending to this device reads nothing from it, so a device that did not read
     /// while sending a large frame could leave both waiting on each other until the server gives
-    /// up on it.
+    /// up on it. A frame the server does not take within [`SEND_TIMEOUT`] plus its size at
+    /// [`SLOWEST_LINK`] is an error: the server stopped reading.
     pub async fn send(&mut self, frame: &Frame) -> Result<()> {
         let bytes = frame.encode();
-        self.sent += bytes.len() as u64;
-        self.ws
-            .feed(Message::Binary(bytes.into()))
-            .await
-            .context("sending to the server")?;
+        let len = bytes.len();
+        self.sent += len as u64;
+        let deadline = SEND_TIMEOUT + Duration::from_secs_f64(len as f64 / SLOWEST_LINK);
         let Connection {
-            ws, inbox, ended, ..
+            ws,
+            inbox,
+            ended,
+            heard,
+            pinged,
+            ..
         } = self;
-        std::future::poll_fn(|cx| {
-            loop {
-                if let Poll::Ready(flushed) = ws.poll_flush_unpin(cx) {
-                    return Poll::Ready(flushed);
+        let sending = async {
+            ws.feed(Message::Binary(bytes.into())).await?;
+            std::future::poll_fn(|cx| {
+                loop {
+                    if let Poll::Ready(flushed) = ws.poll_flush_unpin(cx) {
+                        return Poll::Ready(flushed);
+                    }
+                    if *ended {
+                        return Poll::Pending;
+                    }
+                    match ws.poll_next_unpin(cx) {
+                        Poll::Ready(Some(message)) => {
+                            if message.is_ok() {
+                                (*heard, *pinged) = (Instant::now(), false);
+                            }
+                            inbox.push_back(message);
+                        }
+                        Poll::Ready(None) => *ended = true,
+                        Poll::Pending => return Poll::Pending,
+                    }
                 }
-                if *ended {
-                    return Poll::Pending;
-                }
-                match ws.poll_next_unpin(cx) {
-                    Poll::Ready(Some(message)) => inbox.push_back(message),
-                    Poll::Ready(None) => *ended = true,
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        })
-        .await
-        .context("sending to the server")
+            })
+            .await
+        };
+        match tokio::time::timeout(deadline, sending).await {
+            Ok(sent) => sent.context("sending to the server"),
+            Err(_) => bail!(
+                "the server did not take a frame of {len} bytes within {} s",
+                deadline.as_secs()
+            ),
+        }
     }
 
     /// The next message: kept from while a frame was being sent, or from the socket.
@@ -146,10 +169,14 @@ impl Connection {
         }
         if silent >= silence / 3 && !self.pinged {
             self.pinged = true;
-            self.ws
-                .send(Message::Ping(Vec::new().into()))
-                .await
-                .context("sending to the server")?;
+            let ping = self.ws.send(Message::Ping(Vec::new().into()));
+            match tokio::time::timeout(SEND_TIMEOUT, ping).await {
+                Ok(sent) => sent.context("sending to the server")?,
+                Err(_) => bail!(
+                    "the server did not take a ping within {} s",
+                    SEND_TIMEOUT.as_secs()
+                ),
+            }
         }
         Ok(())
     }

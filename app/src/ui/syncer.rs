@@ -1,7 +1,7 @@
 //! The app's background sync: while the device is joined and online it stays connected, receiving
-//! other devices' changes as the server pushes them and sending this device's edits as they are
-//! made; when the connection cannot be made or ends, it tries again every 15 seconds or when
-//! nudged (a local edit, or retry). The sync bar shows where it is.
+//! other devices' changes as the server pushes them and sending this device's edits (looked for
+//! every 2 seconds); when the connection cannot be made, ends, or the server refuses a change, it
+//! tries again every 15 seconds or when nudged (retry). The sync bar shows where it is.
 
 use super::model::{AppModel, SyncState, hhmm};
 use crate::sync::{LiveSession, SERVER_SILENCE, SyncReport};
@@ -17,10 +17,13 @@ const RETRY_EVERY: Duration = Duration::from_secs(15);
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 /// Least time between two compactions of the replica.
 const MAINTAIN_EVERY: Duration = Duration::from_secs(15);
+/// Least time between two refreshes of the screens while pushes keep arriving (each reads the
+/// replica again on the window's thread).
+const SHOW_EVERY: Duration = Duration::from_secs(1);
 /// Longest the first exchange of a connection may take.
 const FIRST_ROUND: Duration = Duration::from_secs(120);
 
-/// Runs until the app closes. `nudges` are local edits and presses of retry.
+/// Runs until the app closes. `nudges` are presses of retry.
 pub(crate) async fn run(model: Signal<AppModel>, mut nudges: UnboundedReceiver<()>) {
     let home = model.peek().home.clone();
     let Ok(mut replica) = Replica::open(&crate::paths::replica_file(&home)) else {
@@ -66,7 +69,12 @@ async fn connected(
         }
     };
     let mut look = tokio::time::interval(LOOK_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut maintained = Instant::now();
+    let mut shown = Instant::now();
+    // Rounds not shown yet (pushes arriving faster than `SHOW_EVERY`), and whether there are any.
+    let mut unshown = SyncReport::default();
+    let mut deferred = false;
     loop {
         let round = tokio::select! {
             frame = session.recv_frame() => match frame {
@@ -87,24 +95,39 @@ async fn connected(
                     }
                     Err(e) => Err(e),
                 };
-                if matches!(&pushed, Ok(r) if r.docs_sent == 0) {
-                    continue;
+                match pushed {
+                    // Nothing to say and nothing waiting to be shown.
+                    Ok(r) if r.docs_sent == 0 && !deferred => continue,
+                    other => other,
                 }
-                pushed
             }
         };
-        match round {
-            Ok(report) => {
-                let compact = maintained.elapsed() >= MAINTAIN_EVERY;
-                if compact {
-                    maintained = Instant::now();
-                }
-                show(replica, model, &report, compact);
-            }
+        let report = match round {
+            Ok(report) => report,
             Err(e) => {
                 model.write().sync = SyncState::Failed(format!("{e:#}"));
                 return Some(());
             }
+        };
+        unshown.docs_changed.extend(report.docs_changed);
+        unshown.docs_sent += report.docs_sent;
+        unshown.refused.extend(report.refused);
+        if shown.elapsed() < SHOW_EVERY && unshown.refused.is_empty() {
+            deferred = true;
+            continue;
+        }
+        deferred = false;
+        let compact = maintained.elapsed() >= MAINTAIN_EVERY;
+        if compact {
+            maintained = Instant::now();
+        }
+        let report = std::mem::take(&mut unshown);
+        show(replica, model, &report, compact);
+        shown = Instant::now();
+        // A refused change is not sent again on this connection: the next one sends it again,
+        // and the bar says it was refused until then.
+        if !report.refused.is_empty() {
+            return Some(());
         }
     }
 }
@@ -125,9 +148,10 @@ fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport,
         m.sync = SyncState::Synced(at);
     }
     if !report.docs_changed.is_empty() || report.docs_sent > 0 || compact {
-        let _ = m.reload();
-    }
-    if compact {
-        let _ = m.replica.maintain();
+        // Compacting rewrites documents from what this replica holds: only once it read again
+        // what the background sync and other processes stored.
+        if m.reload().is_ok() && compact {
+            let _ = m.replica.maintain();
+        }
     }
 }

@@ -356,3 +356,42 @@ fn the_sync_bar_counts_unsent_changes_only_once_joined_to_a_server() {
         w.html()
     );
 }
+
+/// The window's count of unsent changes follows what the background sync (another `Replica` on the
+/// same file, as in the app) got the server to acknowledge, instead of what the window saw when it
+/// opened.
+#[test]
+fn the_unsent_count_drops_once_another_connection_sent_the_changes() {
+    use automerge::sync::{State, SyncDoc};
+    let mut w = Window::open(true, Some(Role::Coordinator));
+    let unsent = w.model().peek().unsent;
+    assert!(unsent > 0);
+    let home = w.model().peek().home.clone();
+    let mut syncer = Replica::open(&crate::paths::replica_file(&home)).unwrap();
+    // A server that has everything says so.
+    let ids = syncer.doc_ids().unwrap();
+    let messages: Vec<(ibasho_shared::DocId, Vec<u8>)> = ids
+        .into_iter()
+        .map(|id| {
+            let mut server = automerge::AutoCommit::load(&syncer.doc_bytes(&id).unwrap()).unwrap();
+            let message = server
+                .sync()
+                .generate_sync_message(&mut State::new())
+                .unwrap();
+            (id, message.encode())
+        })
+        .collect();
+    syncer
+        .receive_sync_messages(
+            messages
+                .iter()
+                .map(|(id, m)| (id.clone(), m.as_slice()))
+                .collect(),
+            false,
+        )
+        .unwrap();
+    assert_eq!(syncer.unsent_changes().unwrap(), 0);
+    w.with(|m| m.reload().unwrap());
+    assert_eq!(w.model().peek().unsent, 0);
+    assert!(w.html().contains("0 未送信"), "{}", w.html());
+}

@@ -229,20 +229,23 @@ impl Replica {
 
     fn sync_state(&mut self, doc_id: &DocId) -> Result<&mut State> {
         if !self.sync_states.contains_key(doc_id) {
-            let stored: Option<Vec<u8>> = self
-                .conn
-                .query_row(
-                    "SELECT state FROM sync_states WHERE doc_id = ?1",
-                    [doc_id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let state = stored
-                .and_then(|b| State::decode(&b).ok())
-                .unwrap_or_default();
+            let state = self.stored_sync_state(doc_id)?;
             self.sync_states.insert(doc_id.clone(), state);
         }
         Ok(self.sync_states.get_mut(doc_id).expect("just inserted"))
+    }
+
+    /// The sync state of `doc_id` as last stored, by this process or another one (the app's
+    /// background sync, `ibasho sync`).
+    fn stored_sync_state(&self, doc_id: &DocId) -> Result<State> {
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT state FROM sync_states WHERE doc_id = ?1")?
+            .query_row([doc_id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(stored
+            .and_then(|b| State::decode(&b).ok())
+            .unwrap_or_default())
     }
 
     /// Writes the sync states of `doc_ids` in one transaction.
@@ -538,7 +541,8 @@ impl Replica {
             if policy.access(&doc_id) != Access::Write {
                 continue;
             }
-            let shared = self.sync_state(&doc_id)?.shared_heads.clone();
+            // As stored: another process (the app's background sync) may have sent them since.
+            let shared = self.stored_sync_state(&doc_id)?.shared_heads;
             let actor = self.actor.clone();
             let doc = &mut self.loaded(&doc_id)?.doc;
             total += doc
