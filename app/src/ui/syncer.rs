@@ -57,6 +57,9 @@ async fn connected(
     let mut session = match opened {
         Ok(Ok((session, report))) => {
             show(replica, model, &report, true);
+            if !report.refused.is_empty() {
+                return Some(());
+            }
             session
         }
         Ok(Err(e)) => {
