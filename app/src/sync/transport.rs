@@ -45,6 +45,9 @@ pub struct Connection {
     heard: Instant,
     /// Whether the server was pinged since it was last heard from.
     pinged: bool,
+    /// How long a frame may take to be sent, beyond its size at `slowest_link` bytes a second.
+    send_timeout: Duration,
+    slowest_link: f64,
     sent: u64,
     received: u64,
 }
@@ -89,6 +92,8 @@ impl Connection {
             ended: false,
             heard: Instant::now(),
             pinged: false,
+            send_timeout: SEND_TIMEOUT,
+            slowest_link: SLOWEST_LINK,
             sent: 0,
             received: 0,
         })
@@ -103,7 +108,7 @@ impl Connection {
         let bytes = frame.encode();
         let len = bytes.len();
         self.sent += len as u64;
-        let deadline = SEND_TIMEOUT + Duration::from_secs_f64(len as f64 / SLOWEST_LINK);
+        let deadline = self.send_timeout + Duration::from_secs_f64(len as f64 / self.slowest_link);
         let Connection {
             ws,
             inbox,
@@ -170,11 +175,11 @@ impl Connection {
         if silent >= silence / 3 && !self.pinged {
             self.pinged = true;
             let ping = self.ws.send(Message::Ping(Vec::new().into()));
-            match tokio::time::timeout(SEND_TIMEOUT, ping).await {
+            match tokio::time::timeout(self.send_timeout, ping).await {
                 Ok(sent) => sent.context("sending to the server")?,
                 Err(_) => bail!(
                     "the server did not take a ping within {} s",
-                    SEND_TIMEOUT.as_secs()
+                    self.send_timeout.as_secs()
                 ),
             }
         }
@@ -272,5 +277,32 @@ mod tests {
         assert_eq!(received, SERVER_FRAMES);
         let uploaded = server.await.unwrap();
         assert!(uploaded > 8 * MB, "{uploaded}");
+    }
+
+    /// A server that stops reading: a frame it does not take within the deadline is an error, not
+    /// a wait without end.
+    #[tokio::test]
+    async fn a_frame_the_server_does_not_take_in_time_is_an_error() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(ws);
+        });
+        let mut conn = Connection::open(&format!("http://{addr}"), "/sync", None)
+            .await
+            .unwrap();
+        conn.send_timeout = Duration::from_secs(1);
+        conn.slowest_link = 1e9;
+        let started = Instant::now();
+        let err = conn.send(&frame(16 << 20)).await.unwrap_err();
+        assert!(err.to_string().contains("did not take a frame"), "{err:#}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        server.abort();
     }
 }
