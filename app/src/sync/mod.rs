@@ -331,12 +331,18 @@ pub async fn watch(
     silence: Duration,
     mut on_round: impl FnMut(&SyncReport),
 ) -> Result<()> {
-    let mut backoff = Duration::from_millis(500);
+    const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+    let mut backoff = FIRST_BACKOFF;
     loop {
+        let started = std::time::Instant::now();
         match watch_connection(replica, silence, &mut on_round).await {
             Ok(()) => return Ok(()),
             Err(e) if is_fatal(&e) => return Err(e),
             Err(e) => {
+                // A connection that served for a while starts the backoff over.
+                if started.elapsed() >= Duration::from_secs(60) {
+                    backoff = FIRST_BACKOFF;
+                }
                 eprintln!("sync: {e:#}; retrying in {:.1} s", backoff.as_secs_f64());
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
