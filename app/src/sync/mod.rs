@@ -234,6 +234,9 @@ pub async fn sync_once(replica: &mut Replica) -> Result<SyncReport> {
 #[derive(Debug)]
 pub struct LiveSession {
     conn: Connection,
+    /// Whether pushed frames' reports list the records they changed (a diff of every changed
+    /// document; on by default).
+    pub track_records: bool,
 }
 
 impl LiveSession {
@@ -247,7 +250,11 @@ impl LiveSession {
         if report.refused.is_empty() {
             replica.record_sync()?;
         }
-        Ok((LiveSession { conn }, report))
+        let session = LiveSession {
+            conn,
+            track_records: true,
+        };
+        Ok((session, report))
     }
 
     /// Sends what changed here since the last exchange and waits until the server answered.
@@ -286,7 +293,7 @@ impl LiveSession {
     /// stream of pushes instead of one round trip per frame.
     pub fn receive(&mut self, replica: &mut Replica, frame: Frame) -> Result<SyncReport> {
         let mut report = SyncReport {
-            track_records: true,
+            track_records: self.track_records,
             ..SyncReport::default()
         };
         handle(replica, frame, &mut report)?;

@@ -60,6 +60,9 @@ async fn connected(
             if !report.refused.is_empty() {
                 return Some(());
             }
+            // The screens re-read what changed; the records' ids are not needed.
+            let mut session = session;
+            session.track_records = false;
             session
         }
         Ok(Err(e)) => {
