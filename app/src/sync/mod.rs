@@ -341,13 +341,15 @@ pub async fn watch(
     const FIRST_BACKOFF: Duration = Duration::from_millis(500);
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let started = std::time::Instant::now();
-        match watch_connection(replica, silence, &mut on_round).await {
+        let mut served_since = None;
+        match watch_connection(replica, silence, &mut served_since, &mut on_round).await {
             Ok(()) => return Ok(()),
             Err(e) if is_fatal(&e) => return Err(e),
             Err(e) => {
                 // A connection that served for a while starts the backoff over.
-                if started.elapsed() >= Duration::from_secs(60) {
+                if served_since
+                    .is_some_and(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(60))
+                {
                     backoff = FIRST_BACKOFF;
                 }
                 eprintln!("sync: {e:#}; retrying in {:.1} s", backoff.as_secs_f64());
@@ -365,12 +367,15 @@ fn is_fatal(e: &anyhow::Error) -> bool {
         || text.contains("unknown device token")
 }
 
+/// One connection of [`watch`]; `served_since` is set once its first exchange is done.
 async fn watch_connection(
     replica: &mut Replica,
     silence: Duration,
+    served_since: &mut Option<std::time::Instant>,
     on_round: &mut impl FnMut(&SyncReport),
 ) -> Result<()> {
     let (mut session, report) = LiveSession::open(replica).await?;
+    *served_since = Some(std::time::Instant::now());
     on_round(&report);
     let mut poll = tokio::time::interval(Duration::from_millis(300));
     loop {

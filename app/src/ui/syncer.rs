@@ -111,6 +111,10 @@ async fn connected(
         let report = match round {
             Ok(report) => report,
             Err(e) => {
+                // What arrived before is stored: the screens show it even so.
+                if deferred {
+                    let _ = model.write().reload();
+                }
                 model.write().sync = SyncState::Failed(format!("{e:#}"));
                 return Some(());
             }
