@@ -395,3 +395,22 @@ fn the_unsent_count_drops_once_another_connection_sent_the_changes() {
     assert_eq!(w.model().peek().unsent, 0);
     assert!(w.html().contains("0 未送信"), "{}", w.html());
 }
+
+#[test]
+fn a_lost_connection_is_said_in_plain_words() {
+    use super::model::SyncState;
+    let mut w = Window::open(true, Some(Role::Coordinator));
+    for why in [
+        "the server went silent for 90 s",
+        "the server did not take a frame of 400000 bytes within 225 s",
+        "the server closed the connection",
+    ] {
+        w.with(|m| m.sync = SyncState::Failed(why.into()));
+        let html = w.html();
+        assert!(
+            html.contains("サーバーとの接続が切れました"),
+            "{why}: {html}"
+        );
+        assert!(!html.contains(why), "{why}");
+    }
+}

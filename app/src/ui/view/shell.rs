@@ -227,6 +227,19 @@ fn plain_words(why: &str, lang: ibasho_shared::Lang) -> String {
             "cannot reach the server (retry where there is signal)".into()
         };
     }
+    // The connection was lost on the way: the server went silent, stopped taking frames, or
+    // closed the connection (the next try connects again).
+    if why.contains("went silent")
+        || why.contains("did not take")
+        || why.contains("closed the connection")
+        || why.contains("did not answer")
+    {
+        return if ja {
+            "サーバーとの接続が切れました（自動でつなぎ直します）".into()
+        } else {
+            "the connection to the server was lost (it reconnects by itself)".into()
+        };
+    }
     if why.contains("revoked") {
         return if ja {
             "この端末は利用停止されています。コーディネーターに連絡してください".into()
