@@ -25,6 +25,9 @@ struct Outbox {
     at: Instant,
     /// False once a send failed or took too long; later sends do nothing.
     open: bool,
+    /// When a frame was last taken by the socket (a device slow to take a large one is not
+    /// silent meanwhile).
+    last_sent: Instant,
 }
 
 impl Outbox {
@@ -34,6 +37,7 @@ impl Outbox {
             backlog: 0.0,
             at: Instant::now(),
             open: true,
+            last_sent: Instant::now(),
         }
     }
 
@@ -58,6 +62,9 @@ impl Outbox {
                 false
             }
         };
+        if self.open {
+            self.last_sent = Instant::now();
+        }
         self.open
     }
 
@@ -226,7 +233,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             _ = revocation_check.tick() => {
-                let silent = heard.elapsed();
+                // Taking a frame counts as being there: on a slow link a large one takes a while,
+                // and the device's own frames wait meanwhile.
+                let silent = heard.max(outbox.last_sent).elapsed();
                 if silent >= state.limits.silence {
                     tracing::info!(device = %session.device.id, ?silent, "the device went silent; disconnected");
                     break false;

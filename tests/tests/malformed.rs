@@ -445,26 +445,11 @@ async fn changes_automerge_cannot_apply_or_save_are_refused_and_the_document_sta
     assert_eq!(shown["description"], "週末は子ども食堂");
 }
 
-/// A device that asks for everything and then stops reading (a phone whose app froze, or one that
-/// means harm) fills its socket's buffers: the server disconnects it once a frame has waited too
-/// long to be sent, instead of holding the connection, and what is queued for
-/// it, for as long as the socket stays open (a frame may take `--send-timeout-secs` plus its size at
-/// `--min-send-rate`, so a slow link is not cut off). Everyone else is served meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    // A frame may take 1 s, plus its size at 100 MB/s.
-    let server = Server::start_with(
-        &dir.path().join("server"),
-        &["--send-timeout-secs", "1", "--min-send-rate", "100000000"],
-    );
-    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
-
-    // Places with megabytes of text that does not compress (Automerge deflates long columns):
-    // characters drawn at random from the CJK block.
-    let writer = server.join(&ws_id, "coordinator", None, "書き手");
-    let csv = dir.path().join("places.csv");
+/// 200 places with megabytes of text that does not compress (Automerge deflates long columns):
+/// characters drawn at random from the CJK block. Imported and synced by a device of their own.
+fn megabytes_of_places(server: &Server, ws_id: &str, dir: &std::path::Path) {
+    let writer = server.join(ws_id, "coordinator", None, "書き手");
+    let csv = dir.join("places.csv");
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut rows = String::from("name,category,lat,lon,description\n");
     for i in 0..200 {
@@ -481,21 +466,23 @@ async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_servin
     std::fs::write(&csv, rows).unwrap();
     writer.ok(&["import", "csv", csv.to_str().unwrap()]);
     writer.sync();
+}
 
-    // The reader's socket takes in a few kilobytes at most.
+/// A device whose socket takes in a few kilobytes at most, past the welcome; and the messages
+/// saying "I have nothing" for every document it may read, which the server answers with every
+/// change of every document (Automerge starts over for a device that says it lost everything).
+async fn reader_with_a_small_buffer(server: &Server, token: &str) -> (Ws, Vec<DocMessage>) {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
     let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (mut ws, _) = tokio_tungstenite::client_async(sync_request(&server, &token), stream)
+    let (mut ws, _) = tokio_tungstenite::client_async(sync_request(server, token), stream)
         .await
         .unwrap();
     let Some(Frame::Welcome { manifest, .. }) = next(&mut ws).await else {
         panic!("no welcome")
     };
-    // "I have nothing", six times: the server answers each with every change of every
-    // document (Automerge starts over for a device that says it lost everything).
-    let nothing: Vec<DocMessage> = manifest
+    let nothing = manifest
         .iter()
         .map(|entry| DocMessage {
             doc: entry.doc.clone(),
@@ -506,6 +493,27 @@ async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_servin
                 .encode(),
         })
         .collect();
+    (ws, nothing)
+}
+
+/// A device that asks for everything and then stops reading (a phone whose app froze, or one that
+/// means harm) fills its socket's buffers: the server disconnects it once a frame has waited too
+/// long to be sent, instead of holding the connection, and what is queued for
+/// it, for as long as the socket stays open (a frame may take `--send-timeout-secs` plus its size at
+/// `--min-send-rate`, so a slow link is not cut off). Everyone else is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_stops_reading_is_disconnected_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    // A frame may take 1 s, plus its size at 100 MB/s.
+    let server = Server::start_with(
+        &dir.path().join("server"),
+        &["--send-timeout-secs", "1", "--min-send-rate", "100000000"],
+    );
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+
+    megabytes_of_places(&server, &ws_id, dir.path());
+    let (mut ws, nothing) = reader_with_a_small_buffer(&server, &token).await;
     for _ in 0..6 {
         let frame = Frame::Sync {
             docs: nothing.clone(),
@@ -564,4 +572,47 @@ async fn a_silent_device_is_disconnected_and_a_listening_one_stays() {
     assert!(!listener.is_finished());
     listener.abort();
     drop(silent);
+}
+
+/// A device on a slow link takes a large frame slowly, and sends nothing meanwhile (the server
+/// takes in its frames only between its own sends): it is not taken to have gone silent once the
+/// frame is through. Here the device pauses reading for longer than `--device-silence-secs`, then
+/// reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_slow_to_take_a_large_frame_is_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("server"),
+        &["--device-silence-secs", "2", "--send-timeout-secs", "30"],
+    );
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+    megabytes_of_places(&server, &ws_id, dir.path());
+    let (mut ws, nothing) = reader_with_a_small_buffer(&server, &token).await;
+    // One frame asking for everything six times over: one reply of megabytes, more than the
+    // sockets' buffers hold, and nothing more from the device.
+    let frame = Frame::Sync {
+        docs: std::iter::repeat_n(&nothing, 6)
+            .flatten()
+            .cloned()
+            .collect(),
+    };
+    send_raw(&mut ws, frame.encode()).await;
+    // Not reading for 5 s: the server waits to send.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    loop {
+        match next(&mut ws).await {
+            Some(Frame::SyncReply { docs }) => {
+                assert_eq!(docs.len(), nothing.len() * 6);
+                break;
+            }
+            Some(_) => {}
+            None => panic!("disconnected before the reply came through"),
+        }
+    }
+    // Reading on (which answers pings), the device stays.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(server.metric("ibasho_connections"), 1);
+    reader.abort();
 }
