@@ -234,6 +234,17 @@ mod tests {
         }
     }
 
+    /// A listening socket on loopback whose connections buffer 64 kB each way.
+    fn server_with_small_buffers() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        socket.set_send_buffer_size(64 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
     /// A server that sends more than the socket buffers hold before it reads anything, to a device
     /// sending more than they hold too: the device takes in what arrives while it sends, so both
     /// get everything instead of waiting on each other.
@@ -241,12 +252,7 @@ mod tests {
     async fn a_large_frame_is_sent_while_the_server_sends_a_lot() {
         const SERVER_FRAMES: usize = 48;
         const MB: usize = 1 << 20;
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(64 * 1024).unwrap();
-        socket.set_send_buffer_size(64 * 1024).unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(1).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = server_with_small_buffers();
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
@@ -283,11 +289,7 @@ mod tests {
     /// a wait without end.
     #[tokio::test]
     async fn a_frame_the_server_does_not_take_in_time_is_an_error() {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(64 * 1024).unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(1).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = server_with_small_buffers();
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
