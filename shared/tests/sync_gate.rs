@@ -479,15 +479,12 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
     unguarded.load_incremental(second.raw_bytes()).unwrap();
     assert!(AutoCommit::load(&unguarded.save()).is_err());
 
-    let err = offer(&mut server, &doc_id, &second).unwrap_err();
-    assert_eq!(err.code, ErrorCode::Invalid);
-    assert!(
-        err.message
-            .contains("does not build on its device's previous change"),
-        "{}",
-        err.message
+    refused(
+        &mut server,
+        &doc_id,
+        &second,
+        "does not build on its device's previous change",
     );
-    assert_eq!(server.get_heads(), before);
     assert_eq!(
         AutoCommit::load(&server.save()).unwrap().get_heads(),
         before
@@ -920,14 +917,7 @@ fn a_change_cannot_remove_another_record_through_its_predecessors() {
     unguarded.load_incremental(change.raw_bytes()).unwrap();
     assert!(unguarded.get(&places, "zzzz").unwrap().is_some());
     assert!(unguarded.get(&places, p.id.as_str()).unwrap().is_none());
-    let err = offer(&mut server, &doc_id, &change).unwrap_err();
-    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
-    assert!(
-        err.message.contains("records are kept in a map"),
-        "{}",
-        err.message
-    );
-    assert_eq!(server.get_heads(), before);
+    refused(&mut server, &doc_id, &change, "records are kept in a map");
     assert!(server.get(&places, p.id.as_str()).unwrap().is_some());
 }
 
@@ -958,6 +948,16 @@ fn offer(
         Access::Write,
         &worker(),
     )
+}
+
+/// Offers `change` as a worker and expects it refused as invalid, with `words` in the reason and
+/// the server's document as it was.
+fn refused(server: &mut AutoCommit, doc_id: &DocId, change: &automerge::Change, words: &str) {
+    let before = server.get_heads();
+    let err = offer(server, doc_id, change).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
+    assert!(err.message.contains(words), "{}", err.message);
+    assert_eq!(server.get_heads(), before);
 }
 
 /// A message carrying `chunks` as they are.
@@ -1112,7 +1112,6 @@ fn damaged_changes_are_refused_and_every_kept_document_loads_again() {
 fn a_change_numbered_before_what_it_depends_on_is_refused() {
     let (_dir, mut r, id, doc_id) = one_cafe();
     let mut server = server_copy_of(&mut r, &doc_id);
-    let before = server.get_heads();
     let mut device = server.fork();
     let place = place_in(&device, &id);
     device
@@ -1128,14 +1127,7 @@ fn a_change_numbered_before_what_it_depends_on_is_refused() {
     unguarded.load_incremental(going_back.raw_bytes()).unwrap();
     assert!(AutoCommit::load(&unguarded.save()).is_err());
 
-    let refusal = offer(&mut server, &doc_id, &going_back).unwrap_err();
-    assert_eq!(refusal.code, ErrorCode::Invalid);
-    assert!(
-        refusal.message.contains("operation numbers"),
-        "{}",
-        refusal.message
-    );
-    assert_eq!(server.get_heads(), before);
+    refused(&mut server, &doc_id, &going_back, "operation numbers");
 }
 
 /// A device that edited offline on older heads sends its edits as a chain, each on the one before:
@@ -1401,15 +1393,12 @@ fn a_removal_cannot_reach_another_fields_values_through_its_predecessors() {
     let unguarded_rec = place_in(&unguarded, &id);
     assert_eq!(unguarded.get_all(&unguarded_rec, "hours").unwrap().len(), 1);
 
-    let before = server.get_heads();
-    let err = offer(&mut server, &doc_id, &change).unwrap_err();
-    assert!(
-        err.message.contains("not encoded as Automerge encodes it"),
-        "{}",
-        err.message
+    refused(
+        &mut server,
+        &doc_id,
+        &change,
+        "not encoded as Automerge encodes it",
     );
-    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
-    assert_eq!(server.get_heads(), before);
     let rec = place_in(&server, &id);
     assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
 }

@@ -6,7 +6,7 @@ use crate::limits::RateLimiter;
 use crate::store::{self, Device};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use ibasho_shared::sync::{ErrorCode, Frame, PROTOCOL_VERSION};
+use ibasho_shared::sync::{Due, ErrorCode, Frame, Liveness, PROTOCOL_VERSION};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -53,19 +53,24 @@ impl Outbox {
             .metrics
             .bytes_out
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let timeout = self.deadline(state, bytes.len());
-        let sent = tokio::time::timeout(timeout, self.sink.send(Message::Binary(bytes.into())));
-        self.open = match sent.await {
+        let len = bytes.len();
+        self.open = self.put(state, Message::Binary(bytes.into()), len).await;
+        if self.open {
+            self.last_sent = Instant::now();
+        }
+        self.open
+    }
+
+    /// Hands `message` (`bytes` long) to the socket within its deadline; whether it went.
+    async fn put(&mut self, state: &AppState, message: Message, bytes: usize) -> bool {
+        let timeout = self.deadline(state, bytes);
+        match tokio::time::timeout(timeout, self.sink.send(message)).await {
             Ok(sent) => sent.is_ok(),
             Err(_) => {
                 tracing::info!(?timeout, "the device stopped reading; disconnected");
                 false
             }
-        };
-        if self.open {
-            self.last_sent = Instant::now();
         }
-        self.open
     }
 
     /// Adds `bytes` to the backlog, less what the slowest link allowed carried since the last
@@ -81,19 +86,15 @@ impl Outbox {
     /// Sends the close frame, unless the connection is already gone.
     async fn close(&mut self, state: &AppState) {
         if self.open {
-            let timeout = self.deadline(state, 0);
             self.open = false;
-            let _ = tokio::time::timeout(timeout, self.sink.send(Message::Close(None))).await;
+            self.put(state, Message::Close(None), 0).await;
         }
     }
 
     /// Asks the device to show it is still there.
     async fn ping(&mut self, state: &AppState) {
         if self.open {
-            let timeout = self.deadline(state, 0);
-            let sent =
-                tokio::time::timeout(timeout, self.sink.send(Message::Ping(Vec::new().into())));
-            self.open = matches!(sent.await, Ok(Ok(())));
+            self.open = self.put(state, Message::Ping(Vec::new().into()), 0).await;
         }
     }
 
@@ -144,8 +145,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
-    // When the device was last heard from, and whether it was pinged since.
-    let (mut heard, mut pinged) = (Instant::now(), false);
+    let mut liveness = Liveness::new();
     // Whether the server ended the connection with an error frame.
     let refused = loop {
         if !outbox.open {
@@ -154,7 +154,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         tokio::select! {
             incoming = stream.next() => {
                 if matches!(incoming, Some(Ok(_))) {
-                    (heard, pinged) = (Instant::now(), false);
+                    liveness.heard();
                 }
                 let bytes = match incoming {
                     Some(Ok(Message::Binary(bytes))) => bytes,
@@ -235,14 +235,14 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
             _ = revocation_check.tick() => {
                 // Taking a frame counts as being there: on a slow link a large one takes a while,
                 // and the device's own frames wait meanwhile.
-                let silent = heard.max(outbox.last_sent).elapsed();
-                if silent >= state.limits.silence {
-                    tracing::info!(device = %session.device.id, ?silent, "the device went silent; disconnected");
-                    break false;
-                }
-                if silent >= state.limits.silence / 3 && !pinged {
-                    outbox.ping(&state).await;
-                    pinged = true;
+                liveness.took(outbox.last_sent);
+                match liveness.due(state.limits.silence) {
+                    Due::Gone(silent) => {
+                        tracing::info!(device = %session.device.id, ?silent, "the device went silent; disconnected");
+                        break false;
+                    }
+                    Due::Ping => outbox.ping(&state).await,
+                    Due::Nothing => {}
                 }
                 ticks += 1;
                 if ticks.is_multiple_of(SAVE_STATES_EVERY_TICKS) {

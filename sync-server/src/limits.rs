@@ -30,9 +30,7 @@ pub struct Limits {
 impl Limits {
     /// How long a frame of `bytes` may take to be sent.
     pub fn send_deadline(&self, bytes: usize) -> Duration {
-        let carrying =
-            Duration::try_from_secs_f64(bytes as f64 / self.min_send_rate).unwrap_or(Duration::MAX);
-        self.send_timeout.saturating_add(carrying)
+        ibasho_shared::sync::send_deadline(self.send_timeout, self.min_send_rate, bytes)
     }
 }
 
@@ -43,10 +41,8 @@ impl Default for Limits {
             max_docs_per_frame: 512,
             frames_per_second: 50.0,
             burst: 200.0,
-            send_timeout: Duration::from_secs(30),
-            // 16 kbit/s: a frame of the 32 documents a device asks for at once (about 400 kB in a
-            // city at the scale of DOMAIN.md) may take over three minutes.
-            min_send_rate: 2048.0,
+            send_timeout: ibasho_shared::sync::SEND_TIMEOUT,
+            min_send_rate: ibasho_shared::sync::SLOWEST_LINK,
             silence: Duration::from_secs(90),
         }
     }
@@ -90,22 +86,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_larger_frame_may_take_longer_to_send() {
-        let limits = Limits {
-            send_timeout: Duration::from_secs(30),
-            min_send_rate: 2048.0,
-            ..Limits::default()
-        };
-        assert_eq!(limits.send_deadline(0), Duration::from_secs(30));
-        assert_eq!(limits.send_deadline(409_600), Duration::from_secs(230));
-        let slowest = Limits {
-            min_send_rate: f64::MIN_POSITIVE,
-            ..limits
-        };
-        assert_eq!(slowest.send_deadline(1), Duration::MAX, "no overflow");
-    }
 
     #[test]
     fn a_burst_is_allowed_and_then_refused() {

@@ -73,12 +73,9 @@ fn merge_file(
     match replica.merge_doc(&doc_id, &bytes) {
         Ok(changed) => Ok(Ok(changed)),
         // What the file holds: damaged, refused, or not an Automerge document at all.
-        Err(
-            e @ (Error::Damaged { .. }
-            | Error::Refused { .. }
-            | Error::Automerge(_)
-            | Error::BadDocId(_)),
-        ) => Ok(Err(e.message(lang))),
+        Err(e @ (Error::Damaged { .. } | Error::Refused { .. } | Error::Automerge(_))) => {
+            Ok(Err(e.message(lang)))
+        }
         Err(e) => Err(e).with_context(|| format!("merging {}", file.display())),
     }
 }

@@ -265,15 +265,6 @@ impl LiveSession {
         Ok(report)
     }
 
-    /// Waits for the server's next frame (a push of other devices' changes), takes it in and
-    /// answers. `Ok(None)` when the server closed the connection.
-    pub async fn next(&mut self, replica: &mut Replica) -> Result<Option<SyncReport>> {
-        match self.recv_frame().await? {
-            Some(frame) => Ok(Some(self.take(replica, frame).await?)),
-            None => Ok(None),
-        }
-    }
-
     /// Waits for the server's next frame without acting on it. Safe to cancel (e.g. in a
     /// `select!` with a timer); pass what it returns to [`LiveSession::take`].
     pub async fn recv_frame(&mut self) -> Result<Option<Frame>> {

@@ -2,10 +2,10 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
-use ibasho_shared::sync::Frame;
+use ibasho_shared::sync::{Due, Frame, Liveness, SEND_TIMEOUT, SLOWEST_LINK, send_deadline};
 use std::collections::VecDeque;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -28,11 +28,6 @@ pub fn base_url(url: &str) -> Result<String> {
     }
 }
 
-/// How long a frame may take to be sent, beyond its size at [`SLOWEST_LINK`].
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Slowest link a device may sync over, in bytes per second (as the server's `--min-send-rate`).
-const SLOWEST_LINK: f64 = 2048.0;
-
 /// An open websocket to the server.
 #[derive(Debug)]
 pub struct Connection {
@@ -42,9 +37,7 @@ pub struct Connection {
     /// Whether the server ended the stream while a frame was being sent.
     ended: bool,
     /// When anything (a frame, a ping, a pong) last came from the server.
-    heard: Instant,
-    /// Whether the server was pinged since it was last heard from.
-    pinged: bool,
+    liveness: Liveness,
     /// How long a frame may take to be sent, beyond its size at `slowest_link` bytes a second.
     send_timeout: Duration,
     slowest_link: f64,
@@ -90,8 +83,7 @@ impl Connection {
             ws,
             inbox: VecDeque::new(),
             ended: false,
-            heard: Instant::now(),
-            pinged: false,
+            liveness: Liveness::new(),
             send_timeout: SEND_TIMEOUT,
             slowest_link: SLOWEST_LINK,
             sent: 0,
@@ -108,13 +100,12 @@ impl Connection {
         let bytes = frame.encode();
         let len = bytes.len();
         self.sent += len as u64;
-        let deadline = self.send_timeout + Duration::from_secs_f64(len as f64 / self.slowest_link);
+        let deadline = send_deadline(self.send_timeout, self.slowest_link, len);
         let Connection {
             ws,
             inbox,
             ended,
-            heard,
-            pinged,
+            liveness,
             ..
         } = self;
         let sending = async {
@@ -130,7 +121,7 @@ impl Connection {
                     match ws.poll_next_unpin(cx) {
                         Poll::Ready(Some(message)) => {
                             if message.is_ok() {
-                                (*heard, *pinged) = (Instant::now(), false);
+                                liveness.heard();
                             }
                             inbox.push_back(message);
                         }
@@ -150,15 +141,18 @@ impl Connection {
         }
     }
 
-    /// The next message: kept from while a frame was being sent, or from the socket.
+    /// The next message: kept from while a frame was being sent (heard when it came), or from
+    /// the socket.
     async fn next_message(&mut self) -> Option<Result<Message, tungstenite::Error>> {
-        let message = match self.inbox.pop_front() {
-            Some(message) => Some(message),
-            None if self.ended => None,
-            None => self.ws.next().await,
-        };
+        if let Some(message) = self.inbox.pop_front() {
+            return Some(message);
+        }
+        if self.ended {
+            return None;
+        }
+        let message = self.ws.next().await;
         if matches!(message, Some(Ok(_))) {
-            (self.heard, self.pinged) = (Instant::now(), false);
+            self.liveness.heard();
         }
         message
     }
@@ -168,22 +162,20 @@ impl Connection {
     /// is taken to be gone, an error. A server that vanished (a network that dropped the
     /// connection without closing it) would otherwise leave a device waiting for pushes forever.
     pub async fn keep_alive(&mut self, silence: Duration) -> Result<()> {
-        let silent = self.heard.elapsed();
-        if silent >= silence {
-            bail!("the server went silent for {} s", silent.as_secs());
-        }
-        if silent >= silence / 3 && !self.pinged {
-            self.pinged = true;
-            let ping = self.ws.send(Message::Ping(Vec::new().into()));
-            match tokio::time::timeout(self.send_timeout, ping).await {
-                Ok(sent) => sent.context("sending to the server")?,
-                Err(_) => bail!(
-                    "the server did not take a ping within {} s",
-                    self.send_timeout.as_secs()
-                ),
+        match self.liveness.due(silence) {
+            Due::Gone(silent) => bail!("the server went silent for {} s", silent.as_secs()),
+            Due::Ping => {
+                let ping = self.ws.send(Message::Ping(Vec::new().into()));
+                match tokio::time::timeout(self.send_timeout, ping).await {
+                    Ok(sent) => sent.context("sending to the server"),
+                    Err(_) => bail!(
+                        "the server did not take a ping within {} s",
+                        self.send_timeout.as_secs()
+                    ),
+                }
             }
+            Due::Nothing => Ok(()),
         }
-        Ok(())
     }
 
     /// The next frame, or `None` when the server closed the connection.
@@ -224,6 +216,7 @@ impl Connection {
 mod tests {
     use super::*;
     use ibasho_shared::sync::DocMessage;
+    use std::time::Instant;
 
     fn frame(bytes: usize) -> Frame {
         Frame::Sync {

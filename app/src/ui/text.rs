@@ -52,6 +52,18 @@ pub(crate) const SYNCED_AT: Text = t("同期済み", "Synced at");
 pub(crate) const UNSENT: Text = t("未送信", "unsent");
 pub(crate) const RETRY: Text = t("再試行", "Retry");
 pub(crate) const SYNC_FAILED: Text = t("同期できませんでした", "Could not sync");
+pub(crate) const CANNOT_REACH: Text = t(
+    "サーバーにつながりません（電波のある所で再試行してください）",
+    "cannot reach the server (retry where there is signal)",
+);
+pub(crate) const CONNECTION_LOST: Text = t(
+    "サーバーとの接続が切れました（自動でつなぎ直します）",
+    "the connection to the server was lost (it reconnects by itself)",
+);
+pub(crate) const REVOKED: Text = t(
+    "この端末は利用停止されています。コーディネーターに連絡してください",
+    "this device was revoked; contact your coordinator",
+);
 pub(crate) const JOIN: Text = t("ワークスペースに参加", "Join a workspace");
 pub(crate) const SERVER_URL: Text = t("サーバーのURL", "Server URL");
 pub(crate) const INVITE: Text = t("招待コード", "Invite code");

@@ -311,15 +311,20 @@ fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     }
 }
 
-/// An object of a document by its operation id (`None`: the root).
+/// An object of a document (not the root) by the id of the operation that made it.
 type ObjOp = (u64, automerge::ActorId);
 
-/// The operation id of `id`.
+/// The operation id of `id` (`None`: the root).
 fn obj_op(id: &automerge::ObjId) -> Option<ObjOp> {
     match id {
         automerge::ObjId::Id(counter, actor, _) => Some((*counter, actor.clone())),
         automerge::ObjId::Root => None,
     }
+}
+
+/// The object made by operation `obj`, as Automerge's reading API names it.
+fn obj_id((counter, actor): &ObjOp) -> automerge::ObjId {
+    automerge::ObjId::Id(*counter, actor.clone(), usize::MAX)
 }
 
 /// The map at `key` of the document's root.
@@ -333,8 +338,7 @@ fn root_map(doc: &AutoCommit, key: &str) -> Option<ObjOp> {
 /// The key `obj` has in the map `map` (`None`: it is not in that map). Found for objects that do
 /// not show too (a losing value).
 fn key_in(doc: &AutoCommit, obj: &ObjOp, map: &ObjOp) -> Option<String> {
-    let id = automerge::ObjId::Id(obj.0, obj.1.clone(), usize::MAX);
-    let parent = doc.parents(&id).ok()?.next()?;
+    let parent = doc.parents(obj_id(obj)).ok()?.next()?;
     match parent.prop {
         Prop::Map(key) if obj_op(&parent.obj).as_ref() == Some(map) => Some(key),
         _ => None,
@@ -360,9 +364,7 @@ fn removes_losing_values(
     key: &str,
     op: &automerge::legacy::Op,
 ) -> bool {
-    let id = obj.map_or(automerge::ROOT, |(counter, actor)| {
-        automerge::ObjId::Id(*counter, actor.clone(), usize::MAX)
-    });
+    let id = obj.map_or(automerge::ROOT, obj_id);
     matches!(op.action, automerge::legacy::OpType::Delete)
         && doc.get(&id, key).ok().flatten().is_some()
 }

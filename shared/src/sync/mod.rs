@@ -42,6 +42,7 @@ pub mod accept;
 mod access;
 mod fault;
 mod frame;
+mod liveness;
 pub mod push;
 pub mod receive;
 
@@ -49,3 +50,4 @@ pub use accept::{Outcome, Rejection, Sender};
 pub use access::{Access, AccessPolicy, Role};
 pub use fault::Fault;
 pub use frame::{DocMessage, ErrorCode, Frame, FrameError, ManifestEntry, PROTOCOL_VERSION};
+pub use liveness::{Due, Liveness, SEND_TIMEOUT, SLOWEST_LINK, send_deadline};

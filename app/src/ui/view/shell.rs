@@ -216,38 +216,28 @@ fn SyncBar() -> Element {
 
 /// Turns transport errors into words a person understands.
 fn plain_words(why: &str, lang: ibasho_shared::Lang) -> String {
-    let ja = lang == ibasho_shared::Lang::Ja;
-    if why.contains("cannot reach")
-        || why.contains("Connection refused")
-        || why.contains("no answer")
-    {
-        return if ja {
-            "サーバーにつながりません（電波のある所で再試行してください）".into()
-        } else {
-            "cannot reach the server (retry where there is signal)".into()
-        };
-    }
-    // The connection was lost on the way: the server went silent, stopped taking frames, or
-    // closed the connection (the next try connects again).
-    if why.contains("went silent")
-        || why.contains("did not take")
-        || why.contains("closed the connection")
-        || why.contains("did not answer")
-    {
-        return if ja {
-            "サーバーとの接続が切れました（自動でつなぎ直します）".into()
-        } else {
-            "the connection to the server was lost (it reconnects by itself)".into()
-        };
-    }
-    if why.contains("revoked") {
-        return if ja {
-            "この端末は利用停止されています。コーディネーターに連絡してください".into()
-        } else {
-            "this device was revoked; contact your coordinator".into()
-        };
-    }
-    why.to_string()
+    const PLAIN: [(&[&str], ibasho_shared::i18n::Text); 3] = [
+        (
+            &["cannot reach", "Connection refused", "no answer"],
+            t::CANNOT_REACH,
+        ),
+        // Lost on the way: the server went silent, stopped taking frames, or closed the
+        // connection (the next try connects again).
+        (
+            &[
+                "went silent",
+                "did not take",
+                "closed the connection",
+                "did not answer",
+            ],
+            t::CONNECTION_LOST,
+        ),
+        (&["revoked"], t::REVOKED),
+    ];
+    PLAIN
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|n| why.contains(n)))
+        .map_or_else(|| why.to_string(), |(_, words)| words.get(lang).to_string())
 }
 
 #[component]
