@@ -616,3 +616,27 @@ async fn a_device_slow_to_take_a_large_frame_is_not_silent() {
     assert_eq!(server.metric("ibasho_connections"), 1);
     reader.abort();
 }
+
+/// Limits given on the command line that are not positive are refused before the server starts,
+/// naming the flag.
+#[test]
+fn limits_that_are_not_positive_are_refused_naming_the_flag() {
+    for (flag, value) in [
+        ("--send-timeout-secs", "0"),
+        ("--device-silence-secs", "0"),
+        ("--min-send-rate", "0"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(ibasho_tests::bin("ibasho-sync-server"))
+            .arg("--data")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", flag, value])
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {value} was taken");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains("positive"), "{err}");
+        assert!(out.stdout.is_empty(), "the server never listened");
+    }
+}
