@@ -35,13 +35,18 @@ pub struct LeanDevice {
 
 impl LeanDevice {
     /// Connects with a joined device's binding and syncs `docs` until they hold what the server has.
-    pub async fn connect(binding: &ServerBinding, person: &str, docs: &[DocId]) -> Result<Self> {
+    /// Its changes are by `actor`, the one its replica joined with (the server takes no other's).
+    pub async fn connect(
+        binding: &ServerBinding,
+        actor: automerge::ActorId,
+        person: &str,
+        docs: &[DocId],
+    ) -> Result<Self> {
         let mut conn = Connection::open(&binding.url, "/sync", Some(&binding.token)).await?;
         match conn.recv(Duration::from_secs(30)).await? {
             Frame::Welcome { .. } => {}
             other => bail!("unexpected first frame: {other:?}"),
         }
-        let actor = automerge::ActorId::random();
         let docs = docs
             .iter()
             .map(|id| {

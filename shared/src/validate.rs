@@ -61,6 +61,11 @@ pub enum Reason {
     UnknownRecord(String),
     /// A field the record does not have, or one that cannot be set this way.
     UnknownField(String),
+    /// A control character (an ANSI escape, a bidi override, a line break in a one-line field):
+    /// text that would rewrite a terminal or reverse what a person reads.
+    ControlCharacter(char),
+    /// Not an id as ibasho makes them (32 lowercase hex digits).
+    BadId(String),
 }
 
 /// A refused field: which one and why.
@@ -135,6 +140,17 @@ impl ValidationError {
             (Lang::En, Reason::UnknownRecord(id)) => format!("no such record: {id}"),
             (Lang::Ja, Reason::UnknownField(f)) => format!("この方法では変更できない項目です: {f}"),
             (Lang::En, Reason::UnknownField(f)) => format!("cannot be set this way: {f}"),
+            (Lang::Ja, Reason::ControlCharacter(c)) => {
+                format!("制御文字（U+{:04X}）は使えません", u32::from(*c))
+            }
+            (Lang::En, Reason::ControlCharacter(c)) => {
+                format!(
+                    "must not contain control characters (U+{:04X})",
+                    u32::from(*c)
+                )
+            }
+            (Lang::Ja, Reason::BadId(id)) => format!("IDの形式ではありません: {id:?}"),
+            (Lang::En, Reason::BadId(id)) => format!("is not an id: {id:?}"),
         };
         match lang {
             Lang::Ja => format!("{label}: {why}"),
@@ -162,12 +178,37 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Check {
     optional_text(field, value, max)
 }
 
-/// An optional text no longer than `max` characters.
+/// An optional text no longer than `max` characters, without control characters. Long texts
+/// (up to [`MAX_TEXT_CHARS`]) may hold line breaks and tabs; shorter ones are one line.
 pub fn optional_text(field: &str, value: &str, max: usize) -> Check {
     if value.chars().count() > max {
         return Err(ValidationError::new(field, Reason::TooLong { max }));
     }
-    Ok(())
+    plain_text(field, value, max >= MAX_TEXT_CHARS)
+}
+
+/// The first character of `value` that text may not hold: C0 and C1 control characters (ANSI
+/// escapes start with one), DEL, and the bidi overrides and isolates that make text read in
+/// another order than it is stored. Line breaks and tabs are allowed in `multiline` text.
+pub fn control_character(value: &str, multiline: bool) -> Option<char> {
+    value.chars().find(|&c| {
+        let allowed = multiline && matches!(c, '\n' | '\t' | '\r');
+        !allowed
+            && (c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    })
+}
+
+/// Text without the characters [`control_character`] finds.
+pub fn plain_text(field: &str, value: &str, multiline: bool) -> Check {
+    match control_character(value, multiline) {
+        Some(c) => Err(ValidationError::new(field, Reason::ControlCharacter(c))),
+        None => Ok(()),
+    }
+}
+
+/// Whether `id` is a record id as [`crate::domain::new_id`] makes them: 32 lowercase hex digits.
+pub fn is_record_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Latitude and longitude in range and not (0,0).

@@ -137,6 +137,10 @@ fn shift_jis_import_reports_every_bad_row_and_imports_nothing_unless_told() {
         })
         .unwrap();
     assert_eq!(found[0].place.targets, vec!["poverty", "children_youth"]);
+    assert_eq!(
+        found[0].place.address, "座間市緑ケ丘1-2 （2階）",
+        "one line"
+    );
 }
 
 #[test]

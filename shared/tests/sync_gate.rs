@@ -23,6 +23,11 @@ fn push_raw(
 ) -> Result<Vec<Rejection>, Rejection> {
     let (mut server_state, mut device_state) = (State::new(), State::new());
     let mut dropped = Vec::new();
+    // An honest device: every change it holds was made by it.
+    let sender = &authoring(
+        sender.clone(),
+        device.get_changes(&[]).iter().map(|c| c.raw_bytes()),
+    );
     for _ in 0..10 {
         let Some(m) = device.sync().generate_sync_message(&mut device_state) else {
             break;
@@ -50,6 +55,7 @@ fn worker() -> Sender {
     Sender {
         role: Role::Worker,
         device: "dev-worker".into(),
+        actors: Vec::new(),
     }
 }
 
@@ -57,7 +63,27 @@ fn member(device: &str) -> Sender {
     Sender {
         role: Role::Member,
         device: device.into(),
+        actors: Vec::new(),
     }
+}
+
+/// `sender` as the device that made the changes in `chunks` (those that are single changes): the
+/// server bound their actors to it. Tests of other rules offer changes as their own author would.
+fn authoring<'a>(mut sender: Sender, chunks: impl IntoIterator<Item = &'a [u8]>) -> Sender {
+    for chunk in chunks {
+        if let Ok(change) = automerge::Change::from_bytes(chunk.to_vec())
+            && !sender.actors.contains(change.actor_id())
+        {
+            sender.actors.push(change.actor_id().clone());
+        }
+    }
+    sender
+}
+
+/// [`authoring`] for the changes an encoded sync message carries.
+fn author_of(sender: Sender, message: &[u8]) -> Sender {
+    let message = automerge::sync::Message::decode(message).unwrap();
+    authoring(sender, message.changes.iter())
 }
 
 fn server_copy_of(replica: &mut ibasho_shared::Replica, doc_id: &DocId) -> AutoCommit {
@@ -527,9 +553,9 @@ fn a_change_that_does_not_build_on_its_devices_previous_one_is_refused() {
         &mut server,
         &doc_id,
         &mut State::new(),
-        &carrying(both),
+        &carrying(both.clone()),
         Access::Write,
-        &worker(),
+        &authoring(worker(), both.iter().map(Vec::as_slice)),
     )
     .unwrap_err();
     assert!(
@@ -634,13 +660,17 @@ fn a_change_sent_without_the_one_before_it_is_asked_for_again_then_merged() {
                 .to_vec();
             m.changes = bytes.into();
         }
+        let encoded = m.encode();
         let outcome = accept::receive(
             server,
             &doc_id,
             server_state,
-            &m.encode(),
+            &encoded,
             Access::Write,
-            &worker(),
+            &Sender {
+                actors: vec![device.get_actor().clone()],
+                ..worker()
+            },
         )
         .unwrap();
         if let Some(reply) = accept::reply(server, server_state, &outcome.need) {
@@ -946,7 +976,7 @@ fn offer(
         &mut State::new(),
         &carrying(vec![change.raw_bytes().to_vec()]),
         Access::Write,
-        &worker(),
+        &authoring(worker(), [change.raw_bytes()]),
     )
 }
 
@@ -1052,7 +1082,7 @@ fn damaged_changes_are_refused_and_every_kept_document_loads_again() {
                 &mut state,
                 &message,
                 Access::Write,
-                &worker(),
+                &author_of(worker(), &message),
             ) {
                 Err(refusal) => {
                     assert_eq!(doc.save(), original, "refused: {}", refusal.message);
@@ -1166,7 +1196,7 @@ fn a_chain_of_offline_edits_on_older_heads_is_kept() {
         &mut State::new(),
         &carrying(changes.iter().map(|c| c.raw_bytes().to_vec()).collect()),
         Access::Write,
-        &worker(),
+        &authoring(worker(), changes.iter().map(|c| c.raw_bytes())),
     )
     .unwrap();
     assert!(outcome.changed);
@@ -1193,6 +1223,7 @@ fn concurrent_team_renames_are_kept_and_only_plain_names_are() {
     let coordinator = Sender {
         role: Role::Coordinator,
         device: "dev-coordinator".into(),
+        actors: Vec::new(),
     };
     let mut server = genesis(&DocId::Workspace, automerge::ActorId::random());
     write_workspace(&mut server, "ws-1", "座間市PF", 1).unwrap();
@@ -1401,4 +1432,230 @@ fn a_removal_cannot_reach_another_fields_values_through_its_predecessors() {
     );
     let rec = place_in(&server, &id);
     assert_eq!(server.get_all(&rec, "hours").unwrap().len(), 2);
+}
+
+/// A member who takes a worker's actor id and its next sequence number is refused: the server
+/// does not have that change, and the actor is not the member's. The worker's own change under
+/// that number is then taken as usual, so its sync goes on. A change of the worker's that the
+/// server already has may still be relayed by anyone.
+#[test]
+fn a_change_under_another_devices_actor_is_refused_and_that_devices_sync_goes_on() {
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let worker_actor = automerge::ActorId::random();
+    let honest_worker = Sender {
+        actors: vec![worker_actor.clone()],
+        ..worker()
+    };
+    let hostile_member = Sender {
+        actors: vec![automerge::ActorId::random()],
+        ..member("dev-member")
+    };
+    // The worker's first edit reaches the server.
+    let mut phone = server.fork();
+    phone.set_actor(worker_actor.clone());
+    phone
+        .put(&place_in(&phone, &id), "contact", "046-000-0001")
+        .unwrap();
+    phone.commit();
+    let first = phone.get_last_local_change().unwrap().clone();
+    accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![first.raw_bytes().to_vec()]),
+        Access::Write,
+        &honest_worker,
+    )
+    .unwrap();
+    // The member forges the worker's next change.
+    let mut forger = server.fork();
+    forger.set_actor(worker_actor.clone());
+    forger
+        .put(&place_in(&forger, &id), "contact", "偽の連絡先")
+        .unwrap();
+    forger.commit();
+    let forged = forger.get_last_local_change().unwrap().clone();
+    assert_eq!(forged.seq(), first.seq() + 1, "the worker's next number");
+    let before = server.get_heads();
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![forged.raw_bytes().to_vec()]),
+        Access::Write,
+        &hostile_member,
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{}", err.message);
+    assert!(err.message.contains("another device"), "{}", err.message);
+    assert_eq!(server.get_heads(), before, "nothing of it was kept");
+    // The worker's own next change, under the same number, is taken.
+    phone
+        .put(&place_in(&phone, &id), "contact", "046-000-0002")
+        .unwrap();
+    phone.commit();
+    let second = phone.get_last_local_change().unwrap().clone();
+    assert_eq!(second.seq(), forged.seq());
+    let outcome = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![second.raw_bytes().to_vec()]),
+        Access::Write,
+        &honest_worker,
+    )
+    .unwrap();
+    assert!(outcome.changed);
+    // Relaying what the server has is no new claim.
+    let relayed = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &carrying(vec![first.raw_bytes().to_vec()]),
+        Access::Write,
+        &hostile_member,
+    )
+    .unwrap();
+    assert!(!relayed.changed);
+    let place =
+        ibasho_shared::doc::read_record(&server, ibasho_shared::RecordKind::Place, &id).unwrap();
+    assert_eq!(
+        place.get("contact"),
+        Some(&ibasho_shared::domain::FieldValue::Str(
+            "046-000-0002".into()
+        ))
+    );
+}
+
+/// A change dated days ahead of the server's clock claims a time that has not come: refused,
+/// naming the device's clock. One made now is taken.
+#[test]
+fn a_change_dated_in_the_future_is_refused() {
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    let mut device = server.fork();
+    device
+        .put(&place_in(&device, &id), "contact", "046-000-0003")
+        .unwrap();
+    let in_two_days = chrono::Utc::now().timestamp() + 2 * 24 * 60 * 60;
+    device.commit_with(automerge::transaction::CommitOptions::default().with_time(in_two_days));
+    let change = device.get_last_local_change().unwrap().clone();
+    refused(&mut server, &doc_id, &change, "ahead of the server's clock");
+
+    let mut device = server.fork();
+    device
+        .put(&place_in(&device, &id), "contact", "046-000-0003")
+        .unwrap();
+    device.commit_with(
+        automerge::transaction::CommitOptions::default().with_time(chrono::Utc::now().timestamp()),
+    );
+    let change = device.get_last_local_change().unwrap().clone();
+    assert!(offer(&mut server, &doc_id, &change).unwrap().changed);
+}
+
+/// A record lives where its id says: a copy of an existing place written under its id into another
+/// shard is refused (a coordinator's index would point at the copy), and so is a record whose id is
+/// not one devices make (empty, long, or of another form).
+#[test]
+fn a_record_lives_where_its_id_says_and_ids_have_one_form() {
+    use ibasho_shared::doc::write_fields;
+    use ibasho_shared::{Place, Record, RecordKind};
+    let (_dir, r, id, doc_id) = one_cafe();
+    let elsewhere = DocId::Places(match doc_id {
+        DocId::Places(n) => (n + 1) % ibasho_shared::doc::PLACE_SHARDS,
+        _ => unreachable!(),
+    });
+    let mut copy = Place::new("喫茶ランドリー（偽）", "cafe", 35.5, 139.4);
+    copy.id = id.clone();
+    let mut server = genesis(&elsewhere, automerge::ActorId::random());
+    let mut device = server.fork();
+    write_fields(&mut device, RecordKind::Place, &id, &copy.to_fields()).unwrap();
+    device.commit();
+    let change = device.get_last_local_change().unwrap().clone();
+    refused(
+        &mut server,
+        &elsewhere,
+        &change,
+        &format!("belongs in {doc_id}"),
+    );
+
+    for bad in [
+        "",
+        "x1",
+        &"a".repeat(33),
+        &id.to_uppercase(),
+        "../places/00",
+    ] {
+        let mut device = server.fork();
+        write_fields(&mut device, RecordKind::Place, bad, &copy.to_fields()).unwrap();
+        device.commit();
+        let change = device.get_last_local_change().unwrap().clone();
+        let before = server.get_heads();
+        let err = offer(&mut server, &elsewhere, &change).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{bad:?}: {}", err.message);
+        assert!(
+            err.message.contains("is not an id"),
+            "{bad:?}: {}",
+            err.message
+        );
+        assert_eq!(server.get_heads(), before);
+    }
+    // Under its own id in its own shard, the same fields are taken.
+    let fresh = Place::new("喫茶ランドリー二号店", "cafe", 35.5, 139.4);
+    let home = DocId::for_place(&fresh.id);
+    let mut server = genesis(&home, automerge::ActorId::random());
+    let mut device = server.fork();
+    write_fields(
+        &mut device,
+        RecordKind::Place,
+        &fresh.id,
+        &fresh.to_fields(),
+    )
+    .unwrap();
+    device.commit();
+    let change = device.get_last_local_change().unwrap().clone();
+    assert!(offer(&mut server, &home, &change).unwrap().changed);
+    drop(r);
+}
+
+/// Text is text: an ANSI escape, a bidi override or a line break in a one-line field is refused in
+/// any field, also in those the app fills in itself; a line break in a long text is kept.
+#[test]
+fn control_characters_are_refused_in_every_field() {
+    let (_dir, mut r, id, doc_id) = one_cafe();
+    let mut server = server_copy_of(&mut r, &doc_id);
+    for (field, value) in [
+        ("description", "\u{1b}[2J\u{1b}[31m消えた画面"),
+        ("name", "喫茶\u{202e}ーリドンラ"),
+        ("name", "喫茶\nランドリー"),
+        ("contact", "046\u{7}"),
+        ("added_by", "\u{1b}]0;title\u{7}"),
+        ("description", "\u{9b}31m"),
+    ] {
+        let mut device = server.fork();
+        device.put(&place_in(&device, &id), field, value).unwrap();
+        device.commit();
+        let change = device.get_last_local_change().unwrap().clone();
+        let before = server.get_heads();
+        let err = offer(&mut server, &doc_id, &change).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{field}: {}", err.message);
+        assert!(
+            err.message.contains("control characters"),
+            "{field}: {}",
+            err.message
+        );
+        assert_eq!(server.get_heads(), before);
+    }
+    let mut device = server.fork();
+    device
+        .put(
+            &place_in(&device, &id),
+            "description",
+            "月曜は休み\n\t火曜から営業",
+        )
+        .unwrap();
+    device.commit();
+    let change = device.get_last_local_change().unwrap().clone();
+    assert!(offer(&mut server, &doc_id, &change).unwrap().changed);
 }

@@ -49,7 +49,11 @@ pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result
     Ok(id)
 }
 
-/// Parses a duration such as `30m`, `12h`, `7d` (a bare number is seconds).
+/// The longest an invite may stay valid: an unused invite is a key left lying about.
+pub const MAX_INVITE_LIFE: chrono::Duration = chrono::Duration::days(365);
+
+/// Parses a duration such as `30m`, `12h`, `7d` (a bare number is seconds), at most
+/// [`MAX_INVITE_LIFE`].
 pub fn parse_duration(text: &str) -> Result<chrono::Duration> {
     let text = text.trim();
     let (number, unit) = text.split_at(
@@ -60,16 +64,22 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration> {
         .parse()
         .with_context(|| format!("--expires: {text:?} is not a duration like 30m, 12h or 7d"))?;
     let d = match unit {
-        "" | "s" => chrono::Duration::seconds(n),
-        "m" => chrono::Duration::minutes(n),
-        "h" => chrono::Duration::hours(n),
-        "d" => chrono::Duration::days(n),
+        "" | "s" => chrono::Duration::try_seconds(n),
+        "m" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
         other => bail!("--expires: unknown unit {other:?} (use s, m, h or d)"),
     };
     if n <= 0 {
         bail!("--expires: must be in the future");
     }
-    Ok(d)
+    match d {
+        Some(d) if d <= MAX_INVITE_LIFE => Ok(d),
+        _ => bail!(
+            "--expires: {text:?} is longer than an invite may stay valid ({} days)",
+            MAX_INVITE_LIFE.num_days()
+        ),
+    }
 }
 
 /// Creates a single-use invite; returns the token (the store keeps only its hash).
@@ -120,5 +130,7 @@ pub fn backup(conn: &Connection, out: &Path) -> Result<()> {
     }
     conn.execute("VACUUM INTO ?1", [out.to_string_lossy()])
         .with_context(|| format!("writing the backup to {}", out.display()))?;
+    ibasho_shared::store::make_private(out)
+        .with_context(|| format!("making {} readable by its owner only", out.display()))?;
     Ok(())
 }

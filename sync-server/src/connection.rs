@@ -302,6 +302,7 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
             version,
             invite,
             person,
+            actor,
         }) if version == PROTOCOL_VERSION => {
             if person.trim().is_empty() || person.chars().count() > 120 {
                 Frame::error(
@@ -314,7 +315,7 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
                 let redeemed = state
                     .hub
                     .with_store(|conn| {
-                        store::redeem_invite(conn, invite.trim(), person.trim(), now)
+                        store::redeem_invite(conn, invite.trim(), person.trim(), &actor, now)
                     })
                     .map_err(|e| e.to_string());
                 if redeemed.is_ok() {

@@ -185,6 +185,7 @@ impl Session {
         Sender {
             role: self.device.role,
             device: self.device.id.clone(),
+            actors: self.device.actors.clone(),
         }
     }
 }
@@ -432,6 +433,7 @@ impl Hub {
                     continue;
                 }
             };
+            forget_unknown_heads(&mut slot.doc, state);
             let mut need = Vec::new();
             match slot.receive(&doc_id, state, &message, access, &sender) {
                 Ok(outcome) => {
@@ -451,6 +453,10 @@ impl Hub {
                         if let Err(e) = inner.persist(&ws, &doc_id) {
                             tracing::error!(doc = %doc, error = %e, "storing accepted changes failed");
                             inner.docs.remove(&store::doc_key(&ws, &doc));
+                            // What the state says the device and the server share is no longer
+                            // true: start over, so that the device sends these changes again.
+                            session.states.insert(doc_id.clone(), State::new());
+                            session.unsaved.insert(doc_id.clone());
                             handled.errors.push(Frame::error(
                                 ErrorCode::Internal,
                                 Some(&doc),
@@ -473,6 +479,8 @@ impl Hub {
                     if unsound {
                         // The gate could not put the document back: read it again from the store.
                         inner.docs.remove(&store::doc_key(&ws, &doc));
+                        session.states.insert(doc_id.clone(), State::new());
+                        session.unsaved.insert(doc_id.clone());
                         continue;
                     }
                 }
@@ -527,7 +535,10 @@ impl Hub {
             }
             state.set_read_only(session.policy.access(doc_id) == Access::Read);
             if let Ok(slot) = inner.slot(&ws, doc_id)
-                && !accept::nothing_to_say(&mut slot.doc, state)
+                && {
+                    forget_unknown_heads(&mut slot.doc, state);
+                    !accept::nothing_to_say(&mut slot.doc, state)
+                }
                 && let Some(message) = slot.push_message(state)
             {
                 out.push(DocMessage {
@@ -605,6 +616,17 @@ fn carries_changes(message: &[u8]) -> bool {
     automerge::sync::Message::decode(message)
         .map(|m| !m.changes.is_empty())
         .unwrap_or(true)
+}
+
+/// A sync state naming changes the document does not hold (stored before a failed write, or
+/// before the store was restored from a backup) would have the server tell the device it has them,
+/// and the device would never send them: such a state starts over, and the exchange finds what
+/// each side lacks.
+fn forget_unknown_heads(doc: &mut AutoCommit, state: &mut State) {
+    let mut known = |h: &ChangeHash| doc.get_change_meta_by_hash(h).is_some();
+    if !state.shared_heads.iter().all(&mut known) || !state.last_sent_heads.iter().all(&mut known) {
+        *state = State::new();
+    }
 }
 
 fn load_state<'a>(
@@ -869,6 +891,7 @@ mod tests {
         let sender = ibasho_shared::sync::Sender {
             role: ibasho_shared::sync::Role::Coordinator,
             device: "d".into(),
+            actors: Vec::new(),
         };
         let mut server = AutoCommit::new();
         server.put(automerge::ROOT, "a", 1).unwrap();
@@ -941,6 +964,7 @@ mod tests {
         use ibasho_shared::{Place, Record, RecordKind, doc};
         let dir = tempfile::tempdir().unwrap();
         let hub = Hub::new(store::open(dir.path()).unwrap(), 16).unwrap();
+        let actor = ActorId::random();
         let device = Device {
             id: "device".into(),
             workspace: "ws".into(),
@@ -948,10 +972,11 @@ mod tests {
             team: None,
             person: "p".into(),
             revoked_at: None,
+            actors: vec![actor.clone()],
         };
         let (mut session, _events) = hub.connect(device);
         let id = DocId::Places(0);
-        let mut local = doc::genesis(&id, ActorId::random());
+        let mut local = doc::genesis(&id, actor);
         let mut sent: Vec<Vec<u8>> = Vec::new();
         for i in 0..4 {
             let place = Place::new(&format!("喫茶 {i}"), "cafe", 35.45, 139.39);

@@ -59,6 +59,10 @@ enum Command {
         /// hand-offs between them; 1 serves everything on one thread (file syncs run on their own).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Largest the store may grow, in megabytes (none by default). Beyond it the server
+        /// refuses to store changes, as on a full disk, and devices keep them until there is room.
+        #[arg(long)]
+        max_store_mb: Option<u64>,
     },
     /// Workspaces.
     #[command(subcommand)]
@@ -151,7 +155,12 @@ fn main() -> Result<()> {
             idle_secs,
             max_docs,
             threads,
+            max_store_mb,
         } => {
+            if let Some(mb) = max_store_mb {
+                store::limit_size(&conn, mb.saturating_mul(1024 * 1024))
+                    .context("--max-store-mb")?;
+            }
             let seconds = |flag: &str, value: f64| {
                 Duration::try_from_secs_f64(value)
                     .ok()

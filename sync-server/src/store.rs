@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS devices (
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS device_actors (
+    actor  BLOB NOT NULL,
+    device TEXT NOT NULL REFERENCES devices (id),
+    PRIMARY KEY (actor, device)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS doc_heads (
     key       TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -67,6 +72,8 @@ pub struct Device {
     pub person: String,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// The Automerge actors bound to it at join: the only ones whose new changes it may send.
+    pub actors: Vec<automerge::ActorId>,
 }
 
 /// Why an invite was refused.
@@ -81,6 +88,12 @@ pub enum InviteError {
     /// Past its expiry.
     #[error("this invite has expired")]
     Expired,
+    /// The actor id offered is not one (16 bytes, not the documents' first change's).
+    #[error("the device's actor id is not valid")]
+    BadActor,
+    /// The actor id offered belongs to another device that is not revoked.
+    #[error("the device's actor id belongs to another device")]
+    ActorTaken,
 }
 
 /// The key a document is stored under: `{workspace}:{doc}`.
@@ -120,14 +133,30 @@ pub fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
             Some(format!("{}: {e}", data_dir.display())),
         )
     })?;
-    let conn = Connection::open(data_dir.join("server.sqlite3"))?;
+    let path = data_dir.join("server.sqlite3");
+    let conn = Connection::open(&path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    ibasho_shared::store::make_private(&path).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(14),
+            Some(format!("{}: {e}", path.display())),
+        )
+    })?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(ibasho_shared::store::schema::DOC_TABLES)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
+}
+
+/// Refuses to let the store grow past `bytes` on this connection (SQLite's `max_page_count`):
+/// writes beyond fail as they would on a full disk.
+pub fn limit_size(conn: &Connection, bytes: u64) -> rusqlite::Result<()> {
+    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = (bytes / page.max(1) as u64).clamp(1, i64::MAX as u64) as i64;
+    conn.pragma_update(None, "max_page_count", pages)?;
+    Ok(())
 }
 
 /// Whether a workspace exists.
@@ -172,8 +201,12 @@ pub fn redeem_invite(
     conn: &mut Connection,
     secret: &str,
     person: &str,
+    actor: &[u8],
     now: i64,
 ) -> rusqlite::Result<Result<(Device, String), InviteError>> {
+    if actor.len() != 16 || actor == ibasho_shared::doc::GENESIS_ACTOR.as_slice() {
+        return Ok(Err(InviteError::BadActor));
+    }
     let tx = conn.transaction()?;
     let row: Option<InviteRow> = tx
         .query_row(
@@ -191,6 +224,17 @@ pub fn redeem_invite(
     if now >= expires_at {
         return Ok(Err(InviteError::Expired));
     }
+    // A replica that joins again after its device was revoked keeps its actor; one still bound to
+    // a device in use cannot be taken by another.
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM device_actors a JOIN devices d ON d.id = a.device
+         WHERE a.actor = ?1 AND d.revoked_at IS NULL)",
+        [actor],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Ok(Err(InviteError::ActorTaken));
+    }
     tx.execute(
         "UPDATE invites SET used_at = ?1 WHERE token_hash = ?2",
         params![now, hash_secret(secret)],
@@ -203,10 +247,15 @@ pub fn redeem_invite(
         team,
         person: person.to_string(),
         revoked_at: None,
+        actors: vec![automerge::ActorId::from(actor)],
     };
     tx.execute(
         "INSERT INTO devices (id, workspace, role, team, person, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![device.id, device.workspace, role, device.team, device.person, hash_secret(&token), chrono::Utc::now().to_rfc3339()],
+    )?;
+    tx.execute(
+        "INSERT INTO device_actors (actor, device) VALUES (?1, ?2)",
+        params![actor, device.id],
     )?;
     tx.commit()?;
     Ok(Ok((device, token)))
@@ -220,17 +269,34 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         team: r.get(3)?,
         person: r.get(4)?,
         revoked_at: r.get(5)?,
+        actors: Vec::new(),
     })
 }
 
-/// The device holding this token.
+/// The actors bound to a device.
+pub fn device_actors(conn: &Connection, device: &str) -> rusqlite::Result<Vec<automerge::ActorId>> {
+    let mut stmt = conn.prepare_cached("SELECT actor FROM device_actors WHERE device = ?1")?;
+    stmt.query_map([device], |r| {
+        Ok(automerge::ActorId::from(r.get::<_, Vec<u8>>(0)?))
+    })?
+    .collect()
+}
+
+/// The device holding this token, with its actors.
 pub fn device_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Device>> {
-    conn.query_row(
-        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE token_hash = ?1",
-        [hash_secret(token)],
-        device_from_row,
-    )
-    .optional()
+    let device = conn
+        .query_row(
+            "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE token_hash = ?1",
+            [hash_secret(token)],
+            device_from_row,
+        )
+        .optional()?;
+    device
+        .map(|mut d| {
+            d.actors = device_actors(conn, &d.id)?;
+            Ok(d)
+        })
+        .transpose()
 }
 
 /// The device with this id.

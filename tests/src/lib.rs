@@ -116,8 +116,13 @@ impl Server {
 
     /// Starts it again on the same port and data.
     pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// Starts it again on the same port and data, with `serve` flags.
+    pub fn restart_with(&mut self, flags: &[&str]) {
         self.kill9();
-        let again = Self::start_on(&self.data, &self.addr.clone(), &[]);
+        let again = Self::start_on(&self.data, &self.addr.clone(), flags);
         *self = again;
     }
 

@@ -16,19 +16,27 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn join(server: &Server, invite: &str) -> String {
+    join_as(server, invite).await.0
+}
+
+/// Joins with a new actor id; returns the token and the actor, the only one whose new changes
+/// the server takes from this device.
+async fn join_as(server: &Server, invite: &str) -> (String, automerge::ActorId) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/join", server.addr))
         .await
         .unwrap();
+    let actor = automerge::ActorId::random();
     let frame = Frame::Join {
         version: PROTOCOL_VERSION,
         invite: invite.into(),
         person: "検査".into(),
+        actor: actor.to_bytes().to_vec(),
     };
     ws.send(Message::Binary(frame.encode().into()))
         .await
         .unwrap();
     match next(&mut ws).await {
-        Some(Frame::Joined { token, .. }) => token,
+        Some(Frame::Joined { token, .. }) => (token, actor),
         other => panic!("join failed: {other:?}"),
     }
 }
@@ -152,7 +160,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     let other_ws = server.admin(&["workspace", "create", "--name", "よその市PF"]);
     let other_team = server.team(&other_ws, "よそのチーム");
     let invite = server.invite(&ws_id, "coordinator", None);
-    let token = join(&server, &invite).await;
+    let (token, actor) = join_as(&server, &invite).await;
     let honest = server.join(&ws_id, "member", None, "正直者");
 
     // Random bytes.
@@ -232,11 +240,14 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     );
 
     // Changes that fail validation: a place at latitude 999, through the real sync exchange.
-    let doc_id = DocId::Places(0);
-    let mut doc = ibasho_shared::doc::genesis(&doc_id, automerge::ActorId::random());
+    let forged_id = (0..)
+        .map(|i| format!("{i:032x}"))
+        .find(|id| DocId::for_place(id) == DocId::Places(0))
+        .unwrap();
+    let mut doc = ibasho_shared::doc::genesis(&DocId::Places(0), actor.clone());
     let places = doc.get(ROOT, "places").unwrap().unwrap().1;
     let rec = doc
-        .put_object(&places, "forged-place", ObjType::Map)
+        .put_object(&places, forged_id.as_str(), ObjType::Map)
         .unwrap();
     for (k, v) in [
         ("name", "ありえない場所"),
@@ -252,7 +263,7 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
     let (code, message) = push(&mut ws, "places/00", &mut doc).await;
     assert_eq!(code, ErrorCode::Invalid);
     assert!(
-        message.contains("forged-place") && message.contains("latitude"),
+        message.contains(&forged_id) && message.contains("latitude"),
         "{message}"
     );
     assert_eq!(
@@ -290,6 +301,184 @@ async fn hostile_frames_get_errors_and_the_server_keeps_serving() {
         vec![honest_place],
         "the honest place arrived and the forged one did not"
     );
+}
+
+/// A member who takes a worker's actor id and next sequence number (both visible in every place it
+/// edited) is refused: the server binds each device's actor at join and takes new changes only
+/// from it. Before, the forged change was stored and the worker's next sync failed with "duplicate
+/// seq" on every retry, so a visit it logged never arrived. Now the worker's edits and visit reach
+/// the coordinator, and the forged text reaches no one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_write_as_a_worker_and_the_workers_sync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.team(&ws_id, "北部チーム");
+    let worker = server.join(&ws_id, "worker", Some(&team), "ワーカー");
+    let coordinator = server.join(&ws_id, "coordinator", None, "調整役");
+    let place = worker.add_place("喫茶ランドリー");
+    worker.sync();
+
+    let token = join(&server, &server.invite(&ws_id, "member", None)).await;
+    let mut ws = connect(&server, &token).await;
+    let doc_id = DocId::for_place(&place).to_string();
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, &doc_id, &mut doc).await;
+    let genesis = ibasho_shared::doc::GENESIS_ACTOR;
+    let worker_actor = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.actor_id().clone())
+        .find(|a| a.to_bytes() != genesis.as_slice())
+        .expect("the worker's change");
+    doc.set_actor(worker_actor);
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = doc.get(&places, place.as_str()).unwrap().unwrap().1;
+    doc.put(&rec, "description", "なりすましの説明").unwrap();
+    doc.commit();
+    let accepted_before = server.metric("ibasho_changes_accepted_total ");
+    let (code, message) = push(&mut ws, &doc_id, &mut doc).await;
+    assert_eq!(code, ErrorCode::Forbidden, "{message}");
+    assert!(message.contains("another device"), "{message}");
+    assert_eq!(
+        server.metric("ibasho_changes_accepted_total "),
+        accepted_before,
+        "nothing was stored"
+    );
+
+    // The worker goes on: an edit under the number the member tried to take, and a visit.
+    worker.ok(&["place", "set", &place, "description", "週末は子ども食堂"]);
+    worker.ok(&[
+        "visit", "add", "--place", &place, "--kind", "visit", "--people", "2",
+    ]);
+    worker.sync();
+    assert_eq!(
+        worker.json(&["status", "--json"])["unsent_changes"],
+        0,
+        "everything the worker made reached the server"
+    );
+    coordinator.sync();
+    let shown = coordinator.json(&["place", "show", &place, "--json"]);
+    assert_eq!(shown["description"], "週末は子ども食堂");
+    let visits = coordinator.json(&["visit", "list", "--json"]);
+    assert_eq!(visits.as_array().unwrap().len(), 1, "{visits}");
+    assert!(!ibasho_tests::contains(
+        &coordinator.replica_bytes(),
+        "なりすましの説明".as_bytes()
+    ));
+}
+
+/// A sync message whose hashes are not sorted, naming heads the server does not have, made
+/// Automerge panic inside the server and left a sync state that failed on every later sync. It is
+/// refused as not a sync message before Automerge sees it, the connection goes on, and the same
+/// device's next honest exchange and everyone else's sync work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_unsorted_hashes_is_refused_and_the_device_syncs_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let honest = server.join(&ws_id, "member", None, "正直者");
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+    let mut ws = connect(&server, &token).await;
+    let unsorted = vec![
+        automerge::ChangeHash([0xff; 32]),
+        automerge::ChangeHash([0x01; 32]),
+    ];
+    for (heads, need) in [
+        (unsorted.clone(), Vec::new()),
+        (Vec::new(), unsorted.clone()),
+        (vec![automerge::ChangeHash([0xff; 32]); 2], Vec::new()),
+    ] {
+        let message = SyncMessage {
+            heads,
+            need,
+            have: vec![automerge::sync::Have::default()],
+            changes: automerge::sync::ChunkList::empty(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        send_raw(&mut ws, sync_frame("places/00", message.encode())).await;
+        match next(&mut ws).await {
+            Some(Frame::Error { code, message, .. }) => {
+                assert_eq!(code, ErrorCode::BadFrame, "{message}");
+                assert!(message.contains("not sorted"), "{message}");
+            }
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+        assert!(matches!(next(&mut ws).await, Some(Frame::SyncReply { .. })));
+    }
+    // The same connection's honest exchange goes on.
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, "places/00", &mut doc).await;
+    drop(ws);
+    // And a new one, after the server saved this device's states.
+    let mut ws = connect(&server, &token).await;
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, "places/00", &mut doc).await;
+    let place = honest.add_place("喫茶ランドリー");
+    honest.sync();
+    let other = server.join(&ws_id, "member", None, "後から来た人");
+    assert_eq!(
+        other.json(&["place", "show", &place, "--json"])["name"],
+        "喫茶ランドリー"
+    );
+}
+
+/// The store is full (here: `--max-store-mb`, which fails writes as a full disk does): the server
+/// refuses to store a device's changes, and the device keeps them. Once there is room again (the
+/// server restarted without the bound), the device's next sync brings every change, once, with
+/// no state to delete by hand.
+#[test]
+fn after_a_full_store_every_change_arrives_once_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(&dir.path().join("server"), &["--max-store-mb", "1"]);
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let writer = server.join(&ws_id, "coordinator", None, "書き手");
+    let reader = server.join(&ws_id, "coordinator", None, "読み手");
+    write_places_csv(&dir.path().join("places.csv"));
+    writer.ok(&[
+        "import",
+        "csv",
+        dir.path().join("places.csv").to_str().unwrap(),
+    ]);
+    let refused = writer.run(&["sync"]);
+    assert!(!refused.status.success(), "the server had no room");
+    assert!(
+        writer.json(&["status", "--json"])["unsent_changes"].as_u64() > Some(0),
+        "the device keeps what was not stored"
+    );
+
+    server.restart();
+    writer.sync();
+    assert_eq!(writer.json(&["status", "--json"])["unsent_changes"], 0);
+    reader.sync();
+    let places = reader.json(&["place", "list", "--json"]);
+    assert_eq!(places.as_array().unwrap().len(), 200);
+    // Once: a second round moves nothing new.
+    let again = writer.json(&["sync", "--json"]);
+    assert_eq!(
+        again["docs_changed"].as_array().map(Vec::len),
+        Some(0),
+        "{again}"
+    );
+}
+
+/// 200 places with about 2 MB of text that does not compress.
+fn write_places_csv(path: &std::path::Path) {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rows = String::from("name,category,lat,lon,description\n");
+    for i in 0..200 {
+        let description: String = (0..4000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from_u32(0x4e00 + (seed % 20_000) as u32).unwrap()
+            })
+            .collect();
+        rows.push_str(&format!("喫茶{i},cafe,35.{i:04},139.40,{description}\n"));
+    }
+    std::fs::write(path, rows).unwrap();
 }
 
 /// A device's `Answer` is replied to only when the server has something to say; a `Sync` always
@@ -450,20 +639,7 @@ async fn changes_automerge_cannot_apply_or_save_are_refused_and_the_document_sta
 fn megabytes_of_places(server: &Server, ws_id: &str, dir: &std::path::Path) {
     let writer = server.join(ws_id, "coordinator", None, "書き手");
     let csv = dir.join("places.csv");
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut rows = String::from("name,category,lat,lon,description\n");
-    for i in 0..200 {
-        let description: String = (0..4000)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                char::from_u32(0x4e00 + (seed % 20_000) as u32).unwrap()
-            })
-            .collect();
-        rows.push_str(&format!("喫茶{i},cafe,35.{i:04},139.40,{description}\n"));
-    }
-    std::fs::write(&csv, rows).unwrap();
+    write_places_csv(&csv);
     writer.ok(&["import", "csv", csv.to_str().unwrap()]);
     writer.sync();
 }
@@ -639,4 +815,49 @@ fn limits_that_are_not_positive_are_refused_naming_the_flag() {
         assert!(err.contains(flag) && err.contains("positive"), "{err}");
         assert!(out.stdout.is_empty(), "the server never listened");
     }
+}
+
+/// An invite valid for thousands of years panicked the admin command; it is refused naming the
+/// flag and the longest an invite may last, and nothing is created.
+#[test]
+fn an_invite_that_never_expires_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let ws_id = ibasho_tests::admin(&data, &["workspace", "create", "--name", "座間市PF"]);
+    for expires in ["99999999999999d", "400d", "99999999999999999999999s"] {
+        let out = std::process::Command::new(ibasho_tests::bin("ibasho-sync-server"))
+            .arg("--data")
+            .arg(&data)
+            .args([
+                "invite",
+                "--workspace",
+                &ws_id,
+                "--role",
+                "member",
+                "--expires",
+                expires,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{expires}: {stderr}");
+        assert!(stderr.contains("--expires"), "{expires}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{expires}: {stderr}");
+        assert!(out.stdout.is_empty(), "no invite was printed");
+    }
+    assert!(
+        !ibasho_tests::admin(
+            &data,
+            &[
+                "invite",
+                "--workspace",
+                &ws_id,
+                "--role",
+                "member",
+                "--expires",
+                "365d"
+            ]
+        )
+        .is_empty()
+    );
 }

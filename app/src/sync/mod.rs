@@ -57,6 +57,7 @@ pub async fn join(
         version: PROTOCOL_VERSION,
         invite: invite.trim().to_string(),
         person: person.to_string(),
+        actor: hex::decode(replica.device_id())?,
     })
     .await?;
     match conn.recv(REPLY_TIMEOUT).await? {

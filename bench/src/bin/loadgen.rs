@@ -157,7 +157,8 @@ async fn run(args: Args) -> Result<()> {
             team: team.clone(),
             month: Visit::new(team, "visit", now_jst()).month(),
         };
-        let device = LeanDevice::connect(&binding, &person, &[visits, home.clone()])
+        let actor = automerge::ActorId::from(hex::decode(replica.device_id())?);
+        let device = LeanDevice::connect(&binding, actor, &person, &[visits, home.clone()])
             .await
             .with_context(|| format!("device {i} syncing its documents"))?;
         let places = device.record_ids(&home, RecordKind::Place);

@@ -25,6 +25,7 @@ async fn raw_join(server: &Server, invite: &str) -> Result<String> {
         version: PROTOCOL_VERSION,
         invite: invite.into(),
         person: "idle".into(),
+        actor: automerge::ActorId::random().to_bytes().to_vec(),
     };
     ws.send(Message::Binary(frame.encode().into())).await?;
     while let Some(msg) = ws.next().await {

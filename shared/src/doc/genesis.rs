@@ -11,7 +11,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
 
 /// The actor of genesis changes.
-const GENESIS_ACTOR: [u8; 16] = *b"ibasho-genesis-1";
+pub const GENESIS_ACTOR: [u8; 16] = *b"ibasho-genesis-1";
 
 /// The root maps a document of this id starts with.
 fn root_maps(doc_id: &DocId) -> &'static [&'static str] {

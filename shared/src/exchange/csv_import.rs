@@ -203,7 +203,16 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>,
                 "listing_consent",
                 "hours_checked_at",
             ] {
-                let value = get(field);
+                let mut value = get(field);
+                // A spreadsheet cell broken over lines (Alt+Enter) in a one-line field keeps its
+                // words, on one line.
+                if field != "description" && value.contains(['\n', '\r']) {
+                    value = value
+                        .split(['\r', '\n'])
+                        .filter(|l| !l.trim().is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                }
                 if columns.contains_key(field) && !(field == "status" && value.trim().is_empty()) {
                     place.set_text(field, &value)?;
                 }

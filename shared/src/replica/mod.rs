@@ -100,6 +100,12 @@ impl Replica {
             })?;
         }
         let conn = Connection::open(path)?;
+        if path != Path::new(":memory:") {
+            crate::store::make_private(path).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
         schema::prepare(&conn)?;
         let actor = match meta_get(&conn, META_ACTOR)? {
             Some(hex) => ActorId::from(decode_hex(&hex).unwrap_or_default()),

@@ -201,7 +201,8 @@ impl Replica {
                 )?;
             }
         }
-        self.conn.execute("DELETE FROM sync_states", [])?;
+        self.conn
+            .execute_batch("DELETE FROM sync_states; DELETE FROM server_heads;")?;
         self.sync_states.clear();
         Ok(report)
     }
@@ -214,6 +215,7 @@ impl Replica {
         tx.execute("DELETE FROM doc_snapshots WHERE doc_id = ?1", [&key])?;
         tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [&key])?;
         tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&key])?;
+        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [&key])?;
         tx.commit()?;
         self.docs.remove(doc_id);
         self.sync_states.remove(doc_id);
@@ -248,6 +250,20 @@ impl Replica {
             .unwrap_or_default())
     }
 
+    /// The heads the server last said it has for `doc_id`, as stored.
+    fn stored_server_heads(&self, doc_id: &DocId) -> Result<Vec<ChangeHash>> {
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT heads FROM server_heads WHERE doc_id = ?1")?
+            .query_row([doc_id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(stored
+            .unwrap_or_default()
+            .chunks_exact(32)
+            .map(|c| ChangeHash(c.try_into().expect("32 bytes")))
+            .collect())
+    }
+
     /// Writes the sync states of `doc_ids` in one transaction.
     fn save_sync_states(&mut self, doc_ids: &[DocId]) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -256,9 +272,16 @@ impl Replica {
                 "INSERT INTO sync_states (doc_id, state) VALUES (?1, ?2)
                  ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state",
             )?;
+            let mut heads = tx.prepare_cached(
+                "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
+                 ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
+            )?;
             for doc_id in doc_ids {
                 if let Some(state) = self.sync_states.get(doc_id) {
                     stmt.execute(params![doc_id.to_string(), state.encode()])?;
+                    if let Some(theirs) = &state.their_heads {
+                        heads.execute(params![doc_id.to_string(), encode_hashes(theirs)])?;
+                    }
                 }
             }
         }
@@ -334,7 +357,7 @@ impl Replica {
             for (doc_id, bytes) in messages {
                 let message = Message::decode(bytes)
                     .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
-                crate::sync::receive::sound_bloom_filters(&message)
+                crate::sync::receive::sound_message(&message)
                     .map_err(|e| Error::Protocol(format!("{doc_id}: {e}")))?;
                 decoded.push((doc_id, message));
             }
@@ -492,6 +515,12 @@ impl Replica {
             };
             listed.insert(doc_id.clone());
             let theirs = hashes(&entry.heads);
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
+                     ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
+                )?
+                .execute(params![doc_id.to_string(), encode_hashes(&theirs)])?;
             self.server_heads.insert(doc_id.clone(), theirs.clone());
             let mut local = self.doc_heads(&doc_id)?;
             local.sort();
@@ -542,11 +571,17 @@ impl Replica {
                 continue;
             }
             // As stored: another process (the app's background sync) may have sent them since.
-            let shared = self.stored_sync_state(&doc_id)?.shared_heads;
+            // What the server said it has counts too: a state saved before the server restarted
+            // can lag behind what it acknowledged since.
+            let mut known = self.stored_sync_state(&doc_id)?.shared_heads;
+            known.extend(self.stored_server_heads(&doc_id)?);
             let actor = self.actor.clone();
             let doc = &mut self.loaded(&doc_id)?.doc;
+            known.retain(|h| doc.get_change_meta_by_hash(h).is_some());
+            known.sort();
+            known.dedup();
             total += doc
-                .get_changes_meta(&shared)
+                .get_changes_meta(&known)
                 .iter()
                 .filter(|c| *c.actor == actor)
                 .count();
@@ -564,4 +599,9 @@ impl Replica {
     pub fn last_sync(&self) -> Result<Option<String>> {
         Ok(meta_get(&self.conn, META_LAST_SYNC)?)
     }
+}
+
+/// Hashes stored one after the other, 32 bytes each.
+fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.0).collect()
 }

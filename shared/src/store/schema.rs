@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS sync_states (
     state  BLOB NOT NULL
 );
 
+-- The heads the server last said it has, per document (from its manifest and its messages):
+-- what this device's unsent changes are counted against.
+CREATE TABLE IF NOT EXISTS server_heads (
+    doc_id TEXT PRIMARY KEY,
+    heads  BLOB NOT NULL
+);
+
 -- Device-only: never part of a document, never synced.
 CREATE TABLE IF NOT EXISTS private_notes (
     visit_id   TEXT PRIMARY KEY,

@@ -3,7 +3,7 @@
 use super::access::{Access, Role};
 use super::fault::Fault;
 use super::frame::ErrorCode;
-use super::receive::{receive_message, sound_bloom_filters};
+use super::receive::{receive_message, sound_message};
 use crate::doc::{self, DocId};
 use crate::domain::{Org, Place, Record, RecordKind, Visit};
 use crate::hours::now_jst;
@@ -29,13 +29,18 @@ impl Rejection {
     }
 }
 
-/// What the device sending the message is.
+/// What the device sending the message is, as the server knows it (never as the message claims).
 #[derive(Debug, Clone)]
 pub struct Sender {
     /// Its role.
     pub role: Role,
     /// Its device id (a member may change only organization entries it owns).
     pub device: String,
+    /// The Automerge actors bound to the device when it joined: every change the server does not
+    /// have yet must be by one of them. Changes of other devices that the server already has are
+    /// not new, and pass (a device may relay them); ones it lacks are refused, so that no device
+    /// can take another's next sequence number and block its sync.
+    pub actors: Vec<automerge::ActorId>,
 }
 
 /// What receiving a message did.
@@ -78,7 +83,7 @@ pub fn receive(
             format!("{doc_id}: not a sync message: {e}"),
         )
     })?;
-    sound_bloom_filters(&message).map_err(|e| {
+    sound_message(&message).map_err(|e| {
         Rejection::new(
             ErrorCode::BadFrame,
             format!("{doc_id}: not a sync message: {e}"),
@@ -438,6 +443,7 @@ fn check(
     let Some(kind) = doc_id.record_kind() else {
         check_workspace(&patches).map_err(invalid)?;
         let changes = doc::storable::check(doc, before)?;
+        check_authors(&changes, owner)?;
         return check_workspace_operations(doc, &changes).map_err(invalid);
     };
     let allowed_fields = allowed_fields(kind);
@@ -491,6 +497,7 @@ fn check(
         }
     }
     let changes = doc::storable::check(doc, before)?;
+    check_authors(&changes, owner)?;
     let fork: &AutoCommit = doc;
     // The patches show what the changes did that shows; their operations, everything they did:
     // a value that loses to one set concurrently, or anything inside an object that does not
@@ -513,6 +520,9 @@ fn check(
                 "record {id} was removed (delete with a tombstone instead)"
             ))
         })?;
+        if old().is_none() {
+            where_its_id_says(kind, id, doc_id)?;
+        }
         // Each concurrent value of a field must be valid too, not only the one shown.
         for (field, values) in doc::field_values(fork, kind, id) {
             for value in values {
@@ -560,13 +570,68 @@ fn check(
                 }
             }
         };
-        if let Err(error) = result
+        if let Err(error) = result.and_then(|()| plain_fields(&new))
             && must_stay_valid()
         {
             return Err(Fault::Record {
                 id: id.clone(),
                 error,
             });
+        }
+    }
+    Ok(())
+}
+
+/// How far ahead of the server's clock a change's time may be: phones' clocks drift, but a change
+/// dated further ahead claims a time that has not come.
+pub const MAX_CLOCK_AHEAD_SECS: i64 = 24 * 60 * 60;
+
+/// Every new change is by an actor bound to the sending device (when it is known: a file carried
+/// between devices cannot say who sent it), and not dated in the future.
+fn check_authors(changes: &[automerge::Change], sender: Option<&Sender>) -> Result<(), Fault> {
+    let now = chrono::Utc::now().timestamp();
+    for change in changes {
+        if change.timestamp() > now.saturating_add(MAX_CLOCK_AHEAD_SECS) {
+            return Err(Fault::FutureTime {
+                at: change.timestamp(),
+            });
+        }
+        if let Some(sender) = sender
+            && !sender.actors.contains(change.actor_id())
+        {
+            return Err(Fault::NotOwnChange {
+                actor: change.actor_id().to_hex_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A record new to the document has an id as devices make them, and a place lives in the shard its
+/// id hashes to: a copy under an existing place's id elsewhere would be taken for that place.
+fn where_its_id_says(kind: RecordKind, id: &str, doc_id: &DocId) -> Result<(), Fault> {
+    use crate::validate::{Reason, ValidationError, is_record_id};
+    if !is_record_id(id) {
+        return Err(Fault::Record {
+            id: id.chars().take(40).collect(),
+            error: ValidationError::new("id", Reason::BadId(id.chars().take(40).collect())),
+        });
+    }
+    if kind == RecordKind::Place && DocId::for_place(id) != *doc_id {
+        return Err(Fault::Shape(format!(
+            "record {id}: a place belongs in {}, not {doc_id}",
+            DocId::for_place(id)
+        )));
+    }
+    Ok(())
+}
+
+/// Every text of a record is free of control characters (also the fields the app fills in itself,
+/// which no rule of the record's kind reads).
+fn plain_fields(fields: &crate::domain::FieldMap) -> Result<(), crate::validate::ValidationError> {
+    for (field, value) in fields {
+        if let crate::domain::FieldValue::Str(text) = value {
+            crate::validate::plain_text(field, text, true)?;
         }
     }
     Ok(())
@@ -584,6 +649,7 @@ fn validate_fields(
         RecordKind::Org => Org::from_fields(id, fields).validate(now),
         RecordKind::Visit => Visit::from_fields(id, fields).validate(now),
     }
+    .and_then(|()| plain_fields(fields))
 }
 
 /// The workspace's own fields.

@@ -29,6 +29,17 @@ pub enum Fault {
         /// The organization's record.
         id: String,
     },
+    /// A change the server does not have is by another device's actor: a device sends only its
+    /// own changes (others' it may relay once their own device sent them).
+    NotOwnChange {
+        /// The actor the change names (hex).
+        actor: String,
+    },
+    /// A change is dated further ahead of the server's clock than drift explains.
+    FutureTime {
+        /// Its time (seconds since 1970, UTC).
+        at: i64,
+    },
 }
 
 impl Fault {
@@ -50,13 +61,29 @@ impl Fault {
             (Fault::NotOwner { id }, Lang::Ja) => {
                 format!("記録 {id}: 会員が変更できるのは自分の団体の項目だけです")
             }
+            (Fault::NotOwnChange { actor }, Lang::En) => format!(
+                "a change by another device ({}) that the server does not have: a device sends only its own changes",
+                short(actor)
+            ),
+            (Fault::NotOwnChange { actor }, Lang::Ja) => format!(
+                "サーバーにない他の端末（{}）の変更です。端末が送れるのは自分の変更だけです",
+                short(actor)
+            ),
+            (Fault::FutureTime { at }, Lang::En) => format!(
+                "a change is dated {} (UTC), ahead of the server's clock: check this device's date and time",
+                utc(*at)
+            ),
+            (Fault::FutureTime { at }, Lang::Ja) => format!(
+                "変更の日時 {}（UTC）がサーバーの時計より先です。端末の日付と時刻を確かめてください",
+                utc(*at)
+            ),
         }
     }
 
     /// The refusal the server sends for changes to `doc_id` with this fault.
     pub fn rejection(&self, doc_id: &DocId) -> Rejection {
         let code = match self {
-            Fault::NotOwner { .. } => ErrorCode::Forbidden,
+            Fault::NotOwner { .. } | Fault::NotOwnChange { .. } => ErrorCode::Forbidden,
             _ => ErrorCode::Invalid,
         };
         Rejection {
@@ -64,6 +91,19 @@ impl Fault {
             message: format!("{doc_id}: {}", self.message(Lang::En)),
         }
     }
+}
+
+/// An actor id shortened as history shows devices.
+fn short(actor: &str) -> &str {
+    actor.get(..12).unwrap_or(actor)
+}
+
+/// A change's time for people.
+fn utc(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(
+        || at.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+    )
 }
 
 impl std::fmt::Display for Fault {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the frame format; both ends refuse another.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// One document's Automerge sync message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,10 @@ pub enum Frame {
         invite: String,
         /// The person's display name.
         person: String,
+        /// The replica's Automerge actor id (16 bytes): bound to the new device, the only actor
+        /// whose new changes the server takes from it.
+        #[serde(with = "serde_bytes")]
+        actor: Vec<u8>,
     },
     /// Server → client on `/join`: the device's credentials.
     Joined {

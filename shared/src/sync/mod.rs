@@ -23,7 +23,9 @@
 //! let place = device.add_place(Place::new("喫茶ランドリー", "laundry_cafe", 35.4889, 139.4075)).unwrap();
 //! let doc_id = DocId::for_place(&place.id);
 //! let mut server_doc = ibasho_shared::doc::genesis(&doc_id, automerge::ActorId::random());
-//! let (mut server_state, sender) = (State::new(), Sender { role: Role::Worker, device: "d1".into() });
+//! // The server bound the device's actor to it when it joined.
+//! let actors = vec![automerge::ActorId::from(hex::decode(device.device_id()).unwrap())];
+//! let (mut server_state, sender) = (State::new(), Sender { role: Role::Worker, device: "d1".into(), actors });
 //! let policy = AccessPolicy { role: Role::Worker, team: None };
 //!
 //! // Messages flow until neither side has anything to say.

@@ -97,6 +97,39 @@ pub fn receive_message(
 /// Most probes a Bloom filter from a peer may ask for (Automerge uses 7).
 const MAX_BLOOM_PROBES: u64 = 64;
 
+/// Most hashes a message may name in each of its lists (heads, changes needed, and the last sync
+/// of each Bloom filter). A document's heads are as many as the changes made concurrently at its
+/// tip, a handful; a list far longer only costs the receiver work.
+pub const MAX_HASHES: usize = 1024;
+
+/// Whether a peer's message is one Automerge could have built, checked before Automerge sees it:
+/// its lists of hashes sorted without repeats (Automerge asserts it, and would otherwise keep the
+/// disorder in the sync state, whose saving then fails on every later sync), none of them too long,
+/// and its Bloom filters usable ([`sound_bloom_filters`]).
+pub fn sound_message(message: &Message) -> Result<(), String> {
+    let lists = [("heads", &message.heads), ("need", &message.need)]
+        .into_iter()
+        .chain(message.have.iter().map(|h| ("have", &h.last_sync)));
+    for (name, hashes) in lists {
+        if hashes.len() > MAX_HASHES {
+            return Err(format!(
+                "{} hashes in `{name}` (at most {MAX_HASHES})",
+                hashes.len()
+            ));
+        }
+        if !hashes.windows(2).all(|w| w[0] < w[1]) {
+            return Err(format!("the hashes in `{name}` are not sorted"));
+        }
+    }
+    if message.have.len() > MAX_HASHES {
+        return Err(format!(
+            "{} Bloom filters (at most {MAX_HASHES})",
+            message.have.len()
+        ));
+    }
+    sound_bloom_filters(message)
+}
+
 /// Whether the Bloom filters a peer sent (what it has, `Message::have`) can be used: Automerge
 /// checks each of our changes against them when it next builds a message for the peer, and
 /// divides by the number of bits (zero when the filter says it has entries but no bits per entry)
