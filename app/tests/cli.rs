@@ -535,3 +535,89 @@ fn importing_files_refuses_changes_the_server_would_refuse_and_reads_the_rest() 
     let place = suzuki.json(&["place", "show", &id, "--json"]);
     assert_eq!(place["description"], "週末は子ども食堂");
 }
+
+/// Text is text: a name with an ANSI escape or a bidi override is refused, naming the field and
+/// the character, and the refusal itself writes no raw control character to the terminal.
+#[test]
+fn control_characters_are_refused_and_never_reach_the_terminal() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    for name in [
+        "\u{1b}[2J\u{1b}[31m喫茶",
+        "喫茶\u{202e}ーリドンラ",
+        "喫茶\nランドリー",
+    ] {
+        let err = ibasho.fails(&[
+            "place",
+            "add",
+            "--name",
+            name,
+            "--category",
+            "cafe",
+            "--lat",
+            "35.48",
+            "--lon",
+            "139.40",
+        ]);
+        assert!(err.contains("名称") && err.contains("制御文字"), "{err}");
+        assert!(
+            !err.chars().any(|c| c == '\u{1b}' || c == '\u{202e}'),
+            "{err:?}"
+        );
+    }
+    let list = ibasho.json(&["place", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 0, "nothing was added");
+    // A long text keeps its line breaks.
+    let id = ibasho.ok(&[
+        "place",
+        "add",
+        "--name",
+        "喫茶ランドリー",
+        "--category",
+        "cafe",
+        "--lat",
+        "35.48",
+        "--lon",
+        "139.40",
+        "--description",
+        "月曜は休み\n火曜から営業",
+    ]);
+    let shown = ibasho.json(&["place", "show", id.trim(), "--json"]);
+    assert_eq!(shown["description"], "月曜は休み\n火曜から営業");
+}
+
+/// `ibasho place list | head -1`: the reader goes away after one line; the program ends without a
+/// panic.
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let ibasho = Ibasho::new();
+    ibasho.ok(&["demo", "--places", "2000"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ibasho"))
+        .arg("--home")
+        .arg(ibasho.home.path())
+        .args(["place", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+}

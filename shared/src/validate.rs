@@ -191,11 +191,13 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Check {
 /// escapes start with one), DEL, and the bidi overrides and isolates that make text read in
 /// another order than it is stored. Line breaks and tabs are allowed in `multiline` text.
 pub fn control_character(value: &str, multiline: bool) -> Option<char> {
-    value.chars().find(|&c| {
-        let allowed = multiline && matches!(c, '\n' | '\t' | '\r');
-        !allowed
-            && (c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-    })
+    value.chars().find(|&c| is_control_character(c, multiline))
+}
+
+/// Whether text may not hold `c` (see [`control_character`]).
+pub fn is_control_character(c: char, multiline: bool) -> bool {
+    let allowed = multiline && matches!(c, '\n' | '\t' | '\r');
+    !allowed && (c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
 }
 
 /// Text without the characters [`control_character`] finds.

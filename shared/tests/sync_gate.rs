@@ -1659,3 +1659,60 @@ fn control_characters_are_refused_in_every_field() {
     let change = device.get_last_local_change().unwrap().clone();
     assert!(offer(&mut server, &doc_id, &change).unwrap().changed);
 }
+
+/// One message may create only so many records and hold only so many operations, by role: 40,000
+/// places from a member stalled the server and grew every coordinator's replica. Beyond the bound
+/// the refusal names it and nothing is kept; the same change from a coordinator is taken.
+#[test]
+fn a_message_creating_more_records_than_the_role_may_is_refused() {
+    use ibasho_shared::doc::write_fields;
+    use ibasho_shared::{Place, Record, RecordKind};
+    let doc_id = DocId::Places(3);
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    let mut device = server.fork();
+    let limit = accept::max_new_records(Role::Member);
+    let mut made = 0;
+    while made <= limit {
+        let place = Place::new(&format!("居場所{made}"), "cafe", 35.45, 139.39);
+        if DocId::for_place(&place.id) == doc_id {
+            write_fields(
+                &mut device,
+                RecordKind::Place,
+                &place.id,
+                &place.to_fields(),
+            )
+            .unwrap();
+            made += 1;
+        }
+    }
+    device.commit();
+    let change = device.get_last_local_change().unwrap().clone();
+    let message = carrying(vec![change.raw_bytes().to_vec()]);
+    let before = server.get_heads();
+    let err = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &message,
+        Access::Write,
+        &authoring(member("dev-member"), [change.raw_bytes()]),
+    )
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::TooLarge, "{}", err.message);
+    assert!(err.message.contains(&limit.to_string()), "{}", err.message);
+    assert_eq!(server.get_heads(), before, "nothing was kept");
+    let coordinator = Sender {
+        role: Role::Coordinator,
+        ..authoring(member("dev-coordinator"), [change.raw_bytes()])
+    };
+    let outcome = accept::receive(
+        &mut server,
+        &doc_id,
+        &mut State::new(),
+        &message,
+        Access::Write,
+        &coordinator,
+    )
+    .unwrap();
+    assert!(outcome.changed);
+}

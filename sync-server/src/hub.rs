@@ -381,7 +381,19 @@ impl Hub {
         let mut inner = self.lock();
         inner.observe_external_writes(false);
         let sender = session.sender();
+        let mut named = HashSet::default();
         for DocMessage { doc, message } in docs {
+            // Each document once: a frame naming one document many times would be answered as
+            // many times, each answer as dear as the first.
+            if !named.insert(doc.clone()) {
+                self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                handled.errors.push(Frame::error(
+                    ErrorCode::TooLarge,
+                    Some(&doc),
+                    format!("{doc}: named more than once in one frame"),
+                ));
+                continue;
+            }
             let Ok(doc_id) = doc.parse::<DocId>() else {
                 self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                 handled.errors.push(Frame::error(
@@ -979,7 +991,11 @@ mod tests {
         let mut local = doc::genesis(&id, actor);
         let mut sent: Vec<Vec<u8>> = Vec::new();
         for i in 0..4 {
-            let place = Place::new(&format!("喫茶 {i}"), "cafe", 35.45, 139.39);
+            // A place of this shard (a place lives where its id says).
+            let place =
+                std::iter::repeat_with(|| Place::new(&format!("喫茶 {i}"), "cafe", 35.45, 139.39))
+                    .find(|p| DocId::for_place(&p.id) == id)
+                    .unwrap();
             doc::write_fields(&mut local, RecordKind::Place, &place.id, &place.to_fields())
                 .unwrap();
             local.commit();

@@ -380,24 +380,33 @@ async fn a_message_with_unsorted_hashes_is_refused_and_the_device_syncs_after() 
     let honest = server.join(&ws_id, "member", None, "正直者");
     let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
     let mut ws = connect(&server, &token).await;
-    let unsorted = vec![
-        automerge::ChangeHash([0xff; 32]),
+    // Automerge will not encode unsorted hashes: encode them sorted, then swap them in the bytes.
+    let sorted = vec![
         automerge::ChangeHash([0x01; 32]),
+        automerge::ChangeHash([0xff; 32]),
     ];
-    for (heads, need) in [
-        (unsorted.clone(), Vec::new()),
-        (Vec::new(), unsorted.clone()),
-        (vec![automerge::ChangeHash([0xff; 32]); 2], Vec::new()),
+    let swapped = |message: SyncMessage| {
+        let mut bytes = message.encode();
+        let at = |b: u8, bytes: &[u8]| bytes.windows(32).position(|w| w == [b; 32]).unwrap();
+        let (low, high) = (at(0x01, &bytes), at(0xff, &bytes));
+        bytes[low..low + 32].copy_from_slice(&[0xff; 32]);
+        bytes[high..high + 32].copy_from_slice(&[0x01; 32]);
+        bytes
+    };
+    let message = |heads, need| SyncMessage {
+        heads,
+        need,
+        have: vec![automerge::sync::Have::default()],
+        changes: automerge::sync::ChunkList::empty(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    for bytes in [
+        swapped(message(sorted.clone(), Vec::new())),
+        swapped(message(Vec::new(), sorted.clone())),
+        message(vec![automerge::ChangeHash([0xff; 32]); 2], Vec::new()).encode(),
     ] {
-        let message = SyncMessage {
-            heads,
-            need,
-            have: vec![automerge::sync::Have::default()],
-            changes: automerge::sync::ChunkList::empty(),
-            flags: None,
-            version: automerge::sync::MessageVersion::V1,
-        };
-        send_raw(&mut ws, sync_frame("places/00", message.encode())).await;
+        send_raw(&mut ws, sync_frame("places/00", bytes)).await;
         match next(&mut ws).await {
             Some(Frame::Error { code, message, .. }) => {
                 assert_eq!(code, ErrorCode::BadFrame, "{message}");
@@ -860,4 +869,47 @@ fn an_invite_that_never_expires_is_refused_naming_the_flag() {
         )
         .is_empty()
     );
+}
+
+/// A frame naming the same document 512 times was answered 512 times (a minute's stall): each
+/// document is answered once per frame, the repeats are refused naming the document, and the
+/// connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_named_many_times_in_one_frame_is_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "member", None)).await;
+    let mut ws = connect(&server, &token).await;
+    let hello = automerge::AutoCommit::new()
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .unwrap()
+        .encode();
+    let docs = (0..5)
+        .map(|_| DocMessage {
+            doc: "places/00".into(),
+            message: hello.clone(),
+        })
+        .collect();
+    send_raw(&mut ws, Frame::Sync { docs }.encode()).await;
+    let mut refusals = 0;
+    loop {
+        match next(&mut ws).await {
+            Some(Frame::Error { code, message, doc }) => {
+                assert_eq!(code, ErrorCode::TooLarge, "{message}");
+                assert_eq!(doc.as_deref(), Some("places/00"));
+                assert!(message.contains("more than once"), "{message}");
+                refusals += 1;
+            }
+            Some(Frame::SyncReply { docs }) => {
+                assert!(docs.len() <= 1, "answered once: {}", docs.len());
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refusals, 4);
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, "places/00", &mut doc).await;
 }

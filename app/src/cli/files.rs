@@ -1,6 +1,7 @@
 //! `ibasho export …` and `ibasho import …`.
 
 use super::args::{ExportCmd, ExportPlaces, ImportCmd};
+use super::out::outln;
 use anyhow::{Context, Result, bail};
 use ibasho_shared::exchange;
 use ibasho_shared::{DocId, Error, Lang, PlaceQuery, Replica};
@@ -125,8 +126,8 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
                 });
             }
             match lang {
-                Lang::Ja => println!("{read} 文書を読み込み、{changed} 文書が更新されました"),
-                Lang::En => println!("read {read} documents, {changed} changed"),
+                Lang::Ja => outln!("{read} 文書を読み込み、{changed} 文書が更新されました"),
+                Lang::En => outln!("read {read} documents, {changed} changed"),
             }
             Ok(())
         }
@@ -134,7 +135,7 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let report = replica.import_places_csv(&bytes, *skip_invalid)?;
-            println!("{}", report.message(lang));
+            outln!("{}", report.message(lang));
             Ok(())
         }
     }

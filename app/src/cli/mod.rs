@@ -2,6 +2,7 @@
 
 mod args;
 mod files;
+pub(crate) mod out;
 mod places;
 mod records;
 mod sync;
@@ -10,6 +11,7 @@ use anyhow::Result;
 use args::{Cli, Command, ConflictCmd, TeamCmd};
 use clap::Parser;
 use ibasho_shared::{Lang, Replica};
+use out::outln;
 use std::process::ExitCode;
 
 /// Runs the command line; errors go to stderr with a non-zero exit.
@@ -50,20 +52,26 @@ fn execute(cli: Cli) -> Result<()> {
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "me".into());
             let ws = replica.init(name, &person)?;
-            println!("{}", ws.id);
+            outln!("{}", ws.id);
             Ok(())
         }
         Command::Demo { places, seed } => {
             let mut replica = open(&cli)?;
             let report = make_demo(&mut replica, *places, *seed)?;
             match lang {
-                Lang::Ja => println!(
+                Lang::Ja => outln!(
                     "デモを作成しました: 場所 {} 件、団体 {} 件、チーム {} 件、訪問 {} 件",
-                    report.places, report.orgs, report.teams, report.visits
+                    report.places,
+                    report.orgs,
+                    report.teams,
+                    report.visits
                 ),
-                Lang::En => println!(
+                Lang::En => outln!(
                     "demo created: {} places, {} organizations, {} teams, {} visits",
-                    report.places, report.orgs, report.teams, report.visits
+                    report.places,
+                    report.orgs,
+                    report.teams,
+                    report.visits
                 ),
             }
             Ok(())
@@ -78,7 +86,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Team(cmd) => {
             let mut replica = open(&cli)?;
             match cmd {
-                TeamCmd::Add { name } => println!("{}", replica.add_team(name)?.id),
+                TeamCmd::Add { name } => outln!("{}", replica.add_team(name)?.id),
                 TeamCmd::List => {
                     let default = replica.default_team().ok();
                     for team in replica.workspace()?.teams {
@@ -87,7 +95,7 @@ fn execute(cli: Cli) -> Result<()> {
                         } else {
                             " "
                         };
-                        println!("{mark} {}  {}", team.id, team.name);
+                        outln!("{mark} {}  {}", team.id, team.name);
                     }
                 }
             }
@@ -144,6 +152,6 @@ pub(crate) fn make_demo(
 
 /// Prints a value as pretty JSON.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out::raw(&serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `ibasho place …`
 
 use super::args::{PlaceAdd, PlaceCmd, PlaceList};
+use super::out::outln;
 use super::print_json;
 use anyhow::{Context, Result};
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
@@ -11,7 +12,7 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
     match cmd {
         PlaceCmd::Add(add) => {
             let place = replica.add_place(new_place(add)?)?;
-            println!("{}", place.id);
+            outln!("{}", place.id);
         }
         PlaceCmd::Set { id, field, value } => {
             replica.set_place_field(id, field, value)?;
@@ -45,7 +46,7 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                     } else {
                         ""
                     };
-                    println!("{}  {}  ({category}){distance}{deleted}", p.id, p.name);
+                    outln!("{}  {}  ({category}){distance}{deleted}", p.id, p.name);
                 }
                 eprintln!(
                     "{} {}",
@@ -60,7 +61,7 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                 print_json(&history)?;
             } else {
                 for h in history {
-                    println!("{}  {} ({})  {}", h.at, h.by, h.device, h.fields.join(", "));
+                    outln!("{}  {} ({})  {}", h.at, h.by, h.device, h.fields.join(", "));
                 }
             }
         }
@@ -129,17 +130,17 @@ fn show(p: &Place, lang: Lang) {
             .unwrap_or_else(|| id.to_string())
     };
     let field = |name: &str| ibasho_shared::i18n::field_label(name).get(lang);
-    println!("{}: {}", field("name"), p.name);
-    println!("id: {}", p.id);
-    println!("{}: {}", field("category"), label(CATEGORIES, &p.category));
+    outln!("{}: {}", field("name"), p.name);
+    outln!("id: {}", p.id);
+    outln!("{}: {}", field("category"), label(CATEGORIES, &p.category));
     let targets: Vec<String> = p
         .targets
         .iter()
         .map(|t| label(taxonomy::TARGET_GROUPS, t))
         .collect();
-    println!("{}: {}", field("targets"), targets.join("、"));
-    println!("{}: {}, {}", field("location"), p.lat, p.lon);
-    println!("{}: {}", field("address"), p.address);
+    outln!("{}: {}", field("targets"), targets.join("、"));
+    outln!("{}: {}, {}", field("location"), p.lat, p.lon);
+    outln!("{}: {}", field("address"), p.address);
     let now = now_jst();
     let state = Hours::parse(&p.hours)
         .ok()
@@ -157,19 +158,19 @@ fn show(p: &Place, lang: Lang) {
                 None => format!(" [{word}]"),
             }
         });
-    println!(
+    outln!(
         "{}: {}{}",
         field("hours"),
         p.hours,
         state.unwrap_or_default()
     );
-    println!(
+    outln!(
         "{}: {}",
         field("status"),
         label(taxonomy::STATUSES, &p.status)
     );
-    println!("{}: {}", field("listing_consent"), p.listing_consent);
+    outln!("{}: {}", field("listing_consent"), p.listing_consent);
     if let Some(d) = &p.deleted_at {
-        println!("deleted_at: {d}");
+        outln!("deleted_at: {d}");
     }
 }

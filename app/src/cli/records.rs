@@ -1,6 +1,7 @@
 //! `ibasho taxonomy`, `visit …`, `org …`, `conflicts`.
 
 use super::args::{OrgCmd, VisitAdd, VisitCmd};
+use super::out::outln;
 use super::print_json;
 use anyhow::Result;
 use ibasho_shared::hours::now_jst;
@@ -21,11 +22,11 @@ pub(super) fn taxonomy(json: bool, lang: Lang) -> Result<()> {
         ("参画意向", "Willingness to join", tax.participation),
     ];
     for (ja, en, terms) in sections {
-        println!("# {}", if lang == Lang::Ja { ja } else { en });
+        outln!("# {}", if lang == Lang::Ja { ja } else { en });
         for t in terms {
-            println!("{:<24} {}  /  {}", t.id, t.label.ja, t.label.en);
+            outln!("{:<24} {}  /  {}", t.id, t.label.ja, t.label.en);
         }
-        println!();
+        outln!();
     }
     Ok(())
 }
@@ -34,7 +35,7 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
     match cmd {
         VisitCmd::Add(add) => {
             let visit = replica.add_visit(new_visit(replica, add)?, add.note.as_deref())?;
-            println!("{}", visit.id);
+            outln!("{}", visit.id);
         }
         VisitCmd::List { json, due, team } => {
             let q = VisitQuery {
@@ -64,9 +65,12 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
                         .as_deref()
                         .map(|d| format!("  → {d}"))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}  {}  {kind}  {}{due}  {}",
-                        v.id, v.at, v.people, v.worker
+                        v.id,
+                        v.at,
+                        v.people,
+                        v.worker
                     );
                 }
                 eprintln!(
@@ -129,7 +133,7 @@ pub(super) fn org(replica: &mut Replica, cmd: &OrgCmd, lang: Lang) -> Result<()>
                 listing_consent: *consent,
                 ..Org::new(name, sector)
             };
-            println!("{}", replica.add_org(org)?.id);
+            outln!("{}", replica.add_org(org)?.id);
         }
         OrgCmd::List { json } => {
             let orgs = replica.orgs()?;
@@ -140,7 +144,7 @@ pub(super) fn org(replica: &mut Replica, cmd: &OrgCmd, lang: Lang) -> Result<()>
                     let sector = taxonomy::lookup(taxonomy::SECTORS, &o.sector)
                         .map(|t| t.label(lang))
                         .unwrap_or(&o.sector);
-                    println!("{}  {}  ({sector})  {}", o.id, o.name, o.offers);
+                    outln!("{}  {}  ({sector})  {}", o.id, o.name, o.offers);
                 }
             }
         }
@@ -157,7 +161,7 @@ pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result
         return print_json(&conflicts);
     }
     if conflicts.is_empty() {
-        println!(
+        outln!(
             "{}",
             if lang == Lang::Ja {
                 "競合はありません"
@@ -167,9 +171,9 @@ pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result
         );
     }
     for c in &conflicts {
-        println!("{} {} {}", c.kind, c.record, c.field);
+        outln!("{} {} {}", c.kind, c.record, c.field);
         for (i, v) in c.values.iter().enumerate() {
-            println!(
+            outln!(
                 "  {}. {:?}  — {} ({}) {}",
                 i + 1,
                 v.value.as_text(),

@@ -1,5 +1,6 @@
 //! `ibasho join`, `ibasho sync`, `ibasho status`.
 
+use super::out::outln;
 use super::print_json;
 use crate::sync::{self, SyncReport};
 use anyhow::{Result, bail};
@@ -27,25 +28,28 @@ pub(super) fn join(
     let report = rt.block_on(sync::join(replica, url, invite, &person))?;
     let server = replica.server()?.expect("just joined");
     match lang {
-        Lang::Ja => println!("参加しました: {} （役割: {}）", server.url, server.role),
-        Lang::En => println!("joined {} as {}", server.url, server.role),
+        Lang::Ja => outln!("参加しました: {} （役割: {}）", server.url, server.role),
+        Lang::En => outln!("joined {} as {}", server.url, server.role),
     }
     if report.places + report.visits_refiled > 0 {
-        println!(
+        outln!(
             "offline edits kept: {} places, {} visits (re-filed under your team)",
-            report.places, report.visits_refiled
+            report.places,
+            report.visits_refiled
         );
     }
     if report.visits_local_only > 0 {
-        println!(
+        outln!(
             "{} visits stay on this device only: the {} role cannot share visits",
-            report.visits_local_only, server.role
+            report.visits_local_only,
+            server.role
         );
     }
     if report.orgs_local_only > 0 {
-        println!(
+        outln!(
             "{} directory entries stay on this device only: the {} role cannot add to the directory",
-            report.orgs_local_only, server.role
+            report.orgs_local_only,
+            server.role
         );
     }
     // Bring the workspace down right away.
@@ -93,7 +97,7 @@ pub(super) fn sync(
     if let Some(silence) = watch {
         return rt.block_on(sync::watch(replica, silence, |r| {
             if json {
-                println!("{}", serde_json::to_string(r).expect("reports encode"));
+                super::out::raw(&serde_json::to_string(r).expect("reports encode"));
             } else if !r.docs_changed.is_empty() || r.docs_sent > 0 || !r.refused.is_empty() {
                 print_report(r, lang);
             }
@@ -130,7 +134,7 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     }
     let ja = lang == Lang::Ja;
     if let Some(ws) = &workspace {
-        println!(
+        outln!(
             "{}: {}",
             if ja {
                 "ワークスペース"
@@ -142,15 +146,15 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     }
     match &server {
         Some(s) => {
-            println!("{}: {}", if ja { "サーバー" } else { "server" }, s.url);
-            println!("{}: {}", if ja { "役割" } else { "role" }, s.role);
-            println!(
+            outln!("{}: {}", if ja { "サーバー" } else { "server" }, s.url);
+            outln!("{}: {}", if ja { "役割" } else { "role" }, s.role);
+            outln!(
                 "{}: {}",
                 if ja { "チーム" } else { "team" },
                 s.team.as_deref().unwrap_or("-")
             );
         }
-        None => println!(
+        None => outln!(
             "{}",
             if ja {
                 "サーバー: なし（この端末のみ）"
@@ -159,7 +163,7 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
             }
         ),
     }
-    println!(
+    outln!(
         "{}: {unsent}",
         if ja {
             "未送信の変更"
@@ -167,7 +171,7 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
             "unsent changes"
         }
     );
-    println!(
+    outln!(
         "{}: {}",
         if ja { "最終同期" } else { "last sync" },
         last.as_deref().unwrap_or("-")

@@ -498,12 +498,16 @@ fn check(
     }
     let changes = doc::storable::check(doc, before)?;
     check_authors(&changes, owner)?;
+    if let Some(sender) = owner {
+        within_bounds(&changes, sender.role)?;
+    }
     let fork: &AutoCommit = doc;
     // The patches show what the changes did that shows; their operations, everything they did:
     // a value that loses to one set concurrently, or anything inside an object that does not
     // show, makes no patch.
     touched.extend(check_operations(fork, kind, &changes, allowed_fields).map_err(invalid)?);
     let now = now_jst();
+    let mut created = 0;
     for id in &touched {
         // The record as it was is read only when needed (reading an earlier state is not free).
         let old_cell = std::cell::OnceCell::new();
@@ -522,6 +526,15 @@ fn check(
         })?;
         if old().is_none() {
             where_its_id_says(kind, id, doc_id)?;
+            created += 1;
+            if let Some(sender) = owner
+                && created > max_new_records(sender.role)
+            {
+                return Err(Fault::TooMuch {
+                    what: "new records",
+                    limit: max_new_records(sender.role),
+                });
+            }
         }
         // Each concurrent value of a field must be valid too, not only the one shown.
         for (field, values) in doc::field_values(fork, kind, id) {
@@ -578,6 +591,35 @@ fn check(
                 error,
             });
         }
+    }
+    Ok(())
+}
+
+/// Most records one message may create in one document, by role: a member adds a place or its
+/// organization at a time, a worker a day's visits, a coordinator imports a city (the demo's
+/// 5,000 places are about 320 a document).
+pub fn max_new_records(role: Role) -> usize {
+    match role {
+        Role::Member => 100,
+        Role::Worker => 1_000,
+        Role::Coordinator => 5_000,
+    }
+}
+
+/// Most operations the new changes of one message may hold, by role (a place is about fifteen).
+pub fn max_operations(role: Role) -> u64 {
+    max_new_records(role) as u64 * 40
+}
+
+/// The new changes of a message hold no more operations than the sender's role allows: taking
+/// them in, and sending them to every other device, costs in proportion.
+fn within_bounds(changes: &[automerge::Change], role: Role) -> Result<(), Fault> {
+    let operations: u64 = changes.iter().map(|c| c.len() as u64).sum();
+    if operations > max_operations(role) {
+        return Err(Fault::TooMuch {
+            what: "operations",
+            limit: max_operations(role) as usize,
+        });
     }
     Ok(())
 }

@@ -35,6 +35,13 @@ pub enum Fault {
         /// The actor the change names (hex).
         actor: String,
     },
+    /// One message holds more than the sender's role may send at once.
+    TooMuch {
+        /// What: `new records` or `operations`.
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+    },
     /// A change is dated further ahead of the server's clock than drift explains.
     FutureTime {
         /// Its time (seconds since 1970, UTC).
@@ -69,6 +76,17 @@ impl Fault {
                 "サーバーにない他の端末（{}）の変更です。端末が送れるのは自分の変更だけです",
                 short(actor)
             ),
+            (Fault::TooMuch { what, limit }, Lang::En) => format!(
+                "more {what} in one message than this role may send at once ({limit}): send them in parts"
+            ),
+            (Fault::TooMuch { what, limit }, Lang::Ja) => format!(
+                "一度に送れる{}の上限（{limit}）を超えています。分けて送ってください",
+                if *what == "operations" {
+                    "操作"
+                } else {
+                    "新しい記録"
+                }
+            ),
             (Fault::FutureTime { at }, Lang::En) => format!(
                 "a change is dated {} (UTC), ahead of the server's clock: check this device's date and time",
                 utc(*at)
@@ -84,6 +102,7 @@ impl Fault {
     pub fn rejection(&self, doc_id: &DocId) -> Rejection {
         let code = match self {
             Fault::NotOwner { .. } | Fault::NotOwnChange { .. } => ErrorCode::Forbidden,
+            Fault::TooMuch { .. } => ErrorCode::TooLarge,
             _ => ErrorCode::Invalid,
         };
         Rejection {
