@@ -1455,7 +1455,7 @@ fn a_change_under_another_devices_actor_is_refused_and_that_devices_sync_goes_on
     let mut phone = server.fork();
     phone.set_actor(worker_actor.clone());
     phone
-        .put(&place_in(&phone, &id), "contact", "046-000-0001")
+        .put(place_in(&phone, &id), "contact", "046-000-0001")
         .unwrap();
     phone.commit();
     let first = phone.get_last_local_change().unwrap().clone();
@@ -1472,7 +1472,7 @@ fn a_change_under_another_devices_actor_is_refused_and_that_devices_sync_goes_on
     let mut forger = server.fork();
     forger.set_actor(worker_actor.clone());
     forger
-        .put(&place_in(&forger, &id), "contact", "偽の連絡先")
+        .put(place_in(&forger, &id), "contact", "偽の連絡先")
         .unwrap();
     forger.commit();
     let forged = forger.get_last_local_change().unwrap().clone();
@@ -1492,7 +1492,7 @@ fn a_change_under_another_devices_actor_is_refused_and_that_devices_sync_goes_on
     assert_eq!(server.get_heads(), before, "nothing of it was kept");
     // The worker's own next change, under the same number, is taken.
     phone
-        .put(&place_in(&phone, &id), "contact", "046-000-0002")
+        .put(place_in(&phone, &id), "contact", "046-000-0002")
         .unwrap();
     phone.commit();
     let second = phone.get_last_local_change().unwrap().clone();
@@ -1536,7 +1536,7 @@ fn a_change_dated_in_the_future_is_refused() {
     let mut server = server_copy_of(&mut r, &doc_id);
     let mut device = server.fork();
     device
-        .put(&place_in(&device, &id), "contact", "046-000-0003")
+        .put(place_in(&device, &id), "contact", "046-000-0003")
         .unwrap();
     let in_two_days = chrono::Utc::now().timestamp() + 2 * 24 * 60 * 60;
     device.commit_with(automerge::transaction::CommitOptions::default().with_time(in_two_days));
@@ -1545,7 +1545,7 @@ fn a_change_dated_in_the_future_is_refused() {
 
     let mut device = server.fork();
     device
-        .put(&place_in(&device, &id), "contact", "046-000-0003")
+        .put(place_in(&device, &id), "contact", "046-000-0003")
         .unwrap();
     device.commit_with(
         automerge::transaction::CommitOptions::default().with_time(chrono::Utc::now().timestamp()),
@@ -1634,7 +1634,7 @@ fn control_characters_are_refused_in_every_field() {
         ("description", "\u{9b}31m"),
     ] {
         let mut device = server.fork();
-        device.put(&place_in(&device, &id), field, value).unwrap();
+        device.put(place_in(&device, &id), field, value).unwrap();
         device.commit();
         let change = device.get_last_local_change().unwrap().clone();
         let before = server.get_heads();
@@ -1650,7 +1650,7 @@ fn control_characters_are_refused_in_every_field() {
     let mut device = server.fork();
     device
         .put(
-            &place_in(&device, &id),
+            place_in(&device, &id),
             "description",
             "月曜は休み\n\t火曜から営業",
         )
