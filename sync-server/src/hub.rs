@@ -156,6 +156,7 @@ pub enum PeerEvent {
 
 struct Peer {
     workspace: String,
+    device: String,
     policy: AccessPolicy,
     tx: mpsc::UnboundedSender<PeerEvent>,
 }
@@ -207,6 +208,11 @@ struct Inner {
     observed_at: Option<Instant>,
     /// Teams known to exist (`workspace/team`); teams are never removed.
     known_teams: HashSet<String>,
+    /// Documents (store keys) whose stored bytes do not load whole: refused to every device
+    /// instead of served in part.
+    damaged: std::collections::BTreeSet<String>,
+    /// What SQLite's `quick_check` found at start, when not `ok`.
+    store_fault: Option<String>,
 }
 
 /// Shared server state.
@@ -256,6 +262,8 @@ impl Hub {
                 epoch: 1,
                 observed_at: None,
                 known_teams: HashSet::default(),
+                damaged: Default::default(),
+                store_fault: None,
             }),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
@@ -273,6 +281,59 @@ impl Hub {
         f(&mut self.lock().conn)
     }
 
+    /// Checks the store at start: SQLite's `quick_check`, then every stored document loads whole
+    /// and holds the heads stored with it. What fails is logged, reported by [`Hub::health`] and
+    /// `/metrics`, and refused to devices instead of being served in part.
+    pub fn check_store(&self) {
+        let mut inner = self.lock();
+        let quick: Result<Vec<String>, _> = inner
+            .conn
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+        match quick {
+            Ok(rows) if rows == ["ok"] => {}
+            Ok(rows) => inner.store_fault = Some(rows.join("; ")),
+            Err(e) => inner.store_fault = Some(e.to_string()),
+        }
+        if let Some(fault) = &inner.store_fault {
+            tracing::error!(%fault, "the store failed SQLite's quick_check; restore it from a backup");
+        }
+        let docs: Vec<(String, String)> = inner
+            .conn
+            .prepare("SELECT workspace, doc_id FROM doc_heads")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .unwrap_or_default();
+        for (ws, doc) in docs {
+            let Ok(doc_id) = doc.parse::<DocId>() else {
+                continue;
+            };
+            if let Err(e) = inner.slot(&ws, &doc_id) {
+                tracing::error!(doc = %store::doc_key(&ws, &doc), error = %e, "a stored document is damaged; restore the store from a backup");
+            }
+            inner.docs.remove(&store::doc_key(&ws, &doc));
+        }
+        self.metrics
+            .damaged_docs
+            .store(inner.damaged.len() as u64, Ordering::Relaxed);
+    }
+
+    /// `None` when the store is sound; otherwise what is wrong, a line per fault.
+    pub fn health(&self) -> Option<String> {
+        let inner = self.lock();
+        let mut lines: Vec<String> = inner
+            .store_fault
+            .iter()
+            .map(|f| format!("store: {f}"))
+            .collect();
+        lines.extend(
+            inner
+                .damaged
+                .iter()
+                .map(|d| format!("damaged document: {d}")),
+        );
+        (!lines.is_empty()).then(|| lines.join("\n") + "\n")
+    }
+
     /// Registers a connected device; its events arrive on the returned receiver.
     pub fn connect(&self, device: Device) -> (Session, mpsc::UnboundedReceiver<PeerEvent>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -285,6 +346,7 @@ impl Hub {
             id,
             Peer {
                 workspace: device.workspace.clone(),
+                device: device.id.clone(),
                 policy: policy.clone(),
                 tx,
             },
@@ -302,6 +364,15 @@ impl Hub {
             },
             rx,
         )
+    }
+
+    /// How many connections the device holds now.
+    pub fn connections_of(&self, device: &str) -> usize {
+        self.lock()
+            .peers
+            .values()
+            .filter(|p| p.device == device)
+            .count()
     }
 
     /// Unregisters a connection, saving its sync states.
@@ -437,10 +508,15 @@ impl Hub {
                 Ok(slot) => slot,
                 Err(e) => {
                     tracing::error!(doc = %doc, error = %e, "loading a document failed");
+                    self.metrics
+                        .damaged_docs
+                        .store(inner.damaged.len() as u64, Ordering::Relaxed);
                     handled.errors.push(Frame::error(
                         ErrorCode::Internal,
                         Some(&doc),
-                        "the server could not load this document",
+                        format!(
+                            "{doc}: damaged on the server, so it is not served in part; the server's administrator restores the store from a backup"
+                        ),
                     ));
                     continue;
                 }
@@ -734,9 +810,34 @@ impl Inner {
             (None, _) => true,
         };
         if stale {
-            let mut doc = match doc_store::load(&self.conn, &key)? {
-                Some(doc) => doc,
-                None => genesis(doc_id, self.actor.clone()),
+            let loaded = doc_store::load(&self.conn, &key).and_then(|mut doc| {
+                // Every head stored with the document must be in what loads.
+                if let (Some(doc), Some(heads)) = (&mut doc, &stored_heads)
+                    && !store::decode_heads(heads)
+                        .iter()
+                        .all(|h| doc.get_change_meta_by_hash(&ChangeHash(*h)).is_some())
+                {
+                    return Err(doc_store::LoadError::Incomplete { doc: key.clone() });
+                }
+                Ok(doc)
+            });
+            let mut doc = match loaded {
+                Ok(Some(doc)) => doc,
+                Ok(None) => genesis(doc_id, self.actor.clone()),
+                Err(e) => {
+                    // The store's bytes, not SQLite at work (busy, out of memory), are at fault.
+                    let damage = !matches!(
+                        &e,
+                        doc_store::LoadError::Sql(
+                            rusqlite::Error::SqliteFailure(..)
+                                | rusqlite::Error::SqlInputError { .. }
+                        )
+                    );
+                    if damage {
+                        self.damaged.insert(key);
+                    }
+                    return Err(e);
+                }
             };
             doc.set_actor(self.actor.clone());
             let saved_heads = if stored_heads.is_some() {

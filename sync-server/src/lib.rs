@@ -9,9 +9,11 @@ mod connection;
 pub mod durable;
 pub mod hub;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod store;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -38,9 +40,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/sync", get(sync_upgrade))
         .route("/join", get(join_upgrade))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// `ok`, or 503 naming what is damaged in the store (found at start or when a document is read).
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.hub.health() {
+        None => "ok\n".into_response(),
+        Some(faults) => (StatusCode::SERVICE_UNAVAILABLE, faults).into_response(),
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -53,6 +63,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// The device token is checked before the upgrade: an unknown or revoked device never gets a socket.
 async fn sync_upgrade(
     State(state): State<AppState>,
+    slot: Option<Extension<listener::AuthSlot>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -72,7 +83,21 @@ async fn sync_upgrade(
         .hub
         .with_store(|conn| store::device_by_token(conn, token));
     match device {
+        Ok(Some(device))
+            if device.revoked_at.is_none()
+                && state.hub.connections_of(&device.id)
+                    >= state.limits.max_connections_per_device =>
+        {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "this device holds as many connections as it may; close one first\n",
+            )
+                .into_response()
+        }
         Ok(Some(device)) if device.revoked_at.is_none() => {
+            if let Some(Extension(slot)) = slot {
+                slot.authenticated();
+            }
             let max = state.limits.max_frame_bytes.saturating_mul(2);
             // Small buffers: an idle connection should cost little; frames grow them as needed.
             // The read buffer is zeroed up to this size before every read (tungstenite), and
@@ -93,7 +118,16 @@ async fn sync_upgrade(
     }
 }
 
-async fn join_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// A join is short (the invite must come within ten seconds of the upgrade): it leaves the
+/// unauthenticated bounds once upgraded.
+async fn join_upgrade(
+    State(state): State<AppState>,
+    slot: Option<Extension<listener::AuthSlot>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Some(Extension(slot)) = slot {
+        slot.authenticated();
+    }
     ws.max_message_size(64 * 1024)
         .on_upgrade(move |socket| connection::join(socket, state))
 }

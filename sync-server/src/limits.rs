@@ -25,6 +25,9 @@ pub struct Limits {
     /// lost its signal closes nothing): it is pinged once it has been silent a third of this, and
     /// any frame, ping or pong from it counts.
     pub silence: Duration,
+    /// Most connections one device may hold at once (the window and `sync --watch` on a phone
+    /// are two); beyond, a new one is refused before the upgrade.
+    pub max_connections_per_device: usize,
 }
 
 impl Limits {
@@ -44,6 +47,7 @@ impl Default for Limits {
             send_timeout: ibasho_shared::sync::SEND_TIMEOUT,
             min_send_rate: ibasho_shared::sync::SLOWEST_LINK,
             silence: Duration::from_secs(90),
+            max_connections_per_device: 4,
         }
     }
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ibasho_shared::sync::Role;
+use ibasho_sync_server::listener::{self, ListenLimits};
 use ibasho_sync_server::{AppState, admin, hub::Hub, limits::Limits, router, store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +60,24 @@ enum Command {
         /// hand-offs between them; 1 serves everything on one thread (file syncs run on their own).
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Seconds a connection may take to send a request's head (slow or silent sockets are
+        /// closed after it).
+        #[arg(long, default_value_t = ListenLimits::default().header_timeout.as_secs_f64())]
+        header_timeout_secs: f64,
+        /// Most connections open at once (default: what the limit on open files leaves, less a
+        /// reserve).
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// Most connections that have not shown a device token or an invite; beyond, the oldest of
+        /// them is closed to make room.
+        #[arg(long, default_value_t = ListenLimits::default().max_unauthenticated)]
+        max_unauthenticated: usize,
+        /// The same, from one address.
+        #[arg(long, default_value_t = ListenLimits::default().max_unauthenticated_per_address)]
+        max_unauthenticated_per_address: usize,
+        /// Most connections one device may hold at once.
+        #[arg(long, default_value_t = Limits::default().max_connections_per_device)]
+        max_connections_per_device: usize,
         /// Largest the store may grow, in megabytes (none by default). Beyond it the server
         /// refuses to store changes, as on a full disk, and devices keep them until there is room.
         #[arg(long)]
@@ -156,6 +175,11 @@ fn main() -> Result<()> {
             max_docs,
             threads,
             max_store_mb,
+            header_timeout_secs,
+            max_connections,
+            max_unauthenticated,
+            max_unauthenticated_per_address,
+            max_connections_per_device,
         } => {
             if let Some(mb) = max_store_mb {
                 store::limit_size(&conn, mb.saturating_mul(1024 * 1024))
@@ -170,6 +194,27 @@ fn main() -> Result<()> {
                     })
             };
             let send_timeout = seconds("send-timeout-secs", send_timeout_secs)?;
+            let header_timeout = seconds("header-timeout-secs", header_timeout_secs)?;
+            for (flag, value) in [
+                ("max-unauthenticated", max_unauthenticated),
+                (
+                    "max-unauthenticated-per-address",
+                    max_unauthenticated_per_address,
+                ),
+                ("max-connections-per-device", max_connections_per_device),
+                ("max-connections", max_connections.unwrap_or(1)),
+            ] {
+                if value == 0 {
+                    anyhow::bail!("--{flag}: must be at least 1");
+                }
+            }
+            let budget = listener::connection_budget();
+            let listen_limits = ListenLimits {
+                header_timeout,
+                max_connections: max_connections.map_or(budget, |m| m.min(budget)),
+                max_unauthenticated,
+                max_unauthenticated_per_address,
+            };
             let silence = seconds("device-silence-secs", device_silence_secs)?;
             if !(min_send_rate.is_finite() && min_send_rate > 0.0) {
                 anyhow::bail!(
@@ -184,6 +229,7 @@ fn main() -> Result<()> {
                 send_timeout,
                 min_send_rate,
                 silence,
+                max_connections_per_device,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()
@@ -198,6 +244,7 @@ fn main() -> Result<()> {
                 conn,
                 &listen,
                 limits,
+                listen_limits,
                 Duration::from_secs(idle_secs),
                 max_docs,
             ))?;
@@ -245,6 +292,7 @@ async fn serve(
     conn: rusqlite::Connection,
     listen: &str,
     limits: Limits,
+    listen_limits: ListenLimits,
     idle: Duration,
     max_docs: usize,
 ) -> Result<()> {
@@ -253,6 +301,7 @@ async fn serve(
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(conn, max_docs)?);
+    hub.check_store();
     let durability = hub.durability.clone();
     tokio::spawn(async move {
         let error = durability.run().await;
@@ -278,13 +327,17 @@ async fn serve(
     // The line tests and scripts wait for.
     println!("listening on {addr}");
     tracing::info!(%addr, "serving");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
+    listener::serve(
+        listener,
+        router(state),
+        listen_limits,
+        async {
             stop_signal().await;
             tracing::info!("shutting down");
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+        },
+        shutdown_tx,
+    )
+    .await;
     hub.with_store(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))?;
     tracing::info!("stopped; everything is stored");
     Ok(())

@@ -21,12 +21,14 @@ pub struct Metrics {
     pub rejects: AtomicU64,
     /// Document updates accepted.
     pub changes_accepted: AtomicU64,
+    /// Documents found damaged in the store (see `Hub::check_store`).
+    pub damaged_docs: AtomicU64,
 }
 
 impl Metrics {
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 8] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
             (
                 "ibasho_connections",
                 "gauge",
@@ -74,6 +76,12 @@ impl Metrics {
                 "counter",
                 "Document updates accepted.",
                 &self.changes_accepted,
+            ),
+            (
+                "ibasho_damaged_documents",
+                "gauge",
+                "Documents whose stored bytes do not load whole (restore from a backup).",
+                &self.damaged_docs,
             ),
         ];
         let mut out = String::new();

@@ -45,17 +45,43 @@ impl Server {
         Self::start_on(data, "127.0.0.1:0", flags)
     }
 
+    /// Starts with extra `serve` flags, allowed to open at most `files` files (sockets included).
+    pub fn start_with_open_files(data: &Path, flags: &[&str], files: u64) -> Server {
+        Self::start_limited(data, "127.0.0.1:0", flags, Some(files))
+    }
+
     fn start_on(data: &Path, listen: &str, flags: &[&str]) -> Server {
-        let mut child = Command::new(bin("ibasho-sync-server"))
+        Self::start_limited(data, listen, flags, None)
+    }
+
+    fn start_limited(data: &Path, listen: &str, flags: &[&str], files: Option<u64>) -> Server {
+        let mut command = Command::new(bin("ibasho-sync-server"));
+        command
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
             .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting ibasho-sync-server");
+            .stderr(Stdio::inherit());
+        if let Some(files) = files {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: files as libc::rlim_t,
+                rlim_max: files as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = command.spawn().expect("starting ibasho-sync-server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)

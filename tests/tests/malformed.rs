@@ -913,3 +913,107 @@ async fn a_document_named_many_times_in_one_frame_is_answered_once() {
     let mut doc = automerge::AutoCommit::new();
     fetch(&mut ws, "places/00", &mut doc).await;
 }
+
+/// Slow and silent sockets used to be held for as long as they liked: 1,300 of them under a limit
+/// of 1,024 open files kept joins out. Now, with the server allowed 256 open files, 400 sockets that
+/// send nothing or half a request's head come in first. The server keeps descriptors in reserve, and
+/// closes the oldest unauthenticated sockets to make room and the rest after the header deadline.
+/// A worker's edit still syncs, a new device still joins and receives it, and every slow socket
+/// is closed within the deadline.
+#[test]
+fn hundreds_of_slow_connections_do_not_keep_honest_devices_out() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_open_files(
+        &dir.path().join("server"),
+        &[
+            "--header-timeout-secs",
+            "3",
+            "--max-unauthenticated",
+            "64",
+            "--max-unauthenticated-per-address",
+            "48",
+        ],
+        256,
+    );
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.team(&ws_id, "北部チーム");
+    let worker = server.join(&ws_id, "worker", Some(&team), "ワーカー");
+    let invite = server.invite(&ws_id, "member", None);
+
+    let mut slow = Vec::new();
+    for i in 0..400 {
+        if let Ok(mut socket) = std::net::TcpStream::connect(&server.addr) {
+            if i % 2 == 0 {
+                let _ = socket.write_all(b"GET /sync HTTP/1.1\r\nHost: ibasho\r\n");
+            }
+            slow.push(socket);
+        }
+    }
+    let place = worker.add_place("喫茶ランドリー");
+    worker.sync();
+    let newcomer = ibasho_tests::Device::joined(&server, &invite, "新しい会員");
+    assert_eq!(
+        newcomer.json(&["place", "show", &place, "--json"])["name"],
+        "喫茶ランドリー"
+    );
+
+    let started = std::time::Instant::now();
+    for mut socket in slow {
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        match socket.read(&mut byte) {
+            Ok(0) | Err(_) if started.elapsed() < std::time::Duration::from_secs(10) => {}
+            other => panic!("a slow socket stayed open: {other:?}"),
+        }
+    }
+    // Honest devices are still served after the flood.
+    worker.ok(&["place", "set", &place, "description", "週末は子ども食堂"]);
+    worker.sync();
+    newcomer.sync();
+    assert_eq!(
+        newcomer.json(&["place", "show", &place, "--json"])["description"],
+        "週末は子ども食堂"
+    );
+}
+
+/// A device may hold four connections at once; a fifth is refused before the upgrade (429), and
+/// once one closes there is room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holds_a_bounded_number_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "member", None)).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect(&server, &token).await);
+    }
+    match tokio_tungstenite::connect_async(sync_request(&server, &token)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!(
+            "a fifth connection was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let mut first = held.remove(0);
+    first.close(None).await.unwrap();
+    while next(&mut first).await.is_some() {}
+    // The server lets the connection go once it is closed.
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok((mut ws, _)) =
+            tokio_tungstenite::connect_async(sync_request(&server, &token)).await
+        {
+            assert!(matches!(next(&mut ws).await, Some(Frame::Welcome { .. })));
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "room again once a connection closed");
+}

@@ -30,6 +30,12 @@ pub enum LoadError {
         /// Cause.
         source: Box<automerge::AutomergeError>,
     },
+    /// Some stored changes are missing: what loads is only part of the document.
+    #[error("document {doc} is damaged: changes it depends on are missing")]
+    Incomplete {
+        /// Document id.
+        doc: String,
+    },
 }
 
 /// Loads a document from its snapshot and chunks; `None` when nothing is stored.
@@ -53,12 +59,17 @@ pub fn load(conn: &Connection, doc_id: &str) -> Result<Option<AutoCommit>, LoadE
         doc: doc_id.to_string(),
         source: Box::new(source),
     };
-    let mut doc = match snapshot {
-        Some(bytes) => AutoCommit::load(&bytes).map_err(wrap)?,
-        None => AutoCommit::new(),
-    };
+    // Loaded in one piece: Automerge's `load` refuses bytes of which only a part reads, where
+    // `load_incremental` would skip a damaged chunk and return part of the document.
+    let mut bytes = snapshot.unwrap_or_default();
     for chunk in chunks {
-        doc.load_incremental(&chunk).map_err(wrap)?;
+        bytes.extend_from_slice(&chunk);
+    }
+    let mut doc = AutoCommit::load(&bytes).map_err(wrap)?;
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Err(LoadError::Incomplete {
+            doc: doc_id.to_string(),
+        });
     }
     Ok(Some(doc))
 }

@@ -264,11 +264,10 @@ pub fn reply(doc: &mut AutoCommit, state: &mut State, need: &[ChangeHash]) -> Op
     }
     let mut message = doc.sync().generate_sync_message(state)?;
     if !need.is_empty() {
-        for hash in need {
-            if !message.need.contains(hash) {
-                message.need.push(*hash);
-            }
-        }
+        message.need.extend_from_slice(need);
+        // Sorted without repeats, as Automerge encodes and as `receive::sound_message` requires.
+        message.need.sort_unstable();
+        message.need.dedup();
         let mut flags = message.flags.unwrap_or_else(MessageFlags::new);
         flags.set(MessageFlags::SYNC_RESET);
         message.flags = Some(flags);
