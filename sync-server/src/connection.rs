@@ -323,6 +323,29 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
                     let commit = state.hub.durability.wrote();
                     state.hub.durability.wait(commit).await;
                 }
+                let vouched = match &redeemed {
+                    Ok(Ok((device, _))) => {
+                        let vouched = ibasho_shared::doc::Vouched {
+                            person: device.person.clone(),
+                            device: device.id.clone(),
+                            role: device.role.to_string(),
+                        };
+                        let actor = automerge::ActorId::from(actor.as_slice());
+                        match state.hub.vouch(&device.workspace, &actor, &vouched) {
+                            Ok(commit) => {
+                                state.hub.durability.wait(commit).await;
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = vouched {
+                    // The device is joined; its changes are named from their notes until the
+                    // server can vouch for it.
+                    tracing::warn!(error = %e, "recording who a joined device is failed");
+                }
                 match redeemed {
                     Ok(Ok((device, token))) => {
                         tracing::info!(device = %device.id, role = %device.role, "device joined");

@@ -366,6 +366,39 @@ impl Hub {
         )
     }
 
+    /// Writes into the workspace document that the server vouches for a device (its actor, the
+    /// person given at join, its id and role), so that every device names the person behind
+    /// that actor's changes from what the server knows rather than from what a change claims.
+    /// Stored like an accepted change and pushed to the connected devices.
+    pub fn vouch(
+        &self,
+        ws: &str,
+        actor: &ActorId,
+        vouched: &ibasho_shared::doc::Vouched,
+    ) -> anyhow::Result<u64> {
+        let mut inner = self.lock();
+        inner.observe_external_writes(true);
+        let slot = inner.slot(ws, &DocId::Workspace)?;
+        ibasho_shared::doc::write_vouched(&mut slot.doc, &actor.to_hex_string(), vouched)?;
+        slot.doc.commit_with(
+            automerge::transaction::CommitOptions::default()
+                .with_message(ibasho_shared::doc::ChangeNote::by("server").to_message())
+                .with_time(chrono::Utc::now().timestamp()),
+        );
+        slot.unsaved_chunks = None;
+        slot.accepted = None;
+        if let Err(e) = inner.persist(ws, &DocId::Workspace) {
+            inner.docs.remove(&store::doc_key(ws, "workspace"));
+            return Err(e.into());
+        }
+        for peer in inner.peers.values() {
+            if peer.workspace == ws {
+                let _ = peer.tx.send(PeerEvent::Changed(vec![DocId::Workspace]));
+            }
+        }
+        Ok(self.durability.wrote())
+    }
+
     /// How many connections the device holds now.
     pub fn connections_of(&self, device: &str) -> usize {
         self.lock()

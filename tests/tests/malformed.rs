@@ -1017,3 +1017,79 @@ async fn a_device_holds_a_bounded_number_of_connections() {
     }
     assert!(again.is_some(), "room again once a connection closed");
 }
+
+/// History names the person the server vouches for behind each change's device, not what the
+/// change's note claims: a member whose change says it is by the coordinator shows as itself, on
+/// every device. A change dated days ahead is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_names_who_the_server_vouches_for_not_who_a_change_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let coordinator = server.join(&ws_id, "coordinator", None, "佐藤");
+    let place = coordinator.add_place("喫茶ランドリー");
+    coordinator.sync();
+
+    let (token, actor) = join_as(&server, &server.invite(&ws_id, "member", None)).await;
+    let mut ws = connect(&server, &token).await;
+    let doc_id = DocId::for_place(&place).to_string();
+    let mut doc = automerge::AutoCommit::new();
+    fetch(&mut ws, &doc_id, &mut doc).await;
+    doc.set_actor(actor.clone());
+    let places = doc.get(ROOT, "places").unwrap().unwrap().1;
+    let rec = doc.get(&places, place.as_str()).unwrap().unwrap().1;
+    let claim = format!(r#"{{"by":"佐藤","r":{{"{place}":["description"]}}}}"#);
+    let mut ahead = doc.fork();
+    ahead.set_actor(actor);
+    doc.put(&rec, "description", "佐藤さんが書いたことにする")
+        .unwrap();
+    doc.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(claim.clone())
+            .with_time(chrono::Utc::now().timestamp()),
+    );
+    // The same edit dated three days ahead is refused first.
+    ahead
+        .put(&rec, "description", "佐藤さんが書いたことにする")
+        .unwrap();
+    ahead.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(claim)
+            .with_time(chrono::Utc::now().timestamp() + 3 * 24 * 3600),
+    );
+    let (code, message) = push(&mut ws, &doc_id, &mut ahead).await;
+    assert_eq!(code, ErrorCode::Invalid, "{message}");
+    assert!(message.contains("ahead of the server's clock"), "{message}");
+    let mut state = State::new();
+    for _ in 0..6 {
+        let Some(m) = doc.sync().generate_sync_message(&mut state) else {
+            break;
+        };
+        send_raw(&mut ws, sync_frame(&doc_id, m.encode())).await;
+        match next(&mut ws).await {
+            Some(Frame::SyncReply { docs }) => {
+                for d in docs {
+                    let reply = SyncMessage::decode(&d.message).unwrap();
+                    doc.sync().receive_sync_message(&mut state, reply).unwrap();
+                }
+            }
+            other => panic!("the edit was refused: {other:?}"),
+        }
+    }
+
+    coordinator.sync();
+    let history = coordinator.json(&["place", "history", &place, "--json"]);
+    let entries = history.as_array().unwrap();
+    let created = &entries[0];
+    assert_eq!(created["by"], "佐藤");
+    assert_eq!(created["vouched"], true);
+    let edited = entries
+        .iter()
+        .find(|e| e["fields"][0] == "description")
+        .expect("the member's edit is in the history");
+    assert_eq!(edited["by"], "検査", "{history}");
+    assert_eq!(edited["vouched"], true);
+    let text = coordinator.ok(&["place", "history", &place]);
+    assert!(text.contains("検査"), "{text}");
+    assert!(!text.contains("未確認"), "{text}");
+}

@@ -61,7 +61,18 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                 print_json(&history)?;
             } else {
                 for h in history {
-                    outln!("{}  {} ({})  {}", h.at, h.by, h.device, h.fields.join(", "));
+                    let unverified = match (h.vouched, lang) {
+                        (true, _) => "",
+                        (false, Lang::Ja) => "（未確認）",
+                        (false, Lang::En) => " (unverified)",
+                    };
+                    outln!(
+                        "{}  {}{unverified} ({})  {}",
+                        h.at,
+                        h.by,
+                        h.device,
+                        h.fields.join(", ")
+                    );
                 }
             }
         }

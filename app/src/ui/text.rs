@@ -35,6 +35,8 @@ pub(crate) const DELETE: Text = t("削除", "Delete");
 pub(crate) const RESTORE: Text = t("元に戻す", "Restore");
 pub(crate) const SAVED: Text = t("保存しました", "Saved");
 pub(crate) const HISTORY: Text = t("変更履歴", "History");
+/// After a name the server does not vouch for (what a change's note claims).
+pub(crate) const UNVERIFIED: Text = t("（未確認）", " (unverified)");
 pub(crate) const CONFLICTS: Text = t("同時に編集された項目", "Edited on two devices at once");
 pub(crate) const CHOOSE: Text = t("これにする", "Keep this");
 pub(crate) const LOG_VISIT: Text = t("訪問を記録", "Log a visit");

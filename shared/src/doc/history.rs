@@ -52,8 +52,11 @@ impl ChangeNote {
 pub struct HistoryEntry {
     /// When (UTC, RFC 3339), from the change's timestamp.
     pub at: String,
-    /// Who (display name), from the change note.
+    /// Who (display name): the person the server vouches for behind the change's device when
+    /// it does (see [`HistoryEntry::vouched`]), else what the change's note claims.
     pub by: String,
+    /// Whether `by` is the person the server (or this device, for its own changes) vouches for.
+    pub vouched: bool,
     /// Device: the change's actor id, shortened.
     pub device: String,
     /// Fields written (`*` when the record was created).
@@ -67,8 +70,10 @@ pub struct HistoryEntry {
 pub struct ConflictValue {
     /// The value.
     pub value: FieldValue,
-    /// Who wrote it.
+    /// Who wrote it (vouched for as in [`HistoryEntry::by`]).
     pub by: String,
+    /// Whether `by` is vouched for.
+    pub vouched: bool,
     /// From which device.
     pub device: String,
     /// When (UTC, RFC 3339).
@@ -94,7 +99,8 @@ fn format_time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-fn short_actor(actor: &automerge::ActorId) -> String {
+/// A device as history shows it: its actor id's first twelve hex digits.
+pub fn short_actor(actor: &automerge::ActorId) -> String {
     actor.to_hex_string().chars().take(12).collect()
 }
 
@@ -143,6 +149,7 @@ pub fn conflicts_of(doc: &mut AutoCommit, kind: RecordKind, id: &str) -> Vec<Con
                     ConflictValue {
                         value,
                         by,
+                        vouched: false,
                         device,
                         at,
                     }
@@ -169,6 +176,7 @@ pub fn history_of(doc: &mut AutoCommit, id: &str) -> Vec<HistoryEntry> {
             Some(HistoryEntry {
                 at: format_time(meta.timestamp),
                 by: note.by,
+                vouched: false,
                 device: short_actor(&meta.actor),
                 fields,
                 change: meta.hash.to_string(),

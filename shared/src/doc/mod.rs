@@ -15,10 +15,15 @@ mod workspace;
 
 pub use doc_id::{BadDocId, DocId, PLACE_SHARDS, is_valid_team_id};
 pub use genesis::{GENESIS_ACTOR, genesis};
-pub use history::{ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_of, history_of};
+pub use history::{
+    ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_of, history_of, short_actor,
+};
 pub use records::{
     all_records, conflicted_fields, field_values, read_record, read_record_at, record_ids,
     write_fields,
 };
 pub use whole::{Loaded, adopt_whole, is_document_chunk, load_whole};
-pub use workspace::{Team, WorkspaceInfo, read_workspace, write_team, write_workspace};
+pub use workspace::{
+    Team, VOUCHED_KEY, Vouched, WorkspaceInfo, read_vouched, read_workspace, write_team,
+    write_vouched, write_workspace,
+};

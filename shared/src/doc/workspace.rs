@@ -85,3 +85,51 @@ pub fn write_team(doc: &mut AutoCommit, team: &Team) -> Result<(), automerge::Au
     doc.put(&t, "name", team.name.as_str())?;
     Ok(())
 }
+
+/// A device as the server vouches for it: written into the workspace document by the server when
+/// the device joins, under the device's Automerge actor id. History and conflicts name the person
+/// from here, not from what a change's note claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vouched {
+    /// The person's display name given at join.
+    pub person: String,
+    /// The device id on the server.
+    pub device: String,
+    /// The device's role.
+    pub role: String,
+}
+
+/// The root key of the devices the server vouches for.
+pub const VOUCHED_KEY: &str = "devices";
+
+/// Records that the server vouches for the device whose actor is `actor_hex`. The caller commits.
+pub fn write_vouched(
+    doc: &mut AutoCommit,
+    actor_hex: &str,
+    vouched: &Vouched,
+) -> Result<(), automerge::AutomergeError> {
+    let devices = ensure_map(doc, &ROOT, VOUCHED_KEY)?;
+    let d = ensure_map(doc, &devices, actor_hex)?;
+    doc.put(&d, "person", vouched.person.as_str())?;
+    doc.put(&d, "device", vouched.device.as_str())?;
+    doc.put(&d, "role", vouched.role.as_str())?;
+    Ok(())
+}
+
+/// The devices the server vouches for, by actor id (hex).
+pub fn read_vouched(doc: &AutoCommit) -> std::collections::BTreeMap<String, Vouched> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(map) = map_at(doc, &ROOT, VOUCHED_KEY) {
+        for actor in doc.keys(&map) {
+            if let Some(d) = map_at(doc, &map, &actor) {
+                let vouched = Vouched {
+                    person: text(doc, &d, "person"),
+                    device: text(doc, &d, "device"),
+                    role: text(doc, &d, "role"),
+                };
+                out.insert(actor, vouched);
+            }
+        }
+    }
+    out
+}

@@ -1,7 +1,7 @@
 //! The write path shared by every record kind: validate, apply, persist with the index, or change
 //! nothing. Also merging documents received from elsewhere.
 
-use super::Replica;
+use super::{Replica, decode_hex};
 use crate::doc::{self, ChangeNote, Conflict, DocId, HistoryEntry, storable};
 use crate::domain::{FieldMap, FieldValue, Org, Place, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
@@ -349,7 +349,32 @@ impl Replica {
     /// Every change to a record: who changed which field when, from which device.
     pub fn history(&mut self, id: &str) -> Result<Vec<HistoryEntry>> {
         let (_, doc_id) = self.locate(id)?;
-        Ok(doc::history_of(&mut self.loaded(&doc_id)?.doc, id))
+        let mut entries = doc::history_of(&mut self.loaded(&doc_id)?.doc, id);
+        let names = self.vouched_names()?;
+        for entry in &mut entries {
+            if let Some(person) = names.get(&entry.device) {
+                entry.by.clone_from(person);
+                entry.vouched = true;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The people behind devices (by shortened actor id, as history shows them) that the server
+    /// vouches for, and this device's own person.
+    fn vouched_names(&mut self) -> Result<std::collections::HashMap<String, String>> {
+        let mut names: std::collections::HashMap<String, String> =
+            doc::read_vouched(&self.loaded(&DocId::Workspace)?.doc)
+                .into_iter()
+                .filter_map(|(actor, v)| {
+                    let actor = automerge::ActorId::from(decode_hex(&actor)?);
+                    Some((doc::short_actor(&actor), v.person))
+                })
+                .collect();
+        if let Ok(person) = self.person() {
+            names.insert(doc::short_actor(&self.actor), person);
+        }
+        Ok(names)
     }
 
     /// Every field that holds concurrent values, with each value and who wrote it.
@@ -372,6 +397,13 @@ impl Replica {
                 kind,
                 &record,
             ));
+        }
+        let names = self.vouched_names()?;
+        for value in out.iter_mut().flat_map(|c| c.values.iter_mut()) {
+            if let Some(person) = names.get(&value.device) {
+                value.by.clone_from(person);
+                value.vouched = true;
+            }
         }
         Ok(out)
     }

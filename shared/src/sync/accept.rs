@@ -440,10 +440,13 @@ fn check(
     let invalid = Fault::Shape;
     let patches = doc.diff(before, after);
     let Some(kind) = doc_id.record_kind() else {
-        check_workspace(&patches).map_err(invalid)?;
+        // The devices the server vouches for are the server's to write: they come to a device
+        // only from the server, or in a file another device carried (`owner` is `None`).
+        let vouched_allowed = owner.is_none();
+        check_workspace(&patches, vouched_allowed).map_err(invalid)?;
         let changes = doc::storable::check(doc, before)?;
         check_authors(&changes, owner)?;
-        return check_workspace_operations(doc, &changes).map_err(invalid);
+        return check_workspace_operations(doc, &changes, vouched_allowed).map_err(invalid);
     };
     let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
@@ -696,10 +699,19 @@ fn validate_fields(
 /// The workspace's own fields.
 const WORKSPACE_FIELDS: [&str; 3] = ["id", "name", "taxonomy_version"];
 
-/// The workspace document: only its known keys, teams as maps of plain values.
-fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
+/// The workspace document: only its known keys, teams as maps of plain values (and, when
+/// `vouched_allowed`, the devices the server vouches for).
+fn check_workspace(patches: &[automerge::Patch], vouched_allowed: bool) -> Result<(), String> {
     let plain = |value: &Value| matches!(value, Value::Scalar(s) if !s.is_counter());
     for patch in patches {
+        let vouched = match (patch.path.first(), &patch.action) {
+            (Some((_, Prop::Map(root))), _) => root == doc::VOUCHED_KEY,
+            (None, PatchAction::PutMap { key, .. }) => key == doc::VOUCHED_KEY,
+            _ => false,
+        };
+        if vouched && vouched_allowed {
+            continue;
+        }
         match (patch.path.as_slice(), &patch.action) {
             ([], PatchAction::PutMap { key, value, .. })
                 if WORKSPACE_FIELDS.contains(&key.as_str()) && plain(&value.0) => {}
@@ -737,10 +749,12 @@ fn check_workspace(patches: &[automerge::Patch]) -> Result<(), String> {
 fn check_workspace_operations(
     doc: &AutoCommit,
     changes: &[automerge::Change],
+    vouched_allowed: bool,
 ) -> Result<(), String> {
     use automerge::legacy::{Key, ObjectId, OpType};
     let refuse = || Err("only the workspace's name and teams can change".to_string());
     let teams = root_map(doc, "teams");
+    let vouched = root_map(doc, doc::VOUCHED_KEY);
     for change in changes {
         for op in change.decode().operations {
             let Key::Map(key) = &op.key else {
@@ -752,6 +766,17 @@ fn check_workspace_operations(
             };
             let plain_or_resolved =
                 puts_plain_value(&op) || removes_losing_values(doc, obj.as_ref(), key, &op);
+            // The server's own entries: the map, a map per device, plain values in those.
+            if vouched_allowed {
+                let in_vouched = match (&obj, &vouched) {
+                    (None, _) => key == doc::VOUCHED_KEY,
+                    (Some(obj), Some(v)) => obj == v || key_in(doc, obj, v).is_some(),
+                    (Some(_), None) => false,
+                };
+                if in_vouched {
+                    continue;
+                }
+            }
             let allowed = match (&obj, &teams) {
                 (None, _) => plain_or_resolved && WORKSPACE_FIELDS.contains(&key.as_str()),
                 (Some(obj), Some(teams)) if obj == teams => {

@@ -198,7 +198,7 @@ pub(crate) fn PlaceScreen() -> Element {
                                     rsx! {
                                         div { class: "choice", key: "{i}",
                                             span { "{shown}" }
-                                            span { class: "meta", " — {v.by} {v.at}" }
+                                            span { class: "meta", " — {v.by}{unverified(v.vouched, lang)} {v.at}" }
                                             button {
                                                 onclick: move |_| {
                                                     let (record, field) = (record.clone(), field.clone());
@@ -225,7 +225,7 @@ pub(crate) fn PlaceScreen() -> Element {
                         for (i, h) in history.iter().rev().enumerate() {
                             li { key: "{i}",
                                 span { class: "meta", "{super::super::model::hhmm_date(&h.at)} " }
-                                strong { "{h.by}" }
+                                strong { "{h.by}{unverified(h.vouched, lang)}" }
                                 " "
                                 {h.fields.iter().map(|f| if f == "*" { t::NEW_PLACE.get(lang).to_string() } else { field_label(f).get(lang).to_string() }).collect::<Vec<_>>().join("、")}
                             }
@@ -235,4 +235,9 @@ pub(crate) fn PlaceScreen() -> Element {
             }
         }
     }
+}
+
+/// The mark after a name the server does not vouch for.
+fn unverified(vouched: bool, lang: ibasho_shared::Lang) -> &'static str {
+    if vouched { "" } else { t::UNVERIFIED.get(lang) }
 }
