@@ -1,12 +1,12 @@
 //! One websocket connection: the frame loop of a device, and the invite exchange.
 
 use crate::AppState;
-use crate::hub::PeerEvent;
-use crate::limits::RateLimiter;
+use crate::hub::{Handled, Hub, PeerEvent, Session};
+use crate::limits::{RateLimiter, ReplyBudget};
 use crate::store::{self, Device};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use ibasho_shared::sync::{Due, ErrorCode, Frame, Liveness, PROTOCOL_VERSION};
+use ibasho_shared::sync::{DocMessage, Due, ErrorCode, Frame, Liveness, PROTOCOL_VERSION};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -142,6 +142,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     };
     outbox.send(&state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);
+    let mut budget = ReplyBudget::new(&state.limits);
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
@@ -151,8 +152,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         if !outbox.open {
             break false;
         }
+        // A device over its reply budget waits before its next frame is read (its socket's buffers
+        // hold what it sends meanwhile); pushes and pings go on.
+        let over_budget = budget.wait();
         tokio::select! {
-            incoming = stream.next() => {
+            incoming = stream.next(), if over_budget.is_zero() => {
                 if matches!(incoming, Some(Ok(_))) {
                     liveness.heard();
                 }
@@ -202,7 +206,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     outbox.refuse(&state, ErrorCode::TooLarge, &msg).await;
                     break true;
                 }
-                let handled = hub.handle_sync(&mut session, docs);
+                let handled = handle_in_turns(&hub, &mut session, docs).await;
+                let reply_bytes: usize = handled.replies.iter().map(|d| d.message.len()).sum();
+                budget.spend(reply_bytes);
                 // Accepted changes are acknowledged once they are on disk.
                 if let Some(commit) = handled.commit {
                     hub.durability.wait(commit).await;
@@ -232,6 +238,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     outbox.send(&state, &Frame::Sync { docs: messages }).await;
                 }
             }
+            () = tokio::time::sleep(over_budget), if !over_budget.is_zero() => {}
             _ = revocation_check.tick() => {
                 // Taking a frame counts as being there: on a slow link a large one takes a while,
                 // and the device's own frames wait meanwhile.
@@ -264,6 +271,30 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         linger(&mut stream, &mut shutdown).await;
     }
     tracing::info!(device = %session.device.id, "disconnected");
+}
+
+/// Documents handled between two chances for other connections to be served: one frame may name
+/// hundreds, and the serving thread is shared.
+const DOCS_PER_TURN: usize = 8;
+
+/// Handles a frame's documents a few at a time, letting other connections be served in between,
+/// so that no device keeps the serving thread for long. The workspace document goes first (a team
+/// added there may be needed by visits in the same frame).
+async fn handle_in_turns(hub: &Hub, session: &mut Session, mut docs: Vec<DocMessage>) -> Handled {
+    docs.sort_by_key(|d| d.doc != "workspace");
+    let mut all = Handled::default();
+    let mut rest = docs.into_iter().peekable();
+    while rest.peek().is_some() {
+        let turn: Vec<DocMessage> = rest.by_ref().take(DOCS_PER_TURN).collect();
+        let handled = hub.handle_sync(session, turn);
+        all.replies.extend(handled.replies);
+        all.errors.extend(handled.errors);
+        all.commit = all.commit.max(handled.commit);
+        if rest.peek().is_some() {
+            tokio::task::yield_now().await;
+        }
+    }
+    all
 }
 
 /// How long a refused device has to take in the error frame and answer the close.

@@ -28,6 +28,12 @@ pub struct Limits {
     /// Most connections one device may hold at once (the window and `sync --watch` on a phone
     /// are two); beyond, a new one is refused before the upgrade.
     pub max_connections_per_device: usize,
+    /// Reply bytes one device may draw per second, sustained: beyond its burst, the server
+    /// takes its next frame only once the budget allows (honest devices draw far less).
+    pub reply_bytes_per_second: f64,
+    /// Reply bytes a device may draw at once before the sustained rate applies (a cold sync of a
+    /// city at the scale of DOMAIN.md is about 1.5 MB).
+    pub reply_burst_bytes: f64,
 }
 
 impl Limits {
@@ -48,6 +54,8 @@ impl Default for Limits {
             min_send_rate: ibasho_shared::sync::SLOWEST_LINK,
             silence: Duration::from_secs(90),
             max_connections_per_device: 4,
+            reply_bytes_per_second: 2.0 * 1024.0 * 1024.0,
+            reply_burst_bytes: 32.0 * 1024.0 * 1024.0,
         }
     }
 }
@@ -87,9 +95,70 @@ impl RateLimiter {
     }
 }
 
+/// A token bucket of reply bytes for one connection: what the server spends building replies
+/// for a device, bounded per second.
+#[derive(Debug)]
+pub struct ReplyBudget {
+    bytes: f64,
+    last: Instant,
+    rate: f64,
+    burst: f64,
+}
+
+impl ReplyBudget {
+    /// A full bucket.
+    pub fn new(limits: &Limits) -> Self {
+        ReplyBudget {
+            bytes: limits.reply_burst_bytes,
+            last: Instant::now(),
+            rate: limits.reply_bytes_per_second,
+            burst: limits.reply_burst_bytes,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        self.bytes =
+            (self.bytes + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+    }
+
+    /// Takes `bytes` of replies (the bucket may go below empty).
+    pub fn spend(&mut self, bytes: usize) {
+        self.refill(Instant::now());
+        self.bytes -= bytes as f64;
+    }
+
+    /// How long to wait before taking the device's next frame: zero while the bucket holds bytes.
+    pub fn wait(&mut self) -> Duration {
+        self.refill(Instant::now());
+        if self.bytes >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.bytes / self.rate)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_over_its_reply_budget_waits_in_proportion() {
+        let mut budget = ReplyBudget::new(&Limits {
+            reply_bytes_per_second: 1000.0,
+            reply_burst_bytes: 2000.0,
+            ..Limits::default()
+        });
+        budget.spend(1500);
+        assert_eq!(budget.wait(), Duration::ZERO, "within the burst");
+        budget.spend(2500);
+        let wait = budget.wait();
+        assert!(
+            wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+    }
 
     #[test]
     fn a_burst_is_allowed_and_then_refused() {

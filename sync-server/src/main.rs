@@ -75,6 +75,13 @@ enum Command {
         /// The same, from one address.
         #[arg(long, default_value_t = ListenLimits::default().max_unauthenticated_per_address)]
         max_unauthenticated_per_address: usize,
+        /// Reply bytes one device may draw per second, sustained (beyond its burst, its next frame
+        /// waits).
+        #[arg(long, default_value_t = Limits::default().reply_bytes_per_second)]
+        reply_bytes_per_second: f64,
+        /// Reply bytes one device may draw at once before the sustained rate applies.
+        #[arg(long, default_value_t = Limits::default().reply_burst_bytes)]
+        reply_burst_bytes: f64,
         /// Most connections one device may hold at once.
         #[arg(long, default_value_t = Limits::default().max_connections_per_device)]
         max_connections_per_device: usize,
@@ -180,6 +187,8 @@ fn main() -> Result<()> {
             max_unauthenticated,
             max_unauthenticated_per_address,
             max_connections_per_device,
+            reply_bytes_per_second,
+            reply_burst_bytes,
         } => {
             if let Some(mb) = max_store_mb {
                 store::limit_size(&conn, mb.saturating_mul(1024 * 1024))
@@ -216,6 +225,14 @@ fn main() -> Result<()> {
                 max_unauthenticated_per_address,
             };
             let silence = seconds("device-silence-secs", device_silence_secs)?;
+            for (flag, value) in [
+                ("reply-bytes-per-second", reply_bytes_per_second),
+                ("reply-burst-bytes", reply_burst_bytes),
+            ] {
+                if !(value.is_finite() && value > 0.0) {
+                    anyhow::bail!("--{flag}: {value} is not a positive number of bytes");
+                }
+            }
             if !(min_send_rate.is_finite() && min_send_rate > 0.0) {
                 anyhow::bail!(
                     "--min-send-rate: {min_send_rate} is not a positive number of bytes per second"
@@ -230,6 +247,8 @@ fn main() -> Result<()> {
                 min_send_rate,
                 silence,
                 max_connections_per_device,
+                reply_bytes_per_second,
+                reply_burst_bytes,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()

@@ -1093,3 +1093,77 @@ async fn history_names_who_the_server_vouches_for_not_who_a_change_claims() {
     assert!(text.contains("検査"), "{text}");
     assert!(!text.contains("未確認"), "{text}");
 }
+
+/// A device asking for everything over and over draws replies of megabytes each time. Past its
+/// reply budget (`--reply-burst-bytes`, then `--reply-bytes-per-second`) its next frame waits, so
+/// its cost to the server is bounded. An honest device syncs meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_drawing_more_replies_than_its_budget_waits_and_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("server"),
+        &[
+            "--reply-bytes-per-second",
+            "500000",
+            "--reply-burst-bytes",
+            "1000000",
+        ],
+    );
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "member", None)).await;
+    megabytes_of_places(&server, &ws_id, dir.path());
+    let honest = server.join(&ws_id, "member", None, "正直者");
+    let (mut ws, _) = tokio_tungstenite::connect_async(sync_request(&server, &token))
+        .await
+        .unwrap();
+    let Some(Frame::Welcome { manifest, .. }) = next(&mut ws).await else {
+        panic!("no welcome")
+    };
+    let everything = || Frame::Sync {
+        docs: manifest
+            .iter()
+            .map(|entry| DocMessage {
+                doc: entry.doc.clone(),
+                message: automerge::AutoCommit::new()
+                    .sync()
+                    .generate_sync_message(&mut State::new())
+                    .unwrap()
+                    .encode(),
+            })
+            .collect(),
+    };
+    let mut arrived = Vec::new();
+    for _ in 0..2 {
+        send_raw(&mut ws, everything().encode()).await;
+    }
+    // Meanwhile an honest device edits and syncs.
+    let honest = tokio::task::spawn_blocking(move || {
+        let place = honest.add_place("喫茶ランドリー");
+        honest.sync();
+        (honest, place)
+    });
+    while arrived.len() < 2 {
+        match next(&mut ws).await {
+            Some(Frame::SyncReply { docs }) => {
+                let bytes: usize = docs.iter().map(|d| d.message.len()).sum();
+                assert!(bytes > 1_000_000, "a reply of everything: {bytes}");
+                arrived.push(std::time::Instant::now());
+            }
+            Some(_) => {}
+            None => panic!("disconnected"),
+        }
+    }
+    // The first reply (over 2 MB) overdrew a budget of 1 MB at 0.5 MB/s: the second frame waited.
+    let waited = arrived[1] - arrived[0];
+    assert!(
+        waited >= std::time::Duration::from_secs(1),
+        "the second reply came {waited:?} after the first"
+    );
+    let (honest, place) = honest.await.unwrap();
+    let other = server.join(&ws_id, "member", None, "後から来た人");
+    assert_eq!(
+        other.json(&["place", "show", &place, "--json"])["name"],
+        "喫茶ランドリー"
+    );
+    drop(honest);
+}

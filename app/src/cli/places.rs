@@ -60,8 +60,10 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
             if *json {
                 print_json(&history)?;
             } else {
+                // Once joined, a name the server does not vouch for is marked.
+                let joined = replica.server()?.is_some();
                 for h in history {
-                    let unverified = match (h.vouched, lang) {
+                    let unverified = match (h.vouched || !joined, lang) {
                         (true, _) => "",
                         (false, Lang::Ja) => "（未確認）",
                         (false, Lang::En) => " (unverified)",

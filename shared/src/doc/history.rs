@@ -55,7 +55,8 @@ pub struct HistoryEntry {
     /// Who (display name): the person the server vouches for behind the change's device when
     /// it does (see [`HistoryEntry::vouched`]), else what the change's note claims.
     pub by: String,
-    /// Whether `by` is the person the server (or this device, for its own changes) vouches for.
+    /// Whether `by` is the person the server vouches for (false on a device that never joined a
+    /// server, where there is no one to vouch).
     pub vouched: bool,
     /// Device: the change's actor id, shortened.
     pub device: String,

@@ -361,20 +361,15 @@ impl Replica {
     }
 
     /// The people behind devices (by shortened actor id, as history shows them) that the server
-    /// vouches for, and this device's own person.
+    /// vouches for. Every replica that has the same workspace document names them alike.
     fn vouched_names(&mut self) -> Result<std::collections::HashMap<String, String>> {
-        let mut names: std::collections::HashMap<String, String> =
-            doc::read_vouched(&self.loaded(&DocId::Workspace)?.doc)
-                .into_iter()
-                .filter_map(|(actor, v)| {
-                    let actor = automerge::ActorId::from(decode_hex(&actor)?);
-                    Some((doc::short_actor(&actor), v.person))
-                })
-                .collect();
-        if let Ok(person) = self.person() {
-            names.insert(doc::short_actor(&self.actor), person);
-        }
-        Ok(names)
+        Ok(doc::read_vouched(&self.loaded(&DocId::Workspace)?.doc)
+            .into_iter()
+            .filter_map(|(actor, v)| {
+                let actor = automerge::ActorId::from(decode_hex(&actor)?);
+                Some((doc::short_actor(&actor), v.person))
+            })
+            .collect())
     }
 
     /// Every field that holds concurrent values, with each value and who wrote it.

@@ -48,9 +48,17 @@ fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut PlaceF
 #[component]
 pub(crate) fn PlaceScreen() -> Element {
     let model = use_model();
-    let (lang, form, can_visit) = {
+    let (lang, form, can_visit, joined) = {
         let m = model.read();
-        (m.lang, m.form.clone(), m.can_see_visits())
+        (m.lang, m.form.clone(), m.can_see_visits(), m.role.is_some())
+    };
+    // Once joined, a name the server does not vouch for is marked.
+    let unverified = |vouched: bool| {
+        if vouched || !joined {
+            ""
+        } else {
+            t::UNVERIFIED.get(lang)
+        }
     };
     let Some(form) = form else {
         return rsx! { p { "—" } };
@@ -198,7 +206,7 @@ pub(crate) fn PlaceScreen() -> Element {
                                     rsx! {
                                         div { class: "choice", key: "{i}",
                                             span { "{shown}" }
-                                            span { class: "meta", " — {v.by}{unverified(v.vouched, lang)} {v.at}" }
+                                            span { class: "meta", " — {v.by}{unverified(v.vouched)} {v.at}" }
                                             button {
                                                 onclick: move |_| {
                                                     let (record, field) = (record.clone(), field.clone());
@@ -225,7 +233,7 @@ pub(crate) fn PlaceScreen() -> Element {
                         for (i, h) in history.iter().rev().enumerate() {
                             li { key: "{i}",
                                 span { class: "meta", "{super::super::model::hhmm_date(&h.at)} " }
-                                strong { "{h.by}{unverified(h.vouched, lang)}" }
+                                strong { "{h.by}{unverified(h.vouched)}" }
                                 " "
                                 {h.fields.iter().map(|f| if f == "*" { t::NEW_PLACE.get(lang).to_string() } else { field_label(f).get(lang).to_string() }).collect::<Vec<_>>().join("、")}
                             }
@@ -235,9 +243,4 @@ pub(crate) fn PlaceScreen() -> Element {
             }
         }
     }
-}
-
-/// The mark after a name the server does not vouch for.
-fn unverified(vouched: bool, lang: ibasho_shared::Lang) -> &'static str {
-    if vouched { "" } else { t::UNVERIFIED.get(lang) }
 }
