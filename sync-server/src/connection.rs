@@ -142,7 +142,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     };
     outbox.send(&state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);
-    let mut budget = ReplyBudget::new(&state.limits);
+    let budget = hub.reply_budget(&session.device.id, &state.limits);
+    let turn = hub.turn_of(&session.device.id);
+    let budget_of = |f: &mut dyn FnMut(&mut ReplyBudget)| {
+        f(&mut budget.lock().unwrap_or_else(|p| p.into_inner()));
+    };
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
@@ -154,7 +158,8 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         }
         // A device over its reply budget waits before its next frame is read (its socket's buffers
         // hold what it sends meanwhile); pushes and pings go on.
-        let over_budget = budget.wait();
+        let mut over_budget = Duration::ZERO;
+        budget_of(&mut |b| over_budget = b.wait());
         tokio::select! {
             incoming = stream.next(), if over_budget.is_zero() => {
                 if matches!(incoming, Some(Ok(_))) {
@@ -206,9 +211,12 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     outbox.refuse(&state, ErrorCode::TooLarge, &msg).await;
                     break true;
                 }
-                let handled = handle_in_turns(&hub, &mut session, docs).await;
+                let handled = {
+                    let _turn = turn.lock().await;
+                    handle_in_turns(&hub, &mut session, docs).await
+                };
                 let reply_bytes: usize = handled.replies.iter().map(|d| d.message.len()).sum();
-                budget.spend(reply_bytes);
+                budget_of(&mut |b| b.spend(reply_bytes));
                 // Accepted changes are acknowledged once they are on disk.
                 if let Some(commit) = handled.commit {
                     hub.durability.wait(commit).await;
@@ -273,26 +281,27 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     tracing::info!(device = %session.device.id, "disconnected");
 }
 
-/// Documents handled between two chances for other connections to be served: one frame may name
-/// hundreds, and the serving thread is shared.
-const DOCS_PER_TURN: usize = 8;
+/// How long a frame's documents are handled before other connections get their turn: one frame
+/// may name hundreds, each answered with all of a document, and the serving thread is shared.
+const TURN: Duration = Duration::from_millis(5);
 
-/// Handles a frame's documents a few at a time, letting other connections be served in between,
-/// so that no device keeps the serving thread for long. The workspace document goes first (a team
-/// added there may be needed by visits in the same frame).
+/// Handles a frame's documents one after another, letting other connections be served whenever
+/// [`TURN`] has passed, so that no device keeps the serving thread for longer than that and one
+/// document's work. The workspace document goes first (a team added there may be needed by
+/// visits in the same frame).
 async fn handle_in_turns(hub: &Hub, session: &mut Session, mut docs: Vec<DocMessage>) -> Handled {
     docs.sort_by_key(|d| d.doc != "workspace");
     let mut all = Handled::default();
-    let mut rest = docs.into_iter().peekable();
-    while rest.peek().is_some() {
-        let turn: Vec<DocMessage> = rest.by_ref().take(DOCS_PER_TURN).collect();
-        let handled = hub.handle_sync(session, turn);
+    let mut turn = Instant::now();
+    for doc in docs {
+        if turn.elapsed() >= TURN {
+            tokio::task::yield_now().await;
+            turn = Instant::now();
+        }
+        let handled = hub.handle_sync(session, vec![doc]);
         all.replies.extend(handled.replies);
         all.errors.extend(handled.errors);
         all.commit = all.commit.max(handled.commit);
-        if rest.peek().is_some() {
-            tokio::task::yield_now().await;
-        }
     }
     all
 }

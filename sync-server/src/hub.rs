@@ -218,6 +218,11 @@ struct Inner {
 /// Shared server state.
 pub struct Hub {
     inner: Mutex<Inner>,
+    /// Each device's reply budget, shared by its connections.
+    budgets: Mutex<std::collections::HashMap<String, Arc<Mutex<crate::limits::ReplyBudget>>>>,
+    /// Each device's turn: its connections' frames are handled one at a time, so a device
+    /// holding several connections is served no more often than one holding one.
+    turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Group commit of accepted changes (see [`crate::durable`]).
     pub durability: Arc<Durability>,
     next_id: AtomicU64,
@@ -265,6 +270,8 @@ impl Hub {
                 damaged: Default::default(),
                 store_fault: None,
             }),
+            budgets: Mutex::default(),
+            turns: Mutex::default(),
             next_id: AtomicU64::new(1),
             metrics: Metrics::default(),
         })
@@ -397,6 +404,31 @@ impl Hub {
             }
         }
         Ok(self.durability.wrote())
+    }
+
+    /// The device's reply budget, one for all its connections (a device holding four connections
+    /// draws from the same bucket).
+    pub fn reply_budget(
+        &self,
+        device: &str,
+        limits: &crate::limits::Limits,
+    ) -> Arc<Mutex<crate::limits::ReplyBudget>> {
+        self.budgets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(device.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(crate::limits::ReplyBudget::new(limits))))
+            .clone()
+    }
+
+    /// The device's turn (see `Hub::turns`): held while one of its frames is handled.
+    pub fn turn_of(&self, device: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(device.to_string())
+            .or_default()
+            .clone()
     }
 
     /// How many connections the device holds now.

@@ -28,8 +28,9 @@ pub struct Limits {
     /// Most connections one device may hold at once (the window and `sync --watch` on a phone
     /// are two); beyond, a new one is refused before the upgrade.
     pub max_connections_per_device: usize,
-    /// Reply bytes one device may draw per second, sustained: beyond its burst, the server
-    /// takes its next frame only once the budget allows (honest devices draw far less).
+    /// Reply bytes one device (all its connections together) may draw per second, sustained:
+    /// beyond its burst, the server takes its next frame only once the budget allows (honest
+    /// devices draw far less).
     pub reply_bytes_per_second: f64,
     /// Reply bytes a device may draw at once before the sustained rate applies (a cold sync of a
     /// city at the scale of DOMAIN.md is about 1.5 MB).
@@ -54,8 +55,8 @@ impl Default for Limits {
             min_send_rate: ibasho_shared::sync::SLOWEST_LINK,
             silence: Duration::from_secs(90),
             max_connections_per_device: 4,
-            reply_bytes_per_second: 2.0 * 1024.0 * 1024.0,
-            reply_burst_bytes: 32.0 * 1024.0 * 1024.0,
+            reply_bytes_per_second: 256.0 * 1024.0,
+            reply_burst_bytes: 4.0 * 1024.0 * 1024.0,
         }
     }
 }
