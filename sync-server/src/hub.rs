@@ -103,6 +103,7 @@ impl DocSlot {
                 dropped: None,
                 need: Vec::new(),
                 chunks: None,
+                created: Vec::new(),
             });
         }
         let before = state.clone();
@@ -314,8 +315,19 @@ impl Hub {
             let Ok(doc_id) = doc.parse::<DocId>() else {
                 continue;
             };
-            if let Err(e) = inner.slot(&ws, &doc_id) {
-                tracing::error!(doc = %store::doc_key(&ws, &doc), error = %e, "a stored document is damaged; restore the store from a backup");
+            match inner.slot(&ws, &doc_id) {
+                Ok(slot) => {
+                    // Where each record lives (see `store::record_home`).
+                    if let Some(kind) = doc_id.record_kind() {
+                        let ids = ibasho_shared::doc::record_ids(&slot.doc, kind);
+                        if let Err(e) = store::set_record_homes(&inner.conn, &ws, &doc, &ids) {
+                            tracing::warn!(error = %e, "recording where records live failed");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(doc = %store::doc_key(&ws, &doc), error = %e, "a stored document is damaged; restore the store from a backup");
+                }
             }
             inner.docs.remove(&store::doc_key(&ws, &doc));
         }
@@ -591,6 +603,30 @@ impl Hub {
             match slot.receive(&doc_id, state, &message, access, &sender) {
                 Ok(outcome) => {
                     need = outcome.need;
+                    // An id names one record in the workspace: a record new here under an id
+                    // another document holds (a place's, another month's visit) is refused.
+                    if let Some((id, home)) = outcome.created.iter().find_map(|id| {
+                        store::record_home(&inner.conn, &ws, id)
+                            .ok()
+                            .flatten()
+                            .filter(|home| *home != doc)
+                            .map(|home| (id.clone(), home))
+                    }) {
+                        self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+                        // Nothing of it is stored: the document is read again from the store,
+                        // and the device's state starts over.
+                        inner.docs.remove(&store::doc_key(&ws, &doc));
+                        session.states.insert(doc_id.clone(), State::new());
+                        session.unsaved.insert(doc_id.clone());
+                        handled.errors.push(Frame::error(
+                            ErrorCode::Invalid,
+                            Some(&doc),
+                            format!(
+                                "{doc}: record {id}: this id already names a record in {home}; a new record needs a new id"
+                            ),
+                        ));
+                        continue;
+                    }
                     if let Some(dropped) = outcome.dropped {
                         self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                         handled.errors.push(Frame::error(
@@ -616,6 +652,11 @@ impl Hub {
                                 "the server could not store these changes",
                             ));
                             continue;
+                        }
+                        if let Err(e) =
+                            store::set_record_homes(&inner.conn, &ws, &doc, &outcome.created)
+                        {
+                            tracing::warn!(doc = %doc, error = %e, "recording where records live failed");
                         }
                         changed.push(doc_id.clone());
                     }

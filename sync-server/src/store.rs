@@ -42,6 +42,12 @@ CREATE TABLE IF NOT EXISTS device_actors (
     device TEXT NOT NULL REFERENCES devices (id),
     PRIMARY KEY (actor, device)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS record_homes (
+    workspace TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    PRIMARY KEY (workspace, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS doc_heads (
     key       TEXT PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -415,6 +421,40 @@ pub fn save_sync_states(
         )?;
         for (key, state) in states {
             stmt.execute(params![device, key, state])?;
+        }
+    }
+    tx.commit()
+}
+
+/// The document a record lives in, by its id: an id names one record in a workspace, whatever its
+/// kind and whichever document.
+pub fn record_home(
+    conn: &Connection,
+    workspace: &str,
+    id: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT doc_id FROM record_homes WHERE workspace = ?1 AND id = ?2")?
+        .query_row([workspace, id], |r| r.get(0))
+        .optional()
+}
+
+/// Records that `ids` live in `doc` (ids already recorded keep their first home).
+pub fn set_record_homes(
+    conn: &Connection,
+    workspace: &str,
+    doc: &str,
+    ids: &[String],
+) -> rusqlite::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO record_homes (workspace, id, doc_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for id in ids {
+            stmt.execute(params![workspace, id, doc])?;
         }
     }
     tx.commit()

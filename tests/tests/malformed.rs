@@ -22,6 +22,12 @@ async fn join(server: &Server, invite: &str) -> String {
 /// Joins with a new actor id; returns the token and the actor, the only one whose new changes
 /// the server takes from this device.
 async fn join_as(server: &Server, invite: &str) -> (String, automerge::ActorId) {
+    let (token, actor, _) = join_device(server, invite).await;
+    (token, actor)
+}
+
+/// [`join_as`], with the device id too.
+async fn join_device(server: &Server, invite: &str) -> (String, automerge::ActorId, String) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/join", server.addr))
         .await
         .unwrap();
@@ -36,7 +42,7 @@ async fn join_as(server: &Server, invite: &str) -> (String, automerge::ActorId) 
         .await
         .unwrap();
     match next(&mut ws).await {
-        Some(Frame::Joined { token, .. }) => (token, actor),
+        Some(Frame::Joined { token, device, .. }) => (token, actor, device),
         other => panic!("join failed: {other:?}"),
     }
 }
@@ -1166,4 +1172,90 @@ async fn a_device_drawing_more_replies_than_its_budget_waits_and_others_are_serv
         "喫茶ランドリー"
     );
     drop(honest);
+}
+
+/// An id names one record in a workspace. A member makes a directory entry under a place's id,
+/// and a worker files a copy of its team's visit, under the same id, in another month. Both are
+/// refused and nothing is stored. The coordinator still sees one place, one visit in its month,
+/// and no entry under that id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_already_used_by_another_record_is_refused() {
+    use ibasho_shared::domain::{Org, Record, RecordKind, Visit};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.team(&ws_id, "北部チーム");
+    let coordinator = server.join(&ws_id, "coordinator", None, "調整役");
+    let place = coordinator.add_place("喫茶ランドリー");
+    let visit = coordinator
+        .ok(&[
+            "visit", "add", "--team", &team, "--place", &place, "--kind", "visit", "--people", "2",
+        ])
+        .trim()
+        .to_string();
+    coordinator.sync();
+
+    // A member's directory entry under the place's id.
+    let (token, actor, device) = join_device(&server, &server.invite(&ws_id, "member", None)).await;
+    let mut ws = connect(&server, &token).await;
+    let mut orgs = automerge::AutoCommit::new();
+    fetch(&mut ws, "orgs", &mut orgs).await;
+    orgs.set_actor(actor);
+    let mut org = Org::new("なりすまし団体", "npo");
+    org.id = place.clone();
+    org.owner = Some(device);
+    ibasho_shared::doc::write_fields(&mut orgs, RecordKind::Org, &org.id, &org.to_fields())
+        .unwrap();
+    orgs.commit();
+    let (code, message) = push(&mut ws, "orgs", &mut orgs).await;
+    assert_eq!(code, ErrorCode::Invalid, "{message}");
+    assert!(message.contains("already names a record"), "{message}");
+
+    // A worker's copy of the visit in another month.
+    let (token, actor) = join_as(&server, &server.invite(&ws_id, "worker", Some(&team))).await;
+    let mut ws = connect(&server, &token).await;
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 15)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let mut copy = Visit::new(&team, "visit", at);
+    copy.id = visit.clone();
+    let other_month = DocId::Visits {
+        team: team.clone(),
+        month: copy.month(),
+    };
+    let mut doc = ibasho_shared::doc::genesis(&other_month, actor);
+    ibasho_shared::doc::write_fields(&mut doc, RecordKind::Visit, &copy.id, &copy.to_fields())
+        .unwrap();
+    doc.commit();
+    let (code, message) = push(&mut ws, &other_month.to_string(), &mut doc).await;
+    assert_eq!(code, ErrorCode::Invalid, "{message}");
+    assert!(message.contains("already names a record"), "{message}");
+
+    coordinator.sync();
+    let visits = coordinator.json(&["visit", "list", "--json"]);
+    let same: Vec<_> = visits
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["id"] == visit.as_str())
+        .collect();
+    assert_eq!(same.len(), 1, "{visits}");
+    assert!(
+        !same[0]["at"].as_str().unwrap().starts_with("2026-01"),
+        "{visits}"
+    );
+    let orgs = coordinator.json(&["org", "list", "--json"]);
+    assert!(
+        !orgs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == place.as_str()),
+        "{orgs}"
+    );
+    assert_eq!(
+        coordinator.json(&["place", "show", &place, "--json"])["name"],
+        "喫茶ランドリー"
+    );
 }

@@ -63,6 +63,9 @@ pub struct Outcome {
     /// document already had), so they can be stored as they are instead of encoding the new
     /// changes again.
     pub chunks: Option<Vec<u8>>,
+    /// Records the message added to the document (ids). The server checks them against the
+    /// records of other documents, which the gate does not see.
+    pub created: Vec<String>,
 }
 
 /// Receives an encoded sync message for `doc_id` into `doc`. Changes are applied and checked
@@ -112,6 +115,7 @@ pub fn receive(
             dropped,
             need: Vec::new(),
             chunks: None,
+            created: Vec::new(),
         });
     }
     let before = doc.get_heads();
@@ -129,7 +133,7 @@ pub fn receive(
     // The index is not kept: it would grow with every later change.
     doc.reset_diff_cursor();
     match applied {
-        Ok(Applied::Kept) => {
+        Ok(Applied::Kept(created)) => {
             let changed = doc.get_heads() != before;
             *state = new_state;
             forget_acknowledged(doc, state);
@@ -138,6 +142,7 @@ pub fn receive(
                 dropped,
                 need: Vec::new(),
                 chunks: changed.then_some(chunks),
+                created,
             })
         }
         // Changes whose dependencies the server lacks would wait in the document's queue and be
@@ -153,6 +158,7 @@ pub fn receive(
                 dropped,
                 need,
                 chunks: None,
+                created: Vec::new(),
             })
         }
         Err(rejection) => {
@@ -175,13 +181,13 @@ pub fn check_taken_in(
     if after == before {
         return Ok(());
     }
-    check(doc, doc_id, before, &after, None)
+    check(doc, doc_id, before, &after, None).map(|_| ())
 }
 
 /// What applying a message's changes came to.
 enum Applied {
-    /// Applied and checked.
-    Kept,
+    /// Applied and checked; the records new to the document.
+    Kept(Vec<String>),
     /// Some depend on changes the document lacks: these.
     Missing(Vec<ChangeHash>),
 }
@@ -206,10 +212,12 @@ fn apply_and_check(
         return Ok(Applied::Missing(need));
     }
     let after = doc.get_heads();
-    if after != before {
-        check(doc, doc_id, before, &after, Some(sender)).map_err(|f| f.rejection(doc_id))?;
+    if after == before {
+        return Ok(Applied::Kept(Vec::new()));
     }
-    Ok(Applied::Kept)
+    let created =
+        check(doc, doc_id, before, &after, Some(sender)).map_err(|f| f.rejection(doc_id))?;
+    Ok(Applied::Kept(created))
 }
 
 /// Puts the document back as it was at `before` (its heads before a refused message): its history
@@ -430,13 +438,14 @@ fn check_operations(
 
 /// Checks what changed between `before` and `after` in `doc`. Organization entries are checked
 /// against `owner` (the device that sent them, when it is a member) unless `owner` is `None`.
+/// Returns the records new to the document.
 fn check(
     doc: &mut AutoCommit,
     doc_id: &DocId,
     before: &[automerge::ChangeHash],
     after: &[automerge::ChangeHash],
     owner: Option<&Sender>,
-) -> Result<(), Fault> {
+) -> Result<Vec<String>, Fault> {
     let invalid = Fault::Shape;
     let patches = doc.diff(before, after);
     let Some(kind) = doc_id.record_kind() else {
@@ -446,7 +455,8 @@ fn check(
         check_workspace(&patches, vouched_allowed).map_err(invalid)?;
         let changes = doc::storable::check(doc, before)?;
         check_authors(&changes, owner)?;
-        return check_workspace_operations(doc, &changes, vouched_allowed).map_err(invalid);
+        check_workspace_operations(doc, &changes, vouched_allowed).map_err(invalid)?;
+        return Ok(Vec::new());
     };
     let allowed_fields = allowed_fields(kind);
     let mut touched = BTreeSet::new();
@@ -509,7 +519,7 @@ fn check(
     // show, makes no patch.
     touched.extend(check_operations(fork, kind, &changes, allowed_fields).map_err(invalid)?);
     let now = now_jst();
-    let mut created = 0;
+    let mut created = Vec::new();
     for id in &touched {
         // The record as it was is read only when needed (reading an earlier state is not free).
         let old_cell = std::cell::OnceCell::new();
@@ -528,9 +538,9 @@ fn check(
         })?;
         if old().is_none() {
             where_its_id_says(kind, id, doc_id)?;
-            created += 1;
+            created.push(id.clone());
             if let Some(sender) = owner
-                && created > max_new_records(sender.role)
+                && created.len() > max_new_records(sender.role)
             {
                 return Err(Fault::TooMuch {
                     what: "new records",
@@ -594,7 +604,7 @@ fn check(
             });
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 /// Most records one message may create in one document, by role: a member adds a place or its
