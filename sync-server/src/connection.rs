@@ -251,6 +251,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 // Taking a frame counts as being there: on a slow link a large one takes a while,
                 // and the device's own frames wait meanwhile.
                 liveness.took(outbox.last_sent);
+                // While the device waits for its reply budget the server reads nothing from it,
+                // its pongs included: that silence is the server's doing.
+                if !over_budget.is_zero() {
+                    liveness.heard();
+                }
                 match liveness.due(state.limits.silence) {
                     Due::Gone(silent) => {
                         tracing::info!(device = %session.device.id, ?silent, "the device went silent; disconnected");
@@ -293,7 +298,19 @@ async fn handle_in_turns(hub: &Hub, session: &mut Session, mut docs: Vec<DocMess
     docs.sort_by_key(|d| d.doc != "workspace");
     let mut all = Handled::default();
     let mut turn = Instant::now();
+    let mut named = std::collections::HashSet::new();
     for doc in docs {
+        // Each document once: a frame naming one document many times would be answered as many
+        // times, each answer as dear as the first.
+        if !named.insert(doc.doc.clone()) {
+            hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+            all.errors.push(Frame::error(
+                ErrorCode::TooLarge,
+                Some(&doc.doc),
+                format!("{}: named more than once in one frame", doc.doc),
+            ));
+            continue;
+        }
         if turn.elapsed() >= TURN {
             tokio::task::yield_now().await;
             turn = Instant::now();

@@ -529,19 +529,7 @@ impl Hub {
         let mut inner = self.lock();
         inner.observe_external_writes(false);
         let sender = session.sender();
-        let mut named = HashSet::default();
         for DocMessage { doc, message } in docs {
-            // Each document once: a frame naming one document many times would be answered as
-            // many times, each answer as dear as the first.
-            if !named.insert(doc.clone()) {
-                self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
-                handled.errors.push(Frame::error(
-                    ErrorCode::TooLarge,
-                    Some(&doc),
-                    format!("{doc}: named more than once in one frame"),
-                ));
-                continue;
-            }
             let Ok(doc_id) = doc.parse::<DocId>() else {
                 self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
                 handled.errors.push(Frame::error(

@@ -774,7 +774,15 @@ async fn a_device_slow_to_take_a_large_frame_is_not_silent() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(
         &dir.path().join("server"),
-        &["--device-silence-secs", "2", "--send-timeout-secs", "30"],
+        &[
+            "--device-silence-secs",
+            "2",
+            "--send-timeout-secs",
+            "30",
+            // Megabytes of replies at once, beyond the default reply budget.
+            "--reply-burst-bytes",
+            "100000000",
+        ],
     );
     let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
     let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
