@@ -213,7 +213,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
                 let handled = {
                     let _turn = turn.lock().await;
-                    handle_in_turns(&hub, &mut session, docs).await
+                    handle_in_turns(&hub, &mut session, docs, state.limits.max_reply_bytes).await
                 };
                 let reply_bytes: usize = handled.replies.iter().map(|d| d.message.len()).sum();
                 budget_of(&mut |b| b.spend(reply_bytes));
@@ -294,12 +294,31 @@ const TURN: Duration = Duration::from_millis(5);
 /// [`TURN`] has passed, so that no device keeps the serving thread for longer than that and one
 /// document's work. The workspace document goes first (a team added there may be needed by
 /// visits in the same frame).
-async fn handle_in_turns(hub: &Hub, session: &mut Session, mut docs: Vec<DocMessage>) -> Handled {
+async fn handle_in_turns(
+    hub: &Hub,
+    session: &mut Session,
+    mut docs: Vec<DocMessage>,
+    max_reply_bytes: usize,
+) -> Handled {
     docs.sort_by_key(|d| d.doc != "workspace");
     let mut all = Handled::default();
     let mut turn = Instant::now();
     let mut named = std::collections::HashSet::new();
+    let mut reply_bytes = 0;
     for doc in docs {
+        // One reply holds at most so much: the documents past it are asked for again.
+        if reply_bytes > max_reply_bytes {
+            hub.metrics.rejects.fetch_add(1, Ordering::Relaxed);
+            all.errors.push(Frame::error(
+                ErrorCode::TooLarge,
+                Some(&doc.doc),
+                format!(
+                    "{}: this frame's reply is already over {max_reply_bytes} bytes; ask for this document in another frame",
+                    doc.doc
+                ),
+            ));
+            continue;
+        }
         // Each document once: a frame naming one document many times would be answered as many
         // times, each answer as dear as the first.
         if !named.insert(doc.doc.clone()) {
@@ -316,6 +335,11 @@ async fn handle_in_turns(hub: &Hub, session: &mut Session, mut docs: Vec<DocMess
             turn = Instant::now();
         }
         let handled = hub.handle_sync(session, vec![doc]);
+        reply_bytes += handled
+            .replies
+            .iter()
+            .map(|d| d.message.len())
+            .sum::<usize>();
         all.replies.extend(handled.replies);
         all.errors.extend(handled.errors);
         all.commit = all.commit.max(handled.commit);

@@ -35,6 +35,9 @@ pub struct Limits {
     /// Reply bytes a device may draw at once before the sustained rate applies (a cold sync of a
     /// city at the scale of DOMAIN.md is about 1.5 MB).
     pub reply_burst_bytes: f64,
+    /// Most bytes one reply holds: once a frame's replies pass it, its remaining documents are
+    /// refused with `TooLarge`, to be asked for in another frame.
+    pub max_reply_bytes: usize,
 }
 
 impl Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             max_connections_per_device: 4,
             reply_bytes_per_second: 256.0 * 1024.0,
             reply_burst_bytes: 4.0 * 1024.0 * 1024.0,
+            max_reply_bytes: 64 * 1024 * 1024,
         }
     }
 }

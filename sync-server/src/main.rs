@@ -82,6 +82,9 @@ enum Command {
         /// Reply bytes one device may draw at once before the sustained rate applies.
         #[arg(long, default_value_t = Limits::default().reply_burst_bytes)]
         reply_burst_bytes: f64,
+        /// Most bytes one reply holds; a frame's documents past it are asked for again.
+        #[arg(long, default_value_t = Limits::default().max_reply_bytes)]
+        max_reply_bytes: usize,
         /// Most connections one device may hold at once.
         #[arg(long, default_value_t = Limits::default().max_connections_per_device)]
         max_connections_per_device: usize,
@@ -189,6 +192,7 @@ fn main() -> Result<()> {
             max_connections_per_device,
             reply_bytes_per_second,
             reply_burst_bytes,
+            max_reply_bytes,
         } => {
             if let Some(mb) = max_store_mb {
                 store::limit_size(&conn, mb.saturating_mul(1024 * 1024))
@@ -212,6 +216,7 @@ fn main() -> Result<()> {
                 ),
                 ("max-connections-per-device", max_connections_per_device),
                 ("max-connections", max_connections.unwrap_or(1)),
+                ("max-reply-bytes", max_reply_bytes),
             ] {
                 if value == 0 {
                     anyhow::bail!("--{flag}: must be at least 1");
@@ -249,6 +254,7 @@ fn main() -> Result<()> {
                 max_connections_per_device,
                 reply_bytes_per_second,
                 reply_burst_bytes,
+                max_reply_bytes,
             };
             let runtime = if threads <= 1 {
                 tokio::runtime::Builder::new_current_thread()

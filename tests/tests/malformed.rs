@@ -1267,3 +1267,48 @@ async fn an_id_already_used_by_another_record_is_refused() {
         "喫茶ランドリー"
     );
 }
+
+/// One reply holds at most `--max-reply-bytes`: asked for everything at once, the server answers
+/// the documents that fit and refuses the rest by name (TooLarge), and each of those is answered
+/// when asked for in another frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_holds_at_most_its_bound_and_the_rest_is_asked_for_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), &["--max-reply-bytes", "200000"]);
+    let ws_id = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let token = join(&server, &server.invite(&ws_id, "coordinator", None)).await;
+    megabytes_of_places(&server, &ws_id, dir.path());
+    let (mut ws, nothing) = reader_with_a_small_buffer(&server, &token).await;
+    send_raw(
+        &mut ws,
+        Frame::Sync {
+            docs: nothing.clone(),
+        }
+        .encode(),
+    )
+    .await;
+    let mut refused = Vec::new();
+    let answered = loop {
+        match next(&mut ws).await {
+            Some(Frame::Error { code, doc, message }) => {
+                assert_eq!(code, ErrorCode::TooLarge, "{message}");
+                refused.push(doc.expect("names the document"));
+            }
+            Some(Frame::SyncReply { docs }) => break docs,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(!answered.is_empty());
+    assert!(!refused.is_empty(), "megabytes do not fit in 200 kB");
+    assert_eq!(answered.len() + refused.len(), nothing.len());
+    let again = nothing
+        .iter()
+        .find(|d| d.doc == refused[0])
+        .unwrap()
+        .clone();
+    send_raw(&mut ws, Frame::Sync { docs: vec![again] }.encode()).await;
+    match next(&mut ws).await {
+        Some(Frame::SyncReply { docs }) => assert_eq!(docs.len(), 1),
+        other => panic!("unexpected {other:?}"),
+    }
+}
