@@ -406,7 +406,7 @@ impl Hub {
         );
         slot.unsaved_chunks = None;
         slot.accepted = None;
-        if let Err(e) = inner.persist(ws, &DocId::Workspace) {
+        if let Err(e) = inner.persist(ws, &DocId::Workspace, &[]) {
             inner.docs.remove(&store::doc_key(ws, "workspace"));
             return Err(e.into());
         }
@@ -627,7 +627,7 @@ impl Hub {
                         self.metrics
                             .changes_accepted
                             .fetch_add(1, Ordering::Relaxed);
-                        if let Err(e) = inner.persist(&ws, &doc_id) {
+                        if let Err(e) = inner.persist(&ws, &doc_id, &outcome.created) {
                             tracing::error!(doc = %doc, error = %e, "storing accepted changes failed");
                             inner.docs.remove(&store::doc_key(&ws, &doc));
                             // What the state says the device and the server share is no longer
@@ -640,11 +640,6 @@ impl Hub {
                                 "the server could not store these changes",
                             ));
                             continue;
-                        }
-                        if let Err(e) =
-                            store::set_record_homes(&inner.conn, &ws, &doc, &outcome.created)
-                        {
-                            tracing::warn!(doc = %doc, error = %e, "recording where records live failed");
                         }
                         changed.push(doc_id.clone());
                     }
@@ -976,8 +971,9 @@ impl Inner {
         Ok(slot)
     }
 
-    /// Appends a document's unsaved changes to the store; compacts when chunks pile up.
-    fn persist(&mut self, ws: &str, doc_id: &DocId) -> rusqlite::Result<()> {
+    /// Appends a document's unsaved changes to the store, with where the records they `created`
+    /// live; compacts when chunks pile up.
+    fn persist(&mut self, ws: &str, doc_id: &DocId, created: &[String]) -> rusqlite::Result<()> {
         let name = doc_id.to_string();
         let key = store::doc_key(ws, &name);
         // The admin CLI writes to the same store from another process: take in what it stored
@@ -1014,7 +1010,7 @@ impl Inner {
         if slot.saved_heads.is_empty() {
             // Nothing stored yet: one compressed snapshot (with its heads, in one transaction)
             // is far cheaper to encode and store than every change on its own.
-            store::store_snapshot(&mut self.conn, ws, &name, &slot.doc.save(), &heads)?;
+            store::store_snapshot(&mut self.conn, ws, &name, &slot.doc.save(), &heads, created)?;
             slot.saved_heads = heads;
             slot.chunks = Some(0);
             return Ok(());
@@ -1025,7 +1021,7 @@ impl Inner {
             Some(chunks) if !merged => chunks,
             _ => slot.doc.save_after(&slot.saved_heads),
         };
-        store::append_doc(&mut self.conn, ws, &name, &bytes, &heads)?;
+        store::append_doc(&mut self.conn, ws, &name, &bytes, &heads, created)?;
         slot.saved_heads = heads;
         let count = match slot.chunks {
             Some(n) => n + 1,
@@ -1071,7 +1067,7 @@ pub fn admin_edit(
             .with_time(chrono::Utc::now().timestamp()),
     );
     let bytes = doc.save_after(&saved);
-    store::append_doc(conn, ws, &doc_id.to_string(), &bytes, &doc.get_heads())?;
+    store::append_doc(conn, ws, &doc_id.to_string(), &bytes, &doc.get_heads(), &[])?;
     Ok(())
 }
 

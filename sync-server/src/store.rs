@@ -354,11 +354,13 @@ pub fn append_doc(
     doc: &str,
     chunk: &[u8],
     heads: &[ChangeHash],
+    created: &[String],
 ) -> rusqlite::Result<()> {
     let key = doc_key(workspace, doc);
     let tx = conn.transaction()?;
     doc_store::append_chunk(&tx, &key, chunk)?;
     record_heads(&tx, &key, workspace, doc, heads)?;
+    insert_record_homes(&tx, workspace, doc, created)?;
     tx.commit()
 }
 
@@ -369,11 +371,13 @@ pub fn store_snapshot(
     doc: &str,
     snapshot: &[u8],
     heads: &[ChangeHash],
+    created: &[String],
 ) -> rusqlite::Result<()> {
     let key = doc_key(workspace, doc);
     let tx = conn.transaction()?;
     doc_store::write_snapshot(&tx, &key, snapshot)?;
     record_heads(&tx, &key, workspace, doc, heads)?;
+    insert_record_homes(&tx, workspace, doc, created)?;
     tx.commit()
 }
 
@@ -438,7 +442,8 @@ pub fn record_home(
         .optional()
 }
 
-/// Records that `ids` live in `doc` (ids already recorded keep their first home).
+/// Records that `ids` live in `doc` (ids already recorded keep their first home), in one
+/// transaction.
 pub fn set_record_homes(
     conn: &Connection,
     workspace: &str,
@@ -449,13 +454,22 @@ pub fn set_record_homes(
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    {
-        let mut stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO record_homes (workspace, id, doc_id) VALUES (?1, ?2, ?3)",
-        )?;
-        for id in ids {
-            stmt.execute(params![workspace, id, doc])?;
-        }
-    }
+    insert_record_homes(&tx, workspace, doc, ids)?;
     tx.commit()
+}
+
+/// [`set_record_homes`] inside the caller's transaction (with the chunk that made them).
+fn insert_record_homes(
+    tx: &Connection,
+    workspace: &str,
+    doc: &str,
+    ids: &[String],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO record_homes (workspace, id, doc_id) VALUES (?1, ?2, ?3)",
+    )?;
+    for id in ids {
+        stmt.execute(params![workspace, id, doc])?;
+    }
+    Ok(())
 }

@@ -509,18 +509,28 @@ impl Replica {
         let policy = self.policy()?;
         let mut ids = Vec::new();
         let mut listed = std::collections::HashSet::new();
+        // What the server says it has, stored in one transaction.
+        let tx = self.conn.unchecked_transaction()?;
+        for entry in manifest {
+            let Ok(doc_id) = entry.doc.parse::<DocId>() else {
+                continue;
+            };
+            tx.prepare_cached(
+                "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
+                 ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
+            )?
+            .execute(params![
+                doc_id.to_string(),
+                encode_hashes(&hashes(&entry.heads))
+            ])?;
+        }
+        tx.commit()?;
         for entry in manifest {
             let Ok(doc_id) = entry.doc.parse::<DocId>() else {
                 continue;
             };
             listed.insert(doc_id.clone());
             let theirs = hashes(&entry.heads);
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
-                     ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
-                )?
-                .execute(params![doc_id.to_string(), encode_hashes(&theirs)])?;
             self.server_heads.insert(doc_id.clone(), theirs.clone());
             let mut local = self.doc_heads(&doc_id)?;
             local.sort();
