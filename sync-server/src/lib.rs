@@ -12,6 +12,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod store;
+pub mod tls;
 
 use axum::Extension;
 use axum::Router;

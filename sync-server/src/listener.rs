@@ -252,6 +252,36 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     }
 }
 
+/// Serves HTTP/1 on one connection (plain or TLS) until it ends, is closed to make room, or the
+/// server shuts down.
+async fn serve_connection<I>(
+    io: Tracked<I>,
+    slot: AuthSlot,
+    router: Router,
+    http: http1::Builder,
+    close: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(slot.clone());
+        router.clone().call(request)
+    });
+    let connection = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    let mut connection = pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = close.notified() => {}
+        _ = shutdown.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+        }
+    }
+}
+
 /// Whether an accept error concerns only the connection being accepted.
 fn transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
@@ -261,13 +291,17 @@ fn transient(e: &std::io::Error) -> bool {
     )
 }
 
-/// Serves `router` on `listener` until `stop` resolves; then closes the listener, raises
-/// `shutdown` (live connections close themselves on it) and waits up to ten seconds for the last
-/// connection to close.
+/// How long a TLS handshake may take (the header deadline starts after it).
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `stop` resolves; then closes
+/// the listener, raises `shutdown` (live connections close themselves on it) and waits up to ten
+/// seconds for the last connection to close.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ListenLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl std::future::Future<Output = ()>,
     shutdown: watch::Sender<bool>,
 ) {
@@ -306,29 +340,30 @@ pub async fn serve(
             id: ticket.id,
         };
         let close = ticket.close.clone();
-        let io = Tracked {
-            inner: socket,
-            _ticket: ticket,
-        };
-        let (router, http) = (router.clone(), http.clone());
-        let mut shutdown = shutdown.subscribe();
+        let (router, http, tls) = (router.clone(), http.clone(), tls.clone());
+        let shutdown = shutdown.subscribe();
         tokio::spawn(async move {
-            let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(slot.clone());
-                router.clone().call(request)
-            });
-            let connection = http
-                .serve_connection(TokioIo::new(io), service)
-                .with_upgrades();
-            let mut connection = pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = close.notified() => {}
-                _ = shutdown.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
-                }
-            }
+            let Some(tls) = tls else {
+                let io = Tracked {
+                    inner: socket,
+                    _ticket: ticket,
+                };
+                return serve_connection(io, slot, router, http, close, shutdown).await;
+            };
+            // The handshake is bounded, and the connection can be closed to make room meanwhile.
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE, tls.accept(socket));
+            let stream = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(stream)) => stream,
+                    _ => return,
+                },
+                () = close.notified() => return,
+            };
+            let io = Tracked {
+                inner: stream,
+                _ticket: ticket,
+            };
+            serve_connection(io, slot, router, http, close, shutdown).await;
         });
     }
     drop(listener);

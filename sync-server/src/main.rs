@@ -88,6 +88,13 @@ enum Command {
         /// Most connections one device may hold at once.
         #[arg(long, default_value_t = Limits::default().max_connections_per_device)]
         max_connections_per_device: usize,
+        /// Serve over TLS with this certificate (chain, PEM); with --tls-key. Read again on
+        /// SIGHUP. Without both, plain HTTP (for use behind a TLS proxy on the same machine).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM); with --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Largest the store may grow, in megabytes (none by default). Beyond it the server
         /// refuses to store changes, as on a full disk, and devices keep them until there is room.
         #[arg(long)]
@@ -193,7 +200,15 @@ fn main() -> Result<()> {
             reply_bytes_per_second,
             reply_burst_bytes,
             max_reply_bytes,
+            tls_cert,
+            tls_key,
         } => {
+            let certificate = match (&tls_cert, &tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(ibasho_sync_server::tls::Certificate::load(cert, key)?)
+                }
+                _ => None,
+            };
             if let Some(mb) = max_store_mb {
                 store::limit_size(&conn, mb.saturating_mul(1024 * 1024))
                     .context("--max-store-mb")?;
@@ -270,6 +285,7 @@ fn main() -> Result<()> {
                 &listen,
                 limits,
                 listen_limits,
+                certificate,
                 Duration::from_secs(idle_secs),
                 max_docs,
             ))?;
@@ -318,6 +334,7 @@ async fn serve(
     listen: &str,
     limits: Limits,
     listen_limits: ListenLimits,
+    certificate: Option<Arc<ibasho_sync_server::tls::Certificate>>,
     idle: Duration,
     max_docs: usize,
 ) -> Result<()> {
@@ -349,13 +366,41 @@ async fn serve(
             evictor.evict(idle, max_docs);
         }
     });
+    let tls = match &certificate {
+        Some(certificate) => {
+            let renewed = certificate.clone();
+            #[cfg(unix)]
+            tokio::spawn(async move {
+                let Ok(mut hangup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hangup.recv().await.is_some() {
+                    match renewed.reload() {
+                        Ok(()) => tracing::info!("TLS certificate read again"),
+                        Err(e) => tracing::error!(
+                            error = %format!("{e:#}"),
+                            "the TLS certificate could not be read again; the one in use stays"
+                        ),
+                    }
+                }
+            });
+            Some(certificate.acceptor()?)
+        }
+        None => None,
+    };
     // The line tests and scripts wait for.
-    println!("listening on {addr}");
+    println!(
+        "listening on {addr}{}",
+        if tls.is_some() { " (TLS)" } else { "" }
+    );
     tracing::info!(%addr, "serving");
     listener::serve(
         listener,
         router(state),
         listen_limits,
+        tls,
         async {
             stop_signal().await;
             tracing::info!("shutting down");

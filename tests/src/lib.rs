@@ -31,6 +31,8 @@ pub struct Server {
     pub data: PathBuf,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    /// Whether it serves TLS (`--tls-cert`).
+    pub tls: bool,
     child: Option<Child>,
 }
 
@@ -50,20 +52,38 @@ impl Server {
         Self::start_limited(data, "127.0.0.1:0", flags, Some(files))
     }
 
+    /// Starts with extra `serve` flags, logging everything it logs (`RUST_LOG=debug`) to `log`.
+    pub fn start_logging_to(data: &Path, flags: &[&str], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("a log file");
+        Self::start_full(data, "127.0.0.1:0", flags, None, Some(file))
+    }
+
     fn start_on(data: &Path, listen: &str, flags: &[&str]) -> Server {
         Self::start_limited(data, listen, flags, None)
     }
 
     fn start_limited(data: &Path, listen: &str, flags: &[&str], files: Option<u64>) -> Server {
+        Self::start_full(data, listen, flags, files, None)
+    }
+
+    fn start_full(
+        data: &Path,
+        listen: &str,
+        flags: &[&str],
+        files: Option<u64>,
+        log: Option<std::fs::File>,
+    ) -> Server {
         let mut command = Command::new(bin("ibasho-sync-server"));
         command
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", listen])
             .args(flags)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::piped());
+        match log {
+            Some(file) => command.env("RUST_LOG", "debug").stderr(file),
+            None => command.env("RUST_LOG", "warn").stderr(Stdio::inherit()),
+        };
         if let Some(files) = files {
             use std::os::unix::process::CommandExt;
             let limit = libc::rlimit {
@@ -86,14 +106,18 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let addr = line
+        let listening = line
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (addr, tls) = match listening.strip_suffix(" (TLS)") {
+            Some(addr) => (addr.to_string(), true),
+            None => (listening.to_string(), false),
+        };
         Server {
             data: data.to_path_buf(),
             addr,
+            tls,
             child: Some(child),
         }
     }
@@ -103,9 +127,14 @@ impl Server {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            let port = self.addr.rsplit(':').next().unwrap_or_default();
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Runs an admin command on the same data directory; returns stdout trimmed.

@@ -74,6 +74,10 @@ pub enum Command {
         /// Your display name, recorded on your changes (default: $USER).
         #[arg(long)]
         person: Option<String>,
+        /// A CA certificate (PEM file) to check the server's certificate against, besides the
+        /// usual roots: a municipality's private CA. Remembered for later syncs.
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
     },
     /// Exchange everything with the server once; prints what moved. With --watch, stay connected.
     Sync {

@@ -21,9 +21,13 @@ pub fn run() -> ExitCode {
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let text = match e.downcast_ref::<ibasho_shared::Error>() {
-                Some(engine) => engine.message(lang),
-                None => format!("{e:#}"),
+            let text = if let Some(engine) = e.downcast_ref::<ibasho_shared::Error>() {
+                engine.message(lang)
+            } else if let Some(certificate) = e.downcast_ref::<crate::sync::tls::CertificateError>()
+            {
+                certificate.message(lang)
+            } else {
+                format!("{e:#}")
             };
             let prefix = if lang == Lang::Ja {
                 "エラー"
@@ -116,7 +120,15 @@ fn execute(cli: Cli) -> Result<()> {
             url,
             invite,
             person,
-        } => sync::join(&mut open(&cli)?, url, invite, person.as_deref(), lang),
+            ca_cert,
+        } => sync::join(
+            &mut open(&cli)?,
+            url,
+            invite,
+            person.as_deref(),
+            ca_cert.as_deref(),
+            lang,
+        ),
         Command::Sync {
             watch,
             server_silence_secs,

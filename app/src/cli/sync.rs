@@ -3,7 +3,7 @@
 use super::out::outln;
 use super::print_json;
 use crate::sync::{self, SyncReport};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use ibasho_shared::{Lang, Replica};
 use serde_json::json;
 
@@ -18,14 +18,31 @@ pub(super) fn join(
     url: &str,
     invite: &str,
     person: Option<&str>,
+    ca_cert: Option<&std::path::Path>,
     lang: Lang,
 ) -> Result<()> {
     let person = person
         .map(String::from)
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "me".into());
+    let ca = match ca_cert {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?;
+            sync::tls::read_pem(&pem).with_context(|| format!("--ca-cert: {}", path.display()))?;
+            Some(pem)
+        }
+        None => None,
+    };
+    warn_if_clear_text(url, lang);
     let rt = runtime()?;
-    let report = rt.block_on(sync::join(replica, url, invite, &person))?;
+    let report = rt.block_on(sync::join_trusting(
+        replica,
+        url,
+        invite,
+        &person,
+        ca.as_deref(),
+    ))?;
     let server = replica.server()?.expect("just joined");
     match lang {
         Lang::Ja => outln!("参加しました: {} （役割: {}）", server.url, server.role),
@@ -56,6 +73,13 @@ pub(super) fn join(
     let first = rt.block_on(sync::sync_once(replica))?;
     print_report(&first, lang);
     Ok(())
+}
+
+/// Warns once, on stderr, when `url` is clear text to another machine.
+fn warn_if_clear_text(url: &str, lang: Lang) {
+    if sync::tls::clear_text_to_another_host(url) {
+        eprintln!("{}", sync::tls::clear_text_warning(url, lang));
+    }
 }
 
 fn print_report(r: &SyncReport, lang: Lang) {
@@ -93,6 +117,9 @@ pub(super) fn sync(
     json: bool,
     lang: Lang,
 ) -> Result<()> {
+    if let Some(server) = replica.server()? {
+        warn_if_clear_text(&server.url, lang);
+    }
     let rt = runtime()?;
     if let Some(silence) = watch {
         return rt.block_on(sync::watch(replica, silence, |r| {

@@ -1,6 +1,7 @@
 //! The sync client: the websocket transport around the replica's sans-IO sync, one round at a time
 //! (`ibasho sync`) or staying connected with reconnects (`ibasho sync --watch`).
 
+pub mod tls;
 pub mod transport;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -46,13 +47,25 @@ pub async fn join(
     invite: &str,
     person: &str,
 ) -> Result<JoinReport> {
+    join_trusting(replica, url, invite, person, None).await
+}
+
+/// [`join`], trusting the CA certificate (PEM) `ca_pem` for the server's certificate, now and in
+/// every later sync (see [`tls`]).
+pub async fn join_trusting(
+    replica: &mut Replica,
+    url: &str,
+    invite: &str,
+    person: &str,
+    ca_pem: Option<&str>,
+) -> Result<JoinReport> {
     if let Some(server) = replica.server()? {
         bail!(
             "this replica already syncs with {} (use another --home to join elsewhere)",
             server.url
         );
     }
-    let mut conn = Connection::open(url, "/join", None).await?;
+    let mut conn = Connection::open_trusting(url, "/join", None, ca_pem).await?;
     conn.send(&Frame::Join {
         version: PROTOCOL_VERSION,
         invite: invite.trim().to_string(),
@@ -76,6 +89,7 @@ pub async fn join(
                 workspace,
                 role,
                 team,
+                ca_cert: ca_pem.map(String::from),
             };
             Ok(replica.bind_server(binding, person)?)
         }
@@ -95,7 +109,13 @@ async fn connect(
     let server = replica
         .server()?
         .context("this replica has not joined a server yet: run `ibasho join URL INVITE`")?;
-    let mut conn = Connection::open(&server.url, "/sync", Some(&server.token)).await?;
+    let mut conn = Connection::open_trusting(
+        &server.url,
+        "/sync",
+        Some(&server.token),
+        server.ca_cert.as_deref(),
+    )
+    .await?;
     match conn.recv(REPLY_TIMEOUT).await? {
         Frame::Welcome {
             version,

@@ -48,6 +48,18 @@ pub struct Connection {
 impl Connection {
     /// Connects to `path` on the server, with the device token when there is one.
     pub async fn open(url: &str, path: &str, token: Option<&str>) -> Result<Connection> {
+        Self::open_trusting(url, path, token, None).await
+    }
+
+    /// [`Connection::open`], trusting the CA certificates of `ca_pem` too (see [`super::tls`]).
+    /// A `wss://` (`https://`) server is reached over TLS, and nothing else is tried when its
+    /// certificate does not verify.
+    pub async fn open_trusting(
+        url: &str,
+        path: &str,
+        token: Option<&str>,
+        ca_pem: Option<&str>,
+    ) -> Result<Connection> {
         let target = format!("{}{path}", base_url(url)?);
         let mut request = target
             .as_str()
@@ -61,7 +73,19 @@ impl Connection {
                     .expect("a hex token is a valid header"),
             );
         }
-        let connecting = tokio_tungstenite::connect_async(request);
+        let host = super::tls::host_of(
+            target
+                .strip_prefix("wss://")
+                .or_else(|| target.strip_prefix("ws://"))
+                .unwrap_or(&target),
+        );
+        let connector = if target.starts_with("wss://") {
+            tokio_tungstenite::Connector::Rustls(super::tls::client_config(ca_pem)?)
+        } else {
+            tokio_tungstenite::Connector::Plain
+        };
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector));
         let (ws, _) = match tokio::time::timeout(Duration::from_secs(15), connecting).await {
             Err(_) => bail!("no answer from {target} within 15 s"),
             Ok(Err(tungstenite::Error::Http(response))) => {
@@ -73,6 +97,9 @@ impl Connection {
                 bail!("the server refused: {} {body}", response.status())
             }
             Ok(Err(e)) => {
+                if let Some(certificate) = super::tls::certificate_error(&e, &host) {
+                    return Err(certificate.into());
+                }
                 return Err(anyhow!(e)).with_context(|| {
                     format!("cannot reach {target} (offline, or no server there)")
                 });

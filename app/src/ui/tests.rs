@@ -32,6 +32,7 @@ impl Window {
                     workspace,
                     role,
                     team: None,
+                    ca_cert: None,
                 };
                 replica.bind_server(binding, "テスト").unwrap();
             }

@@ -17,6 +17,7 @@ use serde::Serialize;
 const META_SERVER_URL: &str = "server_url";
 const META_DEVICE: &str = "server_device";
 const META_TOKEN: &str = "server_token";
+const META_SERVER_CA: &str = "server_ca_cert";
 const META_ROLE: &str = "server_role";
 const META_SERVER_TEAM: &str = "server_team";
 const META_LAST_SYNC: &str = "last_sync";
@@ -37,6 +38,10 @@ pub struct ServerBinding {
     pub role: Role,
     /// Team, for workers.
     pub team: Option<String>,
+    /// A CA certificate (PEM) the server's certificate is checked against besides the usual
+    /// roots: a municipality's private CA, given at join and remembered.
+    #[serde(skip)]
+    pub ca_cert: Option<String>,
 }
 
 /// What joining did with what the replica held before.
@@ -83,6 +88,7 @@ impl Replica {
             workspace: get(META_WORKSPACE)?,
             role: get(META_ROLE)?.parse().unwrap_or(Role::Member),
             team: meta_get(&self.conn, META_SERVER_TEAM)?,
+            ca_cert: meta_get(&self.conn, META_SERVER_CA)?,
         }))
     }
 
@@ -187,6 +193,9 @@ impl Replica {
         meta_set(&self.conn, META_SERVER_URL, &binding.url)?;
         meta_set(&self.conn, META_DEVICE, &binding.device)?;
         meta_set(&self.conn, META_TOKEN, &binding.token)?;
+        if let Some(ca) = &binding.ca_cert {
+            meta_set(&self.conn, META_SERVER_CA, ca)?;
+        }
         meta_set(&self.conn, META_ROLE, &binding.role.to_string())?;
         meta_set(&self.conn, META_WORKSPACE, &binding.workspace)?;
         match &binding.team {
