@@ -66,7 +66,8 @@ async fn connected(
             session
         }
         Ok(Err(e)) => {
-            model.write().sync = SyncState::Failed(format!("{e:#}"));
+            let why = failure(&e, model.read().lang);
+            model.write().sync = SyncState::Failed(why);
             return Some(());
         }
         Err(_) => {
@@ -115,7 +116,8 @@ async fn connected(
                 if deferred {
                     let _ = model.write().reload();
                 }
-                model.write().sync = SyncState::Failed(format!("{e:#}"));
+                let why = failure(&e, model.read().lang);
+                model.write().sync = SyncState::Failed(why);
                 return Some(());
             }
         };
@@ -163,5 +165,14 @@ fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport,
         if m.reload().is_ok() && compact {
             let _ = m.replica.maintain();
         }
+    }
+}
+
+/// What a failed connection says in the sync bar: a server certificate that does not verify in
+/// the person's language, anything else as the error says it.
+fn failure(e: &anyhow::Error, lang: ibasho_shared::Lang) -> String {
+    match e.downcast_ref::<crate::sync::tls::CertificateError>() {
+        Some(certificate) => certificate.message(lang),
+        None => format!("{e:#}"),
     }
 }
