@@ -180,6 +180,25 @@ fn devices_join_and_sync_over_tls_and_no_token_reaches_the_log() {
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown["name"], "喫茶ランドリー");
 
+    // Health and metrics are served over TLS too.
+    for path in ["healthz", "metrics"] {
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert", ca.pem.to_str().unwrap()])
+            .arg(format!("{}/{path}", server.url()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{path} over TLS");
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            body.contains(if path == "healthz" {
+                "ok"
+            } else {
+                "ibasho_connections"
+            }),
+            "{body}"
+        );
+    }
+
     drop(server);
     let log = std::fs::read(&log).unwrap();
     assert!(!log.is_empty(), "the server logged at debug level");
