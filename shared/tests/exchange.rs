@@ -92,6 +92,62 @@ fn csv_export_opens_in_excel_and_imports_back() {
     assert_eq!((back.lat, back.lon), (places[0].lat, places[0].lon));
 }
 
+/// CSV injection: a place named like a formula (anyone may name a place) is written so that Excel
+/// shows the text instead of running it, and imports back as it was named.
+#[test]
+fn cells_a_spreadsheet_would_run_are_written_as_text_and_import_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let payloads = [
+        "=1+1",
+        "+SUM(1,1)",
+        "-2+3",
+        "@cmd",
+        "=cmd|' /C calc'!A0",
+        "=HYPERLINK(\"http://example.com\",\"詳細\")",
+    ];
+    for name in payloads {
+        let mut p = cafe(name);
+        p.contact = "+81-46-000-0000".into();
+        r.add_place(p).unwrap();
+    }
+    let places: Vec<_> = r
+        .places(&PlaceQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.place)
+        .collect();
+    let bytes = exchange::places_csv(&places, Lang::Ja).unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let mut names = Vec::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let (name, contact) = (&row[1], &row[10]);
+        assert!(name.starts_with('\''), "{name:?} is written as text");
+        assert_eq!(contact, "'+81-46-000-0000");
+        names.push(name[1..].to_string());
+    }
+    names.sort();
+    let mut expected: Vec<String> = payloads.iter().map(|p| p.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+
+    let mut other = founder(&dir.path().join("b"), "鈴木");
+    other.import_places_csv(&bytes, false).unwrap();
+    let mut back: Vec<(String, String)> = other
+        .places(&PlaceQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.place.name, h.place.contact))
+        .collect();
+    back.sort();
+    assert_eq!(back.len(), payloads.len());
+    for (name, contact) in back {
+        assert!(expected.contains(&name), "{name:?}");
+        assert_eq!(contact, "+81-46-000-0000");
+    }
+}
+
 const SJIS_CSV: &str = "名称,カテゴリ,対象,緯度,経度,住所,開所時間\r\n\
 ざま子ども食堂,こども食堂,子ども・若者、生活困窮,35.4880,139.4070,\"座間市緑ケ丘1-2\r\n（2階）\",Sa 11:00-14:00\r\n\
 ぬるぽ食堂,子ども食堂,,0,0,座間市,\r\n\

@@ -181,11 +181,8 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>,
             .map(|p| line_at(&text, p.byte()))
             .unwrap_or(0);
         let get = |c: &str| {
-            columns
-                .get(c)
-                .and_then(|&i| record.get(i))
-                .unwrap_or("")
-                .to_string()
+            let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+            super::csv_export::unneutralised(cell).to_string()
         };
         let parsed = (|| {
             let lat = crate::validate::parse_f64("lat", &get("lat"))?;
