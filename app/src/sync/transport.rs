@@ -28,6 +28,18 @@ pub fn base_url(url: &str) -> Result<String> {
     }
 }
 
+/// The server could not be reached at all: no network, no server at that address, or no answer
+/// in time. For a phone in the field this is the ordinary state, not a failure: what is unsent
+/// waits for the signal.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach {target} (offline, or no server there){}", .cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+pub struct Unreachable {
+    /// Where the device tried to connect.
+    pub target: String,
+    /// What the network said, when it said something.
+    pub cause: Option<String>,
+}
+
 /// An open websocket to the server.
 #[derive(Debug)]
 pub struct Connection {
@@ -87,7 +99,13 @@ impl Connection {
         let connecting =
             tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector));
         let (ws, _) = match tokio::time::timeout(Duration::from_secs(15), connecting).await {
-            Err(_) => bail!("no answer from {target} within 15 s"),
+            Err(_) => {
+                return Err(Unreachable {
+                    target,
+                    cause: Some("no answer within 15 s".into()),
+                }
+                .into());
+            }
             Ok(Err(tungstenite::Error::Http(response))) => {
                 let body = response
                     .body()
@@ -100,9 +118,11 @@ impl Connection {
                 if let Some(certificate) = super::tls::certificate_error(&e, &host) {
                     return Err(certificate.into());
                 }
-                return Err(anyhow!(e)).with_context(|| {
-                    format!("cannot reach {target} (offline, or no server there)")
-                });
+                return Err(Unreachable {
+                    target,
+                    cause: Some(e.to_string()),
+                }
+                .into());
             }
             Ok(Ok(ok)) => ok,
         };

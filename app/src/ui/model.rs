@@ -31,6 +31,9 @@ pub(crate) enum SyncState {
     Syncing,
     /// Last completed round, HH:MM.
     Synced(String),
+    /// The server cannot be reached (no signal): calm, not a failure; unsent changes wait. With
+    /// when the last sync was, in Japan time.
+    Offline(Option<String>),
     /// In words a person understands.
     Failed(String),
 }

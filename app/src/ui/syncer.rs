@@ -66,8 +66,8 @@ async fn connected(
             session
         }
         Ok(Err(e)) => {
-            let why = failure(&e, model.read().lang);
-            model.write().sync = SyncState::Failed(why);
+            let state = failure(&e, &model.read());
+            model.write().sync = state;
             return Some(());
         }
         Err(_) => {
@@ -116,8 +116,8 @@ async fn connected(
                 if deferred {
                     let _ = model.write().reload();
                 }
-                let why = failure(&e, model.read().lang);
-                model.write().sync = SyncState::Failed(why);
+                let state = failure(&e, &model.read());
+                model.write().sync = state;
                 return Some(());
             }
         };
@@ -168,11 +168,25 @@ fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport,
     }
 }
 
-/// What a failed connection says in the sync bar: a server certificate that does not verify in
-/// the person's language, anything else as the error says it.
-fn failure(e: &anyhow::Error, lang: ibasho_shared::Lang) -> String {
-    match e.downcast_ref::<crate::sync::tls::CertificateError>() {
-        Some(certificate) => certificate.message(lang),
-        None => format!("{e:#}"),
+/// What a failed connection puts in the sync bar. A server out of reach is being offline (calm,
+/// with the last sync). A server certificate that does not verify is said in the person's
+/// language. Anything else is shown as the error says it.
+pub(crate) fn failure(e: &anyhow::Error, m: &super::model::AppModel) -> SyncState {
+    if e.downcast_ref::<crate::sync::transport::Unreachable>()
+        .is_some()
+    {
+        let last = m
+            .replica
+            .last_sync()
+            .ok()
+            .flatten()
+            .map(|at| super::model::hhmm_date(&at));
+        return SyncState::Offline(last);
     }
+    SyncState::Failed(
+        match e.downcast_ref::<crate::sync::tls::CertificateError>() {
+            Some(certificate) => certificate.message(m.lang),
+            None => format!("{e:#}"),
+        },
+    )
 }

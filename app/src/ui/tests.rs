@@ -415,3 +415,40 @@ fn a_lost_connection_is_said_in_plain_words() {
         assert!(!html.contains(why), "{why}");
     }
 }
+
+/// With no signal the server is out of reach: the bar reads calm and neutral, says that unsent
+/// changes go out when the signal is back, and when the last sync was. Red is kept for what needs
+/// a person (a refused change, a revoked device, a certificate that does not verify).
+#[test]
+fn out_of_reach_is_offline_and_calm_and_red_is_kept_for_what_needs_a_person() {
+    use super::model::SyncState;
+    let mut w = Window::open(true, Some(Role::Worker));
+    let unreachable = anyhow::Error::new(crate::sync::transport::Unreachable {
+        target: "ws://192.0.2.1:7700/sync".into(),
+        cause: Some("Connection refused".into()),
+    });
+    w.with(|m| {
+        m.replica.record_sync().unwrap();
+        m.sync = super::syncer::failure(&unreachable, m);
+    });
+    let html = w.html();
+    assert!(html.contains("sync offline"), "{html}");
+    assert!(!html.contains("sync failed"), "{html}");
+    assert!(
+        html.contains("オフライン・電波が戻ったら送ります"),
+        "{html}"
+    );
+    assert!(html.contains("最終同期"), "{html}");
+    assert!(!html.contains("同期できませんでした"), "{html}");
+
+    let certificate = anyhow::Error::new(crate::sync::tls::CertificateError {
+        host: "sync.example.jp".into(),
+        reason: crate::sync::tls::CertificateReason::Expired,
+    });
+    w.with(|m| m.sync = super::syncer::failure(&certificate, m));
+    let html = w.html();
+    assert!(html.contains("sync failed"), "{html}");
+    assert!(html.contains("有効期限が切れています"), "{html}");
+    w.with(|m| m.sync = SyncState::Failed("this device was revoked".into()));
+    assert!(w.html().contains("sync failed"));
+}

@@ -54,6 +54,12 @@ pub(crate) const SYNCED_AT: Text = t("同期済み", "Synced at");
 pub(crate) const UNSENT: Text = t("未送信", "unsent");
 pub(crate) const RETRY: Text = t("再試行", "Retry");
 pub(crate) const SYNC_FAILED: Text = t("同期できませんでした", "Could not sync");
+/// The calm bar of a device out of reach of the server.
+pub(crate) const OFFLINE_WAITING: Text = t(
+    "オフライン・電波が戻ったら送ります",
+    "Offline · sends when the signal is back",
+);
+pub(crate) const LAST_SYNC: Text = t("最終同期", "last sync");
 pub(crate) const CANNOT_REACH: Text = t(
     "サーバーにつながりません（電波のある所で再試行してください）",
     "cannot reach the server (retry where there is signal)",

@@ -17,7 +17,7 @@ fn label(list: &'static [taxonomy::Term], id: &str, lang: Lang) -> String {
 }
 
 /// A text cell as written: with a leading `'` where a spreadsheet would read a formula.
-pub fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(FORMULA_STARTS) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
@@ -26,7 +26,7 @@ pub fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A text cell as read back: the quote [`neutralised`] added, taken off.
-pub fn unneutralised(cell: &str) -> &str {
+pub(super) fn unneutralised(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
         Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
         _ => cell,

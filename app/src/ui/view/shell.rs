@@ -195,6 +195,17 @@ fn SyncBar() -> Element {
         SyncState::Connecting => ("sync busy", t::CONNECTING.get(lang).to_string()),
         SyncState::Syncing => ("sync busy", t::SYNCING.get(lang).to_string()),
         SyncState::Synced(at) => ("sync ok", format!("{} {at}", t::SYNCED_AT.get(lang))),
+        SyncState::Offline(last) => (
+            "sync offline",
+            match last {
+                Some(at) => format!(
+                    "{}（{} {at}）",
+                    t::OFFLINE_WAITING.get(lang),
+                    t::LAST_SYNC.get(lang)
+                ),
+                None => t::OFFLINE_WAITING.get(lang).to_string(),
+            },
+        ),
         SyncState::Failed(why) => (
             "sync failed",
             format!("{}: {}", t::SYNC_FAILED.get(lang), plain_words(why, lang)),
@@ -207,7 +218,7 @@ fn SyncBar() -> Element {
             if joined {
                 span { class: "unsent", "{unsent} {t::UNSENT.get(lang)}" }
             }
-            if matches!(state, SyncState::Failed(_) | SyncState::Synced(_)) {
+            if matches!(state, SyncState::Failed(_) | SyncState::Synced(_) | SyncState::Offline(_)) {
                 button { class: "link", onclick: move |_| syncer.send(()), {t::RETRY.get(lang)} }
             }
         }
