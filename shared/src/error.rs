@@ -84,6 +84,66 @@ pub enum Error {
     /// A CSV file could not be read or written.
     #[error("CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// This device's role may not make the edit: the server would refuse it, so it is refused
+    /// here at once and nothing changes.
+    #[error("{}", .0.message(Lang::En))]
+    NotPermitted(Permission),
+}
+
+/// What a device's role may not do (see [`Error::NotPermitted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permission {
+    /// Members never log visits (nor receive any).
+    MembersLogNoVisits,
+    /// A worker logs visits only for its own team.
+    AnotherTeamsVisits {
+        /// The team the visit was for.
+        team: String,
+    },
+    /// A member changes only its own organization's directory entry.
+    NotYourEntry {
+        /// The entry.
+        id: String,
+    },
+    /// The document may only be read by this role.
+    ReadOnly {
+        /// The document.
+        doc: String,
+    },
+}
+
+impl Permission {
+    /// Words for people in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Permission::MembersLogNoVisits, Lang::Ja) => {
+                "メンバーは訪問を記録できません（訪問記録はチームの役割です）".into()
+            }
+            (Permission::MembersLogNoVisits, Lang::En) => {
+                "members cannot log visits (visits belong to teams)".into()
+            }
+            (Permission::AnotherTeamsVisits { team }, Lang::Ja) => {
+                format!(
+                    "ほかのチーム（{team}）の訪問は記録・変更できません。自分のチームで記録してください"
+                )
+            }
+            (Permission::AnotherTeamsVisits { team }, Lang::En) => format!(
+                "visits of another team ({team}) cannot be logged or changed here; log it under your own team"
+            ),
+            (Permission::NotYourEntry { id }, Lang::Ja) => {
+                format!("{id}: メンバーが変更できるのは自分の団体の項目だけです")
+            }
+            (Permission::NotYourEntry { id }, Lang::En) => {
+                format!("{id}: a member may change only its own organization's entry")
+            }
+            (Permission::ReadOnly { doc }, Lang::Ja) => {
+                format!("{doc}: この役割では閲覧のみで、変更できません")
+            }
+            (Permission::ReadOnly { doc }, Lang::En) => {
+                format!("{doc}: this role may only read it, not change it")
+            }
+        }
+    }
 }
 
 impl Error {
@@ -109,6 +169,7 @@ impl Error {
             (Error::Automerge(e), Lang::Ja) => format!("文書を扱えません: {e}"),
             (Error::BadDocId(e), Lang::Ja) => format!("文書の名前ではありません: {:?}", e.0),
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
+            (Error::NotPermitted(why), _) => why.message(lang),
             _ => self.to_string(),
         }
     }

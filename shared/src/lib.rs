@@ -27,7 +27,7 @@ pub mod validate;
 
 pub use doc::DocId;
 pub use domain::{Org, Place, Record, RecordKind, Visit};
-pub use error::{Error, Result};
+pub use error::{Error, Permission, Result};
 pub use i18n::Lang;
 pub use replica::{JoinReport, Replica, ServerBinding};
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

@@ -226,8 +226,13 @@ fn offline_edits_converge_and_visits_reach_only_allowed_devices() {
     assert_eq!(status["server"]["role"], "member");
 }
 
+/// What the server would refuse is refused on the device at once, naming why, and nothing is kept
+/// that could never be sent (it used to be kept, refused at every sync, and block the device's
+/// other work). A member editing another organization's entry; a member logging a visit; a worker
+/// logging a visit for another team. The member's own new entry and the worker's own visit then
+/// sync as usual, and `status` counts nothing stuck.
 #[test]
-fn a_member_cannot_change_another_organizations_entry() {
+fn what_the_role_may_not_do_is_refused_on_the_device_and_sync_stays_clean() {
     let dir = tempfile::tempdir().unwrap();
     let w = workspace(dir.path());
     let org = w
@@ -244,13 +249,62 @@ fn a_member_cannot_change_another_organizations_entry() {
         .to_string();
     w.coordinator.sync();
     w.member.sync();
-    w.member.ok(&["org", "set", &org, "offers", "乗っ取り"]);
-    let err = w.member.fails(&["sync"]);
+    let err = w.member.fails(&["org", "set", &org, "offers", "乗っ取り"]);
     assert!(err.contains("only its own organization"), "{err}");
+    let place = w.member.add_place("喫茶ランドリー");
+    let err = w
+        .member
+        .fails(&["visit", "add", "--place", &place, "--kind", "visit"]);
+    assert!(err.contains("members cannot log visits"), "{err}");
+    let team_a = w.worker_a.json(&["status", "--json"])["server"]["team"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = w
+        .worker_b
+        .fails(&["visit", "add", "--team", &team_a, "--kind", "phone"]);
+    assert!(err.contains("another team"), "{err}");
+    // In Japanese too, with nothing English in it.
+    let out = w
+        .member
+        .run(&["--lang", "ja", "visit", "add", "--kind", "visit"]);
+    let ja = String::from_utf8_lossy(&out.stderr);
+    assert!(ja.contains("メンバーは訪問を記録できません"), "{ja}");
+
+    let own = w
+        .member
+        .ok(&["org", "add", "--name", "喫茶ランドリー", "--sector", "企業"])
+        .trim()
+        .to_string();
+    w.member.sync();
+    w.worker_b.ok(&["visit", "add", "--kind", "phone"]);
+    w.worker_b.sync();
+    for device in [&w.member, &w.worker_b] {
+        assert_eq!(device.json(&["status", "--json"])["unsent_changes"], 0);
+    }
     w.coordinator.sync();
+    let orgs = w.coordinator.json(&["org", "list", "--json"]);
+    let offers: Vec<_> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"] == org.as_str())
+        .map(|o| o["offers"].clone())
+        .collect();
+    assert_eq!(offers, vec![serde_json::json!("")]);
+    assert!(
+        orgs.as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == own.as_str())
+    );
     assert_eq!(
-        w.coordinator.json(&["org", "list", "--json"])[0]["offers"],
-        ""
+        w.coordinator
+            .json(&["visit", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
     let _ = &w.server;
 }

@@ -69,6 +69,7 @@ impl Replica {
         if by_doc.is_empty() {
             return Ok(());
         }
+        self.check_permitted(&by_doc)?;
         let touched: Vec<DocId> = by_doc.keys().cloned().collect();
         let result = (|| {
             let mut records = Vec::new();
@@ -344,6 +345,48 @@ impl Replica {
             fields,
             created: false,
         }])
+    }
+
+    /// Refuses at once what the server would refuse from this device's role, so that nothing is
+    /// kept on the device that could never be sent: a member logging a visit, a worker writing
+    /// another team's visits, a member changing another organization's entry, any role writing a
+    /// document it may only read. Before joining a server, everything is allowed.
+    fn check_permitted(&mut self, by_doc: &BTreeMap<DocId, Vec<RecordEdit>>) -> Result<()> {
+        use crate::error::Permission;
+        use crate::sync::{Access, Role};
+        let Some(server) = self.server()? else {
+            return Ok(());
+        };
+        let policy = self.policy()?;
+        for (doc_id, edits) in by_doc {
+            if policy.access(doc_id) != Access::Write {
+                return Err(Error::NotPermitted(match (server.role, doc_id) {
+                    (Role::Member, DocId::Visits { .. }) => Permission::MembersLogNoVisits,
+                    (_, DocId::Visits { team, .. }) => {
+                        Permission::AnotherTeamsVisits { team: team.clone() }
+                    }
+                    _ => Permission::ReadOnly {
+                        doc: doc_id.to_string(),
+                    },
+                }));
+            }
+            if server.role == Role::Member && *doc_id == DocId::Orgs {
+                for edit in edits {
+                    let owner = if edit.created {
+                        edit.fields.get("owner").cloned()
+                    } else {
+                        doc::read_record(&self.loaded(doc_id)?.doc, RecordKind::Org, &edit.id)
+                            .and_then(|f| f.get("owner").cloned())
+                    };
+                    if owner != Some(FieldValue::Str(server.device.clone())) {
+                        return Err(Error::NotPermitted(Permission::NotYourEntry {
+                            id: edit.id.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every change to a record: who changed which field when, from which device.

@@ -237,6 +237,14 @@ impl Replica {
 
     /// The team this device logs visits for by default.
     pub fn default_team(&self) -> Result<String> {
+        if self
+            .server()?
+            .is_some_and(|s| s.role == crate::sync::Role::Member)
+        {
+            return Err(Error::NotPermitted(
+                crate::error::Permission::MembersLogNoVisits,
+            ));
+        }
         meta_get(&self.conn, META_TEAM)?.ok_or(Error::NoWorkspace)
     }
 
