@@ -621,3 +621,35 @@ fn a_closed_pipe_ends_the_listing_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
 }
+
+/// Every time shown to a person is Japan time in one format (`2026-12-06 10:16`); JSON keeps
+/// RFC 3339 with its offset.
+#[test]
+fn times_are_shown_in_japan_time_and_json_keeps_rfc_3339() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let id = ibasho
+        .ok(&[
+            "place",
+            "add",
+            "--name",
+            "喫茶ランドリー",
+            "--category",
+            "cafe",
+            "--lat",
+            "35.48",
+            "--lon",
+            "139.40",
+        ])
+        .trim()
+        .to_string();
+    let history = ibasho.json(&["place", "history", &id, "--json"]);
+    let at = history[0]["at"].as_str().unwrap().to_string();
+    let moment = chrono::DateTime::parse_from_rfc3339(&at).expect("RFC 3339 with an offset");
+    let japan = (moment.with_timezone(&chrono::Utc) + chrono::Duration::hours(9))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let text = ibasho.ok(&["place", "history", &id]);
+    assert!(text.starts_with(&japan), "{text} (expected {japan})");
+    assert!(!text.contains(&at), "{text}");
+}

@@ -59,10 +59,37 @@ pub fn now_jst() -> NaiveDateTime {
     (Utc::now() + chrono::Duration::hours(9)).naive_utc()
 }
 
+/// A moment (RFC 3339, any offset) as people read it: Japan time, `2026-12-06 10:16`. What is
+/// not such a moment is shown as it is.
+pub fn shown_jst(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            (t.with_timezone(&Utc) + chrono::Duration::hours(9))
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .or_else(|_| {
+            // A moment already in Japan time without an offset (a visit's `at`).
+            NaiveDateTime::parse_from_str(rfc3339, "%Y-%m-%dT%H:%M:%S")
+                .or_else(|_| NaiveDateTime::parse_from_str(rfc3339, "%Y-%m-%dT%H:%M"))
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        })
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn moments_are_shown_in_japan_time_in_one_format() {
+        assert_eq!(shown_jst("2026-12-06T01:16:09+00:00"), "2026-12-06 10:16");
+        assert_eq!(shown_jst("2026-12-06T10:16:09+09:00"), "2026-12-06 10:16");
+        assert_eq!(shown_jst("2026-12-05T20:30:00Z"), "2026-12-06 05:30");
+        assert_eq!(shown_jst("2026-12-06T10:16:00"), "2026-12-06 10:16");
+        assert_eq!(shown_jst("いつか"), "いつか");
+    }
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(y, m, d)

@@ -70,7 +70,7 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                     };
                     outln!(
                         "{}  {}{unverified} ({})  {}",
-                        h.at,
+                        ibasho_shared::hours::shown_jst(&h.at),
                         h.by,
                         h.device,
                         h.fields.join(", ")

@@ -68,7 +68,7 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
                     outln!(
                         "{}  {}  {kind}  {}{due}  {}",
                         v.id,
-                        v.at,
+                        ibasho_shared::hours::shown_jst(&v.at),
                         v.people,
                         v.worker
                     );
@@ -179,7 +179,7 @@ pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result
                 v.value.as_text(),
                 v.by,
                 v.device,
-                v.at
+                ibasho_shared::hours::shown_jst(&v.at)
             );
         }
     }

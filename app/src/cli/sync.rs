@@ -201,7 +201,8 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     outln!(
         "{}: {}",
         if ja { "最終同期" } else { "last sync" },
-        last.as_deref().unwrap_or("-")
+        last.as_deref()
+            .map_or_else(|| "-".to_string(), ibasho_shared::hours::shown_jst)
     );
     Ok(())
 }

@@ -626,11 +626,5 @@ pub(crate) fn hhmm(rfc3339: &str) -> String {
 
 /// `YYYY-MM-DD HH:MM` of an RFC 3339 time, in Japan time.
 pub(crate) fn hhmm_date(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(9))
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    ibasho_shared::hours::shown_jst(rfc3339)
 }

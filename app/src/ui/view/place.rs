@@ -206,7 +206,7 @@ pub(crate) fn PlaceScreen() -> Element {
                                     rsx! {
                                         div { class: "choice", key: "{i}",
                                             span { "{shown}" }
-                                            span { class: "meta", " — {v.by}{unverified(v.vouched)} {v.at}" }
+                                            span { class: "meta", " — {v.by}{unverified(v.vouched)} {super::super::model::hhmm_date(&v.at)}" }
                                             button {
                                                 onclick: move |_| {
                                                     let (record, field) = (record.clone(), field.clone());
