@@ -74,6 +74,31 @@ pub(crate) struct PlaceForm {
     pub history: Vec<ibasho_shared::doc::HistoryEntry>,
     /// Fields edited on two devices at once.
     pub conflicts: Vec<ibasho_shared::doc::Conflict>,
+    /// The place as it was stored when the form opened (or last took in a change from elsewhere):
+    /// a field whose text still equals it is one the person did not touch.
+    pub opened: Option<Place>,
+    /// Fields the person is editing that another device changed meanwhile.
+    pub changed_elsewhere: Vec<&'static str>,
+}
+
+/// Every field of the place form that mirrors a field of the place, once.
+macro_rules! place_form_fields {
+    ($each:ident) => {
+        $each!(name);
+        $each!(reading);
+        $each!(category);
+        $each!(targets);
+        $each!(lat);
+        $each!(lon);
+        $each!(address);
+        $each!(hours);
+        $each!(contact);
+        $each!(description);
+        $each!(status);
+        $each!(listing_consent);
+        $each!(accuracy_m);
+        $each!(hours_checked_at);
+    };
 }
 
 impl PlaceForm {
@@ -99,6 +124,8 @@ impl PlaceForm {
             deleted: false,
             history: Vec::new(),
             conflicts: Vec::new(),
+            opened: None,
+            changed_elsewhere: Vec::new(),
         }
     }
 
@@ -124,11 +151,51 @@ impl PlaceForm {
             deleted: p.deleted_at.is_some(),
             history: Vec::new(),
             conflicts: Vec::new(),
+            opened: Some(p.clone()),
+            changed_elsewhere: Vec::new(),
         }
     }
 
-    /// The place the form describes, on top of `base` (the stored place, when editing).
+    /// Takes in `current`, the place as stored now (changed on another device): fields the person
+    /// has not touched show the new values; fields the person is editing keep what they typed
+    /// and are marked as changed elsewhere.
+    fn take_in(&mut self, current: &Place) {
+        if self.opened.as_ref() == Some(current) {
+            return;
+        }
+        let Some(opened) = self.opened.as_ref().map(PlaceForm::from_place) else {
+            return;
+        };
+        let now = PlaceForm::from_place(current);
+        macro_rules! take {
+            ($field:ident) => {
+                if self.$field == opened.$field {
+                    self.$field = now.$field.clone();
+                } else if now.$field != opened.$field
+                    && !self.changed_elsewhere.contains(&stringify!($field))
+                {
+                    self.changed_elsewhere.push(stringify!($field));
+                }
+            };
+        }
+        place_form_fields!(take);
+        self.deleted = now.deleted;
+        self.opened = Some(current.clone());
+    }
+
+    /// The place the form describes, on top of `base` (the stored place, when editing). Only the
+    /// fields the person changed are taken from the form: the others keep what is stored, which
+    /// another device may have changed since the form opened.
     fn to_place(&self, base: Option<Place>) -> Result<Place, ValidationError> {
+        let mut form = self.clone();
+        if let (Some(current), Some(opened)) = (&base, &self.opened) {
+            form.opened = Some(opened.clone());
+            form.take_in(current);
+        }
+        form.to_place_as_typed(base)
+    }
+
+    fn to_place_as_typed(&self, base: Option<Place>) -> Result<Place, ValidationError> {
         let lat = validate::parse_f64("lat", &self.lat)?;
         let lon = validate::parse_f64("lon", &self.lon)?;
         let mut p = base.unwrap_or_else(|| Place::new(&self.name, &self.category, lat, lon));
@@ -269,7 +336,32 @@ impl AppModel {
             .collect();
         self.pins = PinIndex::new(&self.pin_list);
         self.unsent = self.replica.unsent_changes().unwrap_or(0);
+        self.refresh_form();
         Ok(())
+    }
+
+    /// An open place form takes in what changed underneath it (another device's edit that a push
+    /// brought, a conflict resolved elsewhere): history and conflicts are read again.
+    fn refresh_form(&mut self) {
+        let Some(id) = self.form.as_ref().and_then(|f| f.id.clone()) else {
+            return;
+        };
+        let Ok(current) = self.replica.place(&id) else {
+            return;
+        };
+        let history = self.replica.history(&id).unwrap_or_default();
+        let conflicts = self
+            .replica
+            .conflicts()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.record == id)
+            .collect();
+        if let Some(form) = &mut self.form {
+            form.take_in(&current);
+            form.history = history;
+            form.conflicts = conflicts;
+        }
     }
 
     /// Whether the visit screens and buttons exist for this device (never for members).

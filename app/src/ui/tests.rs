@@ -452,3 +452,77 @@ fn out_of_reach_is_offline_and_calm_and_red_is_kept_for_what_needs_a_person() {
     w.with(|m| m.sync = SyncState::Failed("this device was revoked".into()));
     assert!(w.html().contains("sync failed"));
 }
+
+/// A place form open while another device changes the place: fields the person has not touched
+/// show the new values, and saving writes only what the person changed, so the other device's
+/// edit survives (an untouched field used to be written back with its old value). A field both
+/// changed keeps what the person typed, marked "changed on another device".
+#[test]
+fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
+    let mut w = Window::open(true, None);
+    let id = w
+        .model()
+        .peek()
+        .replica
+        .places(&Default::default())
+        .unwrap()[0]
+        .place
+        .id
+        .clone();
+    w.with(|m| m.open_place(&id).unwrap());
+    // Another device's edit arrives underneath the open form.
+    w.with(|m| {
+        m.replica
+            .set_place_field(&id, "contact", "046-999-0000")
+            .unwrap();
+        m.reload().unwrap();
+    });
+    assert_eq!(
+        w.model().peek().form.as_ref().unwrap().contact,
+        "046-999-0000",
+        "the untouched field shows the new value"
+    );
+    // The person renames the place and saves: the contact stays as the other device set it.
+    w.with(|m| {
+        m.form.as_mut().unwrap().name = "喫茶ランドリー（改名）".into();
+        assert!(m.save_place().unwrap());
+    });
+    let mut stored = None;
+    w.with(|m| stored = Some(m.replica.place(&id).unwrap()));
+    let stored = stored.unwrap();
+    assert_eq!(stored.name, "喫茶ランドリー（改名）");
+    assert_eq!(stored.contact, "046-999-0000");
+
+    // Both change the description: the form keeps what the person typed and says so.
+    w.with(|m| {
+        m.open_place(&id).unwrap();
+        m.form.as_mut().unwrap().description = "この端末の説明".into();
+        m.replica
+            .set_place_field(&id, "description", "他の端末の説明")
+            .unwrap();
+        m.replica
+            .set_place_field(&id, "contact", "046-111-2222")
+            .unwrap();
+        m.reload().unwrap();
+    });
+    {
+        let model = w.model();
+        let m = model.peek();
+        let form = m.form.as_ref().unwrap();
+        assert_eq!(form.description, "この端末の説明");
+        assert_eq!(form.contact, "046-111-2222");
+        assert_eq!(form.changed_elsewhere, vec!["description"]);
+    }
+    w.with(|m| m.screen = super::model::Screen::Place);
+    assert!(
+        w.html().contains("他の端末で変更されました"),
+        "{}",
+        w.html()
+    );
+    w.with(|m| assert!(m.save_place().unwrap()));
+    let mut stored = None;
+    w.with(|m| stored = Some(m.replica.place(&id).unwrap()));
+    let stored = stored.unwrap();
+    assert_eq!(stored.description, "この端末の説明");
+    assert_eq!(stored.contact, "046-111-2222");
+}

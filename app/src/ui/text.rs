@@ -35,6 +35,11 @@ pub(crate) const DELETE: Text = t("削除", "Delete");
 pub(crate) const RESTORE: Text = t("元に戻す", "Restore");
 pub(crate) const SAVED: Text = t("保存しました", "Saved");
 pub(crate) const HISTORY: Text = t("変更履歴", "History");
+/// Next to a field another device changed while this one edits it.
+pub(crate) const CHANGED_ELSEWHERE: Text = t(
+    "他の端末で変更されました（保存するとこの入力が残ります）",
+    "changed on another device (saving keeps what you typed)",
+);
 /// After a name the server does not vouch for (what a change's note claims).
 pub(crate) const UNVERIFIED: Text = t("（未確認）", " (unverified)");
 pub(crate) const CONFLICTS: Text = t("同時に編集された項目", "Edited on two devices at once");

@@ -68,6 +68,12 @@ pub(crate) fn PlaceScreen() -> Element {
             .as_ref()
             .filter(|e| e.field == field || (field == "lat" && e.field == "location"))
             .map(|e| e.message(lang))
+            .or_else(|| {
+                // Another device changed what the person is editing: saving keeps what they typed.
+                form.changed_elsewhere
+                    .contains(&field)
+                    .then(|| t::CHANGED_ELSEWHERE.get(lang).to_string())
+            })
     };
     let other_error = form
         .error
