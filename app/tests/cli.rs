@@ -653,3 +653,41 @@ fn times_are_shown_in_japan_time_and_json_keeps_rfc_3339() {
     assert!(text.starts_with(&japan), "{text} (expected {japan})");
     assert!(!text.contains(&at), "{text}");
 }
+
+/// History shows what changed: each field with its old and new value, who, when (Japan time) and
+/// from which device.
+#[test]
+fn history_shows_each_field_with_its_old_and_new_value() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let id = ibasho
+        .ok(&[
+            "place",
+            "add",
+            "--name",
+            "喫茶ランドリー",
+            "--category",
+            "cafe",
+            "--lat",
+            "35.48",
+            "--lon",
+            "139.40",
+            "--hours",
+            "Mo-Fr 10:00-16:00",
+        ])
+        .trim()
+        .to_string();
+    ibasho.ok(&["place", "set", &id, "hours", "Tu-Su 10:00-17:00"]);
+    let history = ibasho.json(&["place", "history", &id, "--json"]);
+    let change = &history[1]["changes"][0];
+    assert_eq!(change["field"], "hours");
+    assert_eq!(change["old"], "Mo-Fr 10:00-16:00");
+    assert_eq!(change["new"], "Tu-Su 10:00-17:00");
+    let text = ibasho.ok(&["place", "history", &id]);
+    assert!(
+        text.contains("Mo-Fr 10:00-16:00 → Tu-Su 10:00-17:00"),
+        "{text}"
+    );
+    assert!(text.contains("佐藤"), "{text}");
+    assert!(text.contains("新規作成"), "{text}");
+}

@@ -68,13 +68,31 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                         (false, Lang::Ja) => "（未確認）",
                         (false, Lang::En) => " (unverified)",
                     };
+                    let what = if h.changes.is_empty() {
+                        match lang {
+                            Lang::Ja => "新規作成".to_string(),
+                            Lang::En => "created".to_string(),
+                        }
+                    } else {
+                        String::new()
+                    };
                     outln!(
-                        "{}  {}{unverified} ({})  {}",
+                        "{}  {}{unverified} ({})  {what}",
                         ibasho_shared::hours::shown_jst(&h.at),
                         h.by,
                         h.device,
-                        h.fields.join(", ")
                     );
+                    for c in &h.changes {
+                        let label = ibasho_shared::i18n::field_label(&c.field).get(lang);
+                        let shown = |v: &str| {
+                            if v.is_empty() {
+                                "—".to_string()
+                            } else {
+                                v.to_string()
+                            }
+                        };
+                        outln!("  {label}: {} → {}", shown(&c.old), shown(&c.new));
+                    }
                 }
             }
         }

@@ -62,8 +62,21 @@ pub struct HistoryEntry {
     pub device: String,
     /// Fields written (`*` when the record was created).
     pub fields: Vec<String>,
+    /// Each field written, with its value before and after the change (text; empty when unset).
+    pub changes: Vec<FieldChange>,
     /// Change hash.
     pub change: String,
+}
+
+/// One field a change wrote: its value just before and just after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    /// The field.
+    pub field: String,
+    /// Its value before the change (on the change's own history), as text.
+    pub old: String,
+    /// Its value the change wrote, as text.
+    pub new: String,
 }
 
 /// One of the values a field holds in a conflict.
@@ -166,22 +179,58 @@ pub fn conflicts_of(doc: &mut AutoCommit, kind: RecordKind, id: &str) -> Vec<Con
         .collect()
 }
 
-/// Every change to record `id` in the document, oldest first.
-pub fn history_of(doc: &mut AutoCommit, id: &str) -> Vec<HistoryEntry> {
-    let mut entries: Vec<HistoryEntry> = doc
+/// Every change to record `id` (of `kind`) in the document, oldest first, with the values each
+/// field had before and after it.
+pub fn history_of(doc: &mut AutoCommit, kind: RecordKind, id: &str) -> Vec<HistoryEntry> {
+    let metas: Vec<_> = doc
         .get_changes_meta(&[])
         .into_iter()
         .filter_map(|meta| {
             let note = ChangeNote::from_message(meta.message.as_deref());
             let fields = note.records.get(id)?.clone();
-            Some(HistoryEntry {
-                at: format_time(meta.timestamp),
-                by: note.by,
-                vouched: false,
-                device: short_actor(&meta.actor),
+            Some((
+                meta.hash,
+                meta.deps,
+                meta.actor.into_owned(),
+                meta.timestamp,
+                note.by,
                 fields,
-                change: meta.hash.to_string(),
-            })
+            ))
+        })
+        .collect();
+    let text = |fields: &Option<crate::domain::FieldMap>, field: &str| {
+        fields
+            .as_ref()
+            .and_then(|f| f.get(field))
+            .map(FieldValue::as_text)
+            .unwrap_or_default()
+    };
+    let mut entries: Vec<HistoryEntry> = metas
+        .into_iter()
+        .map(|(hash, deps, actor, timestamp, by, fields)| {
+            let changes = if fields.iter().any(|f| f == "*") {
+                Vec::new()
+            } else {
+                let before = super::records::read_record_at(doc, kind, id, &deps);
+                let after = super::records::read_record_at(doc, kind, id, &[hash]);
+                fields
+                    .iter()
+                    .map(|field| FieldChange {
+                        field: field.clone(),
+                        old: text(&before, field),
+                        new: text(&after, field),
+                    })
+                    .collect()
+            };
+            HistoryEntry {
+                at: format_time(timestamp),
+                by,
+                vouched: false,
+                device: short_actor(&actor),
+                fields,
+                changes,
+                change: hash.to_string(),
+            }
         })
         .collect();
     // Changes come in causal order; a stable sort by time keeps that order for equal times.

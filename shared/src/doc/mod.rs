@@ -16,7 +16,8 @@ mod workspace;
 pub use doc_id::{BadDocId, DocId, PLACE_SHARDS, is_valid_team_id};
 pub use genesis::{GENESIS_ACTOR, genesis};
 pub use history::{
-    ChangeNote, Conflict, ConflictValue, HistoryEntry, conflicts_of, history_of, short_actor,
+    ChangeNote, Conflict, ConflictValue, FieldChange, HistoryEntry, conflicts_of, history_of,
+    short_actor,
 };
 pub use records::{
     all_records, conflicted_fields, field_values, read_record, read_record_at, record_ids,

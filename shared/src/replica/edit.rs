@@ -391,8 +391,8 @@ impl Replica {
 
     /// Every change to a record: who changed which field when, from which device.
     pub fn history(&mut self, id: &str) -> Result<Vec<HistoryEntry>> {
-        let (_, doc_id) = self.locate(id)?;
-        let mut entries = doc::history_of(&mut self.loaded(&doc_id)?.doc, id);
+        let (kind, doc_id) = self.locate(id)?;
+        let mut entries = doc::history_of(&mut self.loaded(&doc_id)?.doc, kind, id);
         let names = self.vouched_names()?;
         for entry in &mut entries {
             if let Some(person) = names.get(&entry.device) {

@@ -241,7 +241,17 @@ pub(crate) fn PlaceScreen() -> Element {
                                 span { class: "meta", "{super::super::model::hhmm_date(&h.at)} " }
                                 strong { "{h.by}{unverified(h.vouched)}" }
                                 " "
-                                {h.fields.iter().map(|f| if f == "*" { t::NEW_PLACE.get(lang).to_string() } else { field_label(f).get(lang).to_string() }).collect::<Vec<_>>().join("、")}
+                                if h.changes.is_empty() {
+                                    {t::NEW_PLACE.get(lang)}
+                                }
+                                for (j, c) in h.changes.iter().enumerate() {
+                                    div { class: "change", key: "{j}",
+                                        "{field_label(&c.field).get(lang)}: "
+                                        span { class: "old", {if c.old.is_empty() { "—".to_string() } else { c.old.clone() }} }
+                                        " → "
+                                        span { class: "new", {if c.new.is_empty() { "—".to_string() } else { c.new.clone() }} }
+                                    }
+                                }
                             }
                         }
                     }
