@@ -230,3 +230,94 @@ fn raw_automerge_export_loads_in_a_fresh_automerge() {
     assert_eq!(json["places"][&p.id]["name"], "喫茶ランドリー");
     assert_eq!(json["places"][&p.id]["lat"], 35.4889);
 }
+
+/// Export → edit in Excel → import: rows whose id is here update their place with only what was
+/// edited in the file (an edit made elsewhere meanwhile survives), the rest are added, and the
+/// summary counts added, updated, unchanged and refused. Imported again as it is, nothing is
+/// duplicated.
+#[test]
+fn an_exported_file_edited_and_imported_again_updates_only_what_was_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    for name in ["喫茶ランドリー", "ひだまりカフェ", "ざま子ども食堂"] {
+        r.add_place(cafe(name)).unwrap();
+    }
+    let places: Vec<_> = r
+        .places(&PlaceQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.place)
+        .collect();
+    let bytes = r.export_places_csv(&places, Lang::Ja).unwrap();
+    let report = r.import_places_csv(&bytes, false).unwrap();
+    assert_eq!((report.added, report.updated, report.unchanged), (0, 0, 3));
+    assert_eq!(r.place_count().unwrap(), 3);
+
+    // Another device's edit arrives after the export.
+    let laundry = places
+        .iter()
+        .find(|p| p.name == "喫茶ランドリー")
+        .unwrap()
+        .id
+        .clone();
+    r.set_place_field(&laundry, "description", "他の端末で書いた説明")
+        .unwrap();
+    // In Excel: the laundry café's contact is filled in, and a new row is added.
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let headers = reader.headers().unwrap().clone();
+    let contact = headers.iter().position(|h| h == "連絡先").unwrap();
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(&headers).unwrap();
+        for row in reader.records() {
+            let mut row: Vec<String> = row.unwrap().iter().map(String::from).collect();
+            if row[0] == laundry {
+                row[contact] = "046-123-4567".into();
+            }
+            w.write_record(&row).unwrap();
+        }
+        let mut new_row = vec![String::new(); headers.len()];
+        new_row[1] = "新しい居場所".into();
+        new_row[3] = "カフェ".into();
+        new_row[5] = "35.49".into();
+        new_row[6] = "139.41".into();
+        w.write_record(&new_row).unwrap();
+        w.flush().unwrap();
+    }
+    let report = r.import_places_csv(&out, false).unwrap();
+    assert_eq!(
+        (report.added, report.updated, report.unchanged),
+        (1, 1, 2),
+        "{}",
+        report.message(Lang::Ja)
+    );
+    assert!(
+        report
+            .message(Lang::Ja)
+            .contains("追加 1、更新 1、変更なし 2")
+    );
+    let updated = r.place(&laundry).unwrap();
+    assert_eq!(updated.contact, "046-123-4567");
+    assert_eq!(
+        updated.description, "他の端末で書いた説明",
+        "the edit made elsewhere survives"
+    );
+    assert_eq!(r.place_count().unwrap(), 4);
+}
+
+/// Every error of a refused row is named, not only the first.
+#[test]
+fn every_error_of_a_row_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = founder(dir.path(), "佐藤");
+    let csv = "名称,カテゴリ,緯度,経度,開所時間\n謎の店,パチンコ,北緯,139.40,毎日いつでも\n";
+    let Err(ibasho_shared::Error::Import(report)) = r.import_places_csv(csv.as_bytes(), false)
+    else {
+        panic!("refused")
+    };
+    let fields: Vec<&str> = report.errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"lat"), "{fields:?}");
+    assert!(fields.contains(&"hours"), "{fields:?}");
+    assert!(report.errors.iter().all(|e| e.line == 2));
+}

@@ -33,10 +33,13 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
             text.push('\n');
             write_out(opts.out.as_deref(), text.as_bytes())
         }
-        ExportCmd::Csv(opts) => write_out(
-            opts.out.as_deref(),
-            &exchange::places_csv(&places(replica, opts)?, lang)?,
-        ),
+        ExportCmd::Csv(opts) => {
+            let places = places(replica, opts)?;
+            write_out(
+                opts.out.as_deref(),
+                &replica.export_places_csv(&places, lang)?,
+            )
+        }
         ExportCmd::Automerge { out } => {
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             let ids = replica.doc_ids()?;

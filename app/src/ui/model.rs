@@ -146,7 +146,11 @@ impl PlaceForm {
             listing_consent: p.listing_consent,
             accuracy_m: p.accuracy_m.map(|a| a.to_string()).unwrap_or_default(),
             hours_checked_at: p.hours_checked_at.clone().unwrap_or_default(),
-            added: format!("{} {}", p.added_by, p.added_at.replace('T', " ")),
+            added: format!(
+                "{} {}",
+                p.added_by,
+                ibasho_shared::hours::shown_jst(&p.added_at)
+            ),
             error: None,
             deleted: p.deleted_at.is_some(),
             history: Vec::new(),

@@ -36,8 +36,18 @@ pub(super) fn unneutralised(cell: &str) -> &str {
 /// What a spreadsheet takes for the start of a formula.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// Writes places as CSV bytes.
+/// Writes places as CSV bytes, without revisions (see [`places_csv_with_revisions`]).
 pub fn places_csv(places: &[Place], lang: Lang) -> Result<Vec<u8>, csv::Error> {
+    let rows: Vec<(Place, String)> = places.iter().map(|p| (p.clone(), String::new())).collect();
+    places_csv_with_revisions(&rows, lang)
+}
+
+/// Writes places as CSV bytes, each with the revision it was read at (the heads of its document,
+/// hex): importing the file again writes only what was edited in it.
+pub fn places_csv_with_revisions(
+    rows: &[(Place, String)],
+    lang: Lang,
+) -> Result<Vec<u8>, csv::Error> {
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut w = csv::WriterBuilder::new()
@@ -45,7 +55,7 @@ pub fn places_csv(places: &[Place], lang: Lang) -> Result<Vec<u8>, csv::Error> {
             .from_writer(&mut out);
         w.write_record(PLACE_COLUMNS.iter().map(|c| header(c, lang)))?;
         let sep = if lang == Lang::Ja { "、" } else { ", " };
-        for p in places {
+        for (p, revision) in rows {
             let yes_no = match (lang, p.listing_consent) {
                 (Lang::Ja, true) => "はい",
                 (Lang::Ja, false) => "いいえ",
@@ -79,6 +89,7 @@ pub fn places_csv(places: &[Place], lang: Lang) -> Result<Vec<u8>, csv::Error> {
                 label(STATUSES, &p.status, lang),
                 yes_no.to_string(),
                 p.hours_checked_at.clone().unwrap_or_default(),
+                revision.clone(),
             ])?;
         }
         w.flush()?;

@@ -28,8 +28,15 @@ pub struct RowError {
 pub struct ImportReport {
     /// Data rows read.
     pub rows: usize,
-    /// Places imported.
+    /// Places imported: added and updated.
     pub imported: usize,
+    /// Rows that were new places.
+    pub added: usize,
+    /// Rows whose `id` named a place here that they changed (only the fields that differ are
+    /// written, so edits made elsewhere to other fields survive).
+    pub updated: usize,
+    /// Rows whose `id` named a place here that they left as it was.
+    pub unchanged: usize,
     /// The text encoding detected.
     pub encoding: String,
     /// Every refused row.
@@ -50,11 +57,24 @@ impl ImportReport {
                 self.errors.len(),
                 self.rows
             ),
-            (Lang::Ja, n) => format!(
-                "{} 行中 {n} 件を取り込みました（{}）",
-                self.rows, self.encoding
+            (Lang::Ja, _) => format!(
+                "{} 行を読みました（{}）: 追加 {}、更新 {}、変更なし {}、エラー {}",
+                self.rows,
+                self.encoding,
+                self.added,
+                self.updated,
+                self.unchanged,
+                self.errors.len()
             ),
-            (Lang::En, n) => format!("imported {n} of {} rows ({})", self.rows, self.encoding),
+            (Lang::En, _) => format!(
+                "read {} rows ({}): {} added, {} updated, {} unchanged, {} refused",
+                self.rows,
+                self.encoding,
+                self.added,
+                self.updated,
+                self.unchanged,
+                self.errors.len()
+            ),
         };
         for e in &self.errors {
             let msg = if lang == Lang::Ja {
@@ -110,9 +130,70 @@ fn line_at(text: &str, byte: u64) -> u64 {
         + 1
 }
 
+/// Every rule of its kind `place` breaks, not only the first: each broken field is set aside (given
+/// a value known to pass) and the place checked again.
+fn every_rule_broken(place: &Place, now: NaiveDateTime) -> Vec<ValidationError> {
+    let passing = Place::new("x", "cafe", 35.0, 139.0).to_fields();
+    let mut probe = place.to_fields();
+    let mut broken: Vec<ValidationError> = Vec::new();
+    for _ in 0..16 {
+        let Err(e) = Place::from_fields(&place.id, &probe).normalized(now) else {
+            break;
+        };
+        if broken.iter().any(|b| b.field == e.field) {
+            break;
+        }
+        let fields: &[&str] = match e.field.as_str() {
+            "location" => &["lat", "lon"],
+            other => &[other],
+        };
+        for field in fields {
+            match passing.get(*field) {
+                Some(value) => probe.insert((*field).to_string(), value.clone()),
+                None => probe.remove(*field),
+            };
+        }
+        broken.push(e);
+    }
+    broken
+}
+
+/// A row read from a CSV file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedRow {
+    /// Its line in the file.
+    pub line: u64,
+    /// The place it describes (with the file's `id` when it gives one of the right form).
+    pub place: Place,
+    /// Whether the file gave that id.
+    pub has_id: bool,
+    /// The revision the row was exported at (the heads of its document), when the file gives it.
+    pub revision: Vec<automerge::ChangeHash>,
+}
+
+/// The record fields a file's columns set (those present), for updating a place by id without
+/// touching the others.
+pub fn fields_in(bytes: &[u8]) -> Vec<&'static str> {
+    let Some((text, _)) = decode_text(bytes) else {
+        return Vec::new();
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .headers()
+        .map(|h| {
+            h.iter()
+                .filter_map(column_of)
+                .filter(|c| *c != "id" && *c != "revision")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Parses places from CSV bytes. Returns the valid places with their line numbers and a report of
-/// the rows refused (nothing is stored here).
-pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>, ImportReport) {
+/// the rows refused, every error of a row named (nothing is stored here).
+pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, ImportReport) {
     let mut report = ImportReport::default();
     let text = match decode_text(bytes) {
         Some((text, encoding)) => {
@@ -184,42 +265,74 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<(u64, Place)>,
             let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
             super::csv_export::unneutralised(cell).to_string()
         };
-        let parsed = (|| {
-            let lat = crate::validate::parse_f64("lat", &get("lat"))?;
-            let lon = crate::validate::parse_f64("lon", &get("lon"))?;
-            let mut place = Place::new(&get("name"), &get("category"), lat, lon);
-            for field in [
-                "reading",
-                "targets",
-                "accuracy_m",
-                "address",
-                "hours",
-                "contact",
-                "description",
-                "status",
-                "listing_consent",
-                "hours_checked_at",
-            ] {
-                let mut value = get(field);
-                // A spreadsheet cell broken over lines (Alt+Enter) in a one-line field keeps its
-                // words, on one line.
-                if field != "description" && value.contains(['\n', '\r']) {
-                    value = value
-                        .split(['\r', '\n'])
-                        .filter(|l| !l.trim().is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                }
-                if columns.contains_key(field) && !(field == "status" && value.trim().is_empty()) {
-                    place.set_text(field, &value)?;
+        // Every error of the row is named, not only the first.
+        let mut errors = Vec::new();
+        let lat = crate::validate::parse_f64("lat", &get("lat")).map_err(|e| errors.push(e));
+        let lon = crate::validate::parse_f64("lon", &get("lon")).map_err(|e| errors.push(e));
+        let mut place = Place::new(
+            &get("name"),
+            &get("category"),
+            lat.unwrap_or(0.0),
+            lon.unwrap_or(0.0),
+        );
+        let id = get("id");
+        let has_id = crate::validate::is_record_id(id.trim());
+        if has_id {
+            place.id = id.trim().to_string();
+        }
+        for field in [
+            "reading",
+            "targets",
+            "accuracy_m",
+            "address",
+            "hours",
+            "contact",
+            "description",
+            "status",
+            "listing_consent",
+            "hours_checked_at",
+        ] {
+            let mut value = get(field);
+            // A spreadsheet cell broken over lines (Alt+Enter) in a one-line field keeps its
+            // words, on one line.
+            if field != "description" && value.contains(['\n', '\r']) {
+                value = value
+                    .split(['\r', '\n'])
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+            if columns.contains_key(field)
+                && !(field == "status" && value.trim().is_empty())
+                && let Err(e) = place.set_text(field, &value)
+            {
+                errors.push(e);
+            }
+        }
+        match place.clone().normalized(now) {
+            Ok(place) if errors.is_empty() => places.push(ImportedRow {
+                line,
+                place,
+                has_id,
+                revision: get("revision")
+                    .split_whitespace()
+                    .filter_map(|h| h.parse().ok())
+                    .collect(),
+            }),
+            _ => {
+                // The rest of the row's rules too; a location that did not parse is named once.
+                let unparsed = errors.iter().any(|e| e.field == "lat" || e.field == "lon");
+                for e in every_rule_broken(&place, now) {
+                    let location = matches!(e.field.as_str(), "location" | "lat" | "lon");
+                    if !(unparsed && location) && !errors.iter().any(|x| x.field == e.field) {
+                        errors.push(e);
+                    }
                 }
             }
-            place.normalized(now)
-        })();
-        match parsed {
-            Ok(place) => places.push((line, place)),
-            Err(e) => report.errors.push(row_error(line, &e)),
         }
+        report
+            .errors
+            .extend(errors.iter().map(|e| row_error(line, e)));
     }
     (places, report)
 }

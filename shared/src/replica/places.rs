@@ -99,6 +99,22 @@ impl PlaceHit {
 }
 
 impl Replica {
+    /// Places as CSV for Excel, each row with the revision it was read at, so that the file
+    /// imported again (`import_places_csv`) writes only what was edited in it.
+    pub fn export_places_csv(&mut self, places: &[Place], lang: crate::Lang) -> Result<Vec<u8>> {
+        let mut rows = Vec::with_capacity(places.len());
+        for p in places {
+            let heads = self.doc_heads(&DocId::for_place(&p.id))?;
+            let revision = heads
+                .iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            rows.push((p.clone(), revision));
+        }
+        Ok(crate::exchange::places_csv_with_revisions(&rows, lang)?)
+    }
+
     /// Imports places from CSV bytes (UTF-8 or Shift_JIS). Unless `skip_invalid`, nothing is imported
     /// when any row is refused; the report lists every refused row with its line number.
     pub fn import_places_csv(
@@ -107,13 +123,73 @@ impl Replica {
         skip_invalid: bool,
     ) -> Result<crate::exchange::ImportReport> {
         self.workspace()?;
-        let (places, mut report) = crate::exchange::parse_places_csv(bytes, now_jst());
+        let (rows, mut report) = crate::exchange::parse_places_csv(bytes, now_jst());
         let header_broken = report.errors.iter().any(|e| e.line <= 1);
         if header_broken || (!report.errors.is_empty() && !skip_invalid) {
             return Err(crate::Error::Import(report));
         }
-        let added = self.add_places(places.into_iter().map(|(_, p)| p).collect())?;
-        report.imported = added.len();
+        // A row whose id names a place here updates it: only the columns the file has, and of
+        // those only what differs, so an export edited in Excel and imported again changes what
+        // was edited and duplicates nothing.
+        let columns = crate::exchange::fields_in(bytes);
+        let (mut new, mut edits) = (Vec::new(), Vec::new());
+        for row in rows {
+            let existing = if row.has_id {
+                self.record::<Place>(&row.place.id).ok()
+            } else {
+                None
+            };
+            let Some((doc_id, before)) = existing else {
+                new.push(row.place);
+                continue;
+            };
+            // What the row was exported from, when the file says: only the fields edited in the
+            // file since then are written, so what changed here meanwhile survives.
+            let exported = if row.revision.is_empty() {
+                None
+            } else {
+                let doc = &mut self.loaded(&doc_id)?.doc;
+                // A revision this replica has (another workspace's file names others).
+                let known = row
+                    .revision
+                    .iter()
+                    .all(|h| doc.get_change_meta_by_hash(h).is_some());
+                known
+                    .then(|| {
+                        crate::doc::read_record_at(
+                            doc,
+                            crate::RecordKind::Place,
+                            &before.id,
+                            &row.revision,
+                        )
+                    })
+                    .flatten()
+                    .map(|f| Place::from_fields(&before.id, &f).to_fields())
+            };
+            let mut fields = before.to_fields();
+            let from_file = row.place.to_fields();
+            for column in &columns {
+                let Some(value) = from_file.get(*column) else {
+                    continue;
+                };
+                let edited_in_file = exported
+                    .as_ref()
+                    .is_none_or(|base| base.get(*column) != Some(value));
+                if edited_in_file {
+                    fields.insert((*column).to_string(), value.clone());
+                }
+            }
+            let after = Place::from_fields(&before.id, &fields).normalized(now_jst())?;
+            if after.to_fields() == before.to_fields() {
+                report.unchanged += 1;
+            } else {
+                edits.push(RecordEdit::diff(doc_id, &before, &after));
+                report.updated += 1;
+            }
+        }
+        self.apply(edits)?;
+        report.added = self.add_places(new)?.len();
+        report.imported = report.added + report.updated;
         Ok(report)
     }
 }
