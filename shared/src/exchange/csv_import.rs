@@ -324,7 +324,8 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
                 let unparsed = errors.iter().any(|e| e.field == "lat" || e.field == "lon");
                 for e in every_rule_broken(&place, now) {
                     let location = matches!(e.field.as_str(), "location" | "lat" | "lon");
-                    if !(unparsed && location) && !errors.iter().any(|x| x.field == e.field) {
+                    let named = errors.iter().any(|x| x.field == e.field);
+                    if !named && !(unparsed && location) {
                         errors.push(e);
                     }
                 }
