@@ -325,7 +325,8 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
                 for e in every_rule_broken(&place, now) {
                     let location = matches!(e.field.as_str(), "location" | "lat" | "lon");
                     let named = errors.iter().any(|x| x.field == e.field);
-                    if !named && !(unparsed && location) {
+                    let skip = named || (unparsed && location);
+                    if !skip {
                         errors.push(e);
                     }
                 }
