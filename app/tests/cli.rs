@@ -373,7 +373,10 @@ fn shift_jis_import_reports_bad_rows_by_line_and_imports_all_or_nothing() {
         "--skip-invalid",
         file.to_str().unwrap(),
     ]);
-    assert!(out.contains("imported 1 of 3 rows (Shift_JIS)"), "{out}");
+    assert!(
+        out.contains("read 3 rows (Shift_JIS): 1 added, 0 updated, 0 unchanged, 2 refused"),
+        "{out}"
+    );
     assert_eq!(
         ibasho.json(&["place", "list", "--json"])[0]["name"],
         "ざま子ども食堂"

@@ -225,6 +225,10 @@ impl PlaceForm {
 /// The visit form.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct VisitForm {
+    /// The team the visit is logged for: a worker's own; a coordinator chooses.
+    pub team: String,
+    /// What the place picker searches for (by name; nearest to the map centre first).
+    pub place_search: String,
     pub place_id: Option<String>,
     pub place_name: String,
     pub lat: Option<f64>,
@@ -583,19 +587,25 @@ impl AppModel {
     }
 
     /// Starts a visit form for a place (or for the map centre when `None`).
+    /// The place, when there is one, is chosen in the form (or given here); the visit's coordinates
+    /// come from the place or stay empty, never from where the map happens to be.
     pub(crate) fn start_visit(&mut self, place: Option<&Place>) {
-        let (lat, lon) = match place {
-            Some(_) => (None, None),
-            None => (
-                Some(self.viewport.center_lat),
-                Some(self.viewport.center_lon),
-            ),
+        let team = self.replica.default_team().unwrap_or_default();
+        let team = if team.is_empty() {
+            self.visit_teams()
+                .first()
+                .map(|t| t.id.clone())
+                .unwrap_or_default()
+        } else {
+            team
         };
         self.visit_form = Some(VisitForm {
+            team,
+            place_search: String::new(),
             place_id: place.map(|p| p.id.clone()),
             place_name: place.map(|p| p.name.clone()).unwrap_or_default(),
-            lat,
-            lon,
+            lat: None,
+            lon: None,
             kind: "visit".into(),
             people: "1".into(),
             targets: Vec::new(),
@@ -607,16 +617,68 @@ impl AppModel {
         self.screen = Screen::Visits;
     }
 
+    /// The teams this device may log visits for: a coordinator's choice of every team, a worker's
+    /// own.
+    pub(crate) fn visit_teams(&mut self) -> Vec<ibasho_shared::doc::Team> {
+        let teams = self
+            .replica
+            .workspace()
+            .map(|w| w.teams)
+            .unwrap_or_default();
+        match (self.role, self.replica.default_team().ok()) {
+            (Some(Role::Worker), Some(own)) => teams.into_iter().filter(|t| t.id == own).collect(),
+            _ => teams,
+        }
+    }
+
+    /// Places for the visit form's picker: those whose name holds the search, nearest to the map
+    /// centre first.
+    pub(crate) fn visit_place_choices(&self) -> Vec<PlaceHit> {
+        let search = self
+            .visit_form
+            .as_ref()
+            .map(|f| f.place_search.trim().to_string())
+            .unwrap_or_default();
+        let q = PlaceQuery {
+            search: (!search.is_empty()).then_some(search),
+            near: Some((
+                self.viewport.center_lat,
+                self.viewport.center_lon,
+                20_000_000.0,
+            )),
+            ..Default::default()
+        };
+        let mut hits = self.replica.places(&q).unwrap_or_default();
+        hits.sort_by(|a, b| {
+            let d = |h: &PlaceHit| h.distance_m.unwrap_or(f64::MAX);
+            d(a).total_cmp(&d(b))
+        });
+        hits.truncate(20);
+        hits
+    }
+
+    /// Chooses the visit's place (or none).
+    pub(crate) fn choose_visit_place(&mut self, place: Option<(String, String)>) {
+        if let Some(form) = &mut self.visit_form {
+            (form.place_id, form.place_name) = match place {
+                Some((id, name)) => (Some(id), name),
+                None => (None, String::new()),
+            };
+            form.lat = None;
+            form.lon = None;
+            form.error = None;
+        }
+    }
+
     /// Saves the visit form.
     pub(crate) fn save_visit(&mut self) -> anyhow::Result<bool> {
         let Some(form) = self.visit_form.clone() else {
             return Ok(false);
         };
         let built = (|| -> Result<Visit, ValidationError> {
-            let team = self
-                .replica
-                .default_team()
-                .map_err(|_| ValidationError::new("team", validate::Reason::Required))?;
+            let team = Some(form.team.clone())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ValidationError::new("team", validate::Reason::Required))?;
             let mut v = Visit::new(&team, &form.kind, now_jst());
             v.place_id = form.place_id.clone();
             v.lat = form.lat;

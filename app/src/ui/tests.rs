@@ -526,3 +526,52 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
     assert_eq!(stored.description, "この端末の説明");
     assert_eq!(stored.contact, "046-111-2222");
 }
+
+/// A coordinator logs a visit in the window: it chooses the team (the form shows every team), picks
+/// a place nearest first or none, and the coordinates come from the place or stay empty, never
+/// from where the map happens to be.
+#[test]
+fn a_coordinator_logs_a_visit_choosing_the_team_and_the_place() {
+    let mut w = Window::open(true, Some(Role::Coordinator));
+    w.with(|m| {
+        m.replica.set_default_team("").ok();
+        m.start_visit(None);
+    });
+    w.with(|m| m.screen = super::model::Screen::Visits);
+    let html = w.html();
+    assert!(html.contains("visit-team"), "a team field: {html}");
+    assert!(html.contains("visit-place-search"), "a place picker");
+    {
+        let model = w.model();
+        let m = model.peek();
+        let form = m.visit_form.as_ref().unwrap();
+        assert_eq!((form.lat, form.lon), (None, None), "not the map centre");
+    }
+    // Nearest first, searchable by name.
+    let (team, first) = {
+        let mut out = None;
+        w.with(|m| {
+            let team = m.visit_teams()[0].id.clone();
+            let choices = m.visit_place_choices();
+            assert!(!choices.is_empty());
+            let distances: Vec<f64> = choices.iter().map(|h| h.distance_m.unwrap()).collect();
+            assert!(distances.windows(2).all(|d| d[0] <= d[1]), "{distances:?}");
+            out = Some((team, choices[0].place.clone()));
+        });
+        out.unwrap()
+    };
+    w.with(|m| {
+        let form = m.visit_form.as_mut().unwrap();
+        form.team = team.clone();
+        m.choose_visit_place(Some((first.id.clone(), first.name.clone())));
+        assert!(m.save_visit().unwrap());
+    });
+    let mut visits = Vec::new();
+    w.with(|m| visits = m.replica.visits(&Default::default()).unwrap());
+    let visit = visits
+        .iter()
+        .find(|v| v.place_id.as_deref() == Some(first.id.as_str()))
+        .expect("the visit was logged at the chosen place");
+    assert_eq!(visit.team, team);
+    assert_eq!((visit.lat, visit.lon), (None, None));
+}

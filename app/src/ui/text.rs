@@ -104,3 +104,15 @@ pub(crate) const DELETED: Text = t("削除済み", "Deleted");
 pub(crate) const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
 pub(crate) const ADDED_BY: Text = t("登録", "Added by");
 pub(crate) const JOINED: Text = t("参加しました", "Joined");
+
+/// The visit form's team (a coordinator chooses it).
+pub(crate) const TEAM: Text = t("チーム", "Team");
+pub(crate) const CHOOSE_TEAM: Text = t("チームを選んでください", "Choose a team");
+/// The visit form's place picker.
+pub(crate) const PLACE: Text = t("場所", "Place");
+pub(crate) const SEARCH_NEAREST: Text = t("名前で検索（近い順）", "Search by name (nearest first)");
+pub(crate) const NO_PLACE: Text = t(
+    "選ばなければ場所なしで記録します（電話など）",
+    "Without a place chosen, the visit has no place (a call, …)",
+);
+pub(crate) const CHANGE: Text = t("変更", "Change");

@@ -25,6 +25,12 @@ pub(crate) fn VisitsScreen() -> Element {
         let m = model.read();
         (m.lang, m.visit_form.clone())
     };
+    let teams = model.write().visit_teams();
+    let choices = if form.as_ref().is_some_and(|f| f.place_id.is_none()) {
+        model.read().visit_place_choices()
+    } else {
+        Vec::new()
+    };
     let due = model.read().due_visits().unwrap_or_default();
     let log = model.read().team_log().unwrap_or_default();
     let orgs = model.read().orgs().unwrap_or_default();
@@ -53,6 +59,43 @@ pub(crate) fn VisitsScreen() -> Element {
                     id: "visit-form",
                     onsubmit: move |e| { e.prevent_default(); act(model, |m| m.save_visit().map(|_| ())); },
                     h2 { {t::LOG_VISIT.get(lang)} if !form.place_name.is_empty() { " — {form.place_name}" } }
+                    if teams.len() > 1 || form.team.is_empty() {
+                        div { class: if form.error.as_ref().is_some_and(|e| e.field == "team") { "field invalid" } else { "field" },
+                            label { r#for: "visit-team", {t::TEAM.get(lang)} }
+                            select { id: "visit-team", onchange: move |e| edit(model, |f| f.team = e.value()),
+                                option { value: "", selected: form.team.is_empty(), {t::CHOOSE_TEAM.get(lang)} }
+                                for team in teams.iter() {
+                                    option { key: "{team.id}", value: "{team.id}", selected: form.team == team.id, "{team.name}" }
+                                }
+                            }
+                        }
+                    }
+                    div { class: "field place-picker",
+                        label { r#for: "visit-place-search", {t::PLACE.get(lang)} }
+                        if form.place_id.is_some() {
+                            p { class: "chosen",
+                                "{form.place_name} "
+                                button { r#type: "button", class: "link", id: "visit-no-place", onclick: move |_| { let mut m = model; m.write().choose_visit_place(None); }, {t::CHANGE.get(lang)} }
+                            }
+                        } else {
+                            input { id: "visit-place-search", r#type: "search", placeholder: t::SEARCH_NEAREST.get(lang), initial_value: "{form.place_search}", oninput: move |e| edit(model, |f| f.place_search = e.value()) }
+                            p { class: "hint", {t::NO_PLACE.get(lang)} }
+                            ul { class: "choices",
+                                for hit in choices.iter() {
+                                    {
+                                        let (id, name) = (hit.place.id.clone(), hit.place.name.clone());
+                                        let distance = hit.distance_m.map(|d| if d < 1000.0 { format!("{d:.0} m") } else { format!("{:.1} km", d / 1000.0) }).unwrap_or_default();
+                                        rsx! {
+                                            li { key: "{id}",
+                                                button { r#type: "button", class: "link", onclick: move |_| { let mut m = model; m.write().choose_visit_place(Some((id.clone(), name.clone()))); }, "{hit.place.name}" }
+                                                span { class: "meta", " {distance}" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                     div { class: "field",
                         label { r#for: "visit-kind", {t::KIND.get(lang)} }
                         select { id: "visit-kind", onchange: move |e| edit(model, |f| f.kind = e.value()),
