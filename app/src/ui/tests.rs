@@ -575,3 +575,59 @@ fn a_coordinator_logs_a_visit_choosing_the_team_and_the_place() {
     assert_eq!(visit.team, team);
     assert_eq!((visit.lat, visit.lon), (None, None));
 }
+
+/// A conflict on an open place is resolved on another device: when that arrives, the form's
+/// conflicts are read again and the choice disappears (choosing then failed with "not found").
+#[test]
+fn a_conflict_resolved_elsewhere_leaves_the_open_form() {
+    use ibasho_shared::DocId;
+    let mut w = Window::open(true, None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut other = Replica::open(&dir.path().join("other.sqlite3")).unwrap();
+    let mut id = String::new();
+    w.with(|m| {
+        id = m.replica.places(&Default::default()).unwrap()[0]
+            .place
+            .id
+            .clone();
+        for doc in [DocId::Workspace, DocId::for_place(&id)] {
+            other
+                .merge_doc(&doc, &m.replica.doc_bytes(&doc).unwrap())
+                .unwrap();
+        }
+        // Both change the contact while apart, then the other device's document arrives.
+        other.set_person("鈴木").unwrap();
+        other
+            .set_place_field(&id, "contact", "046-111-1111")
+            .unwrap();
+        m.replica
+            .set_place_field(&id, "contact", "046-222-2222")
+            .unwrap();
+        let doc = DocId::for_place(&id);
+        m.replica
+            .merge_doc(&doc, &other.doc_bytes(&doc).unwrap())
+            .unwrap();
+        m.open_place(&id).unwrap();
+        assert_eq!(
+            m.form.as_ref().unwrap().conflicts.len(),
+            1,
+            "a conflict shows"
+        );
+    });
+    // The other device takes this one's edit too, resolves the conflict, and that arrives.
+    w.with(|m| {
+        let doc = DocId::for_place(&id);
+        other
+            .merge_doc(&doc, &m.replica.doc_bytes(&doc).unwrap())
+            .unwrap();
+        other.resolve_conflict(&id, "contact", 1).unwrap();
+        m.replica
+            .merge_doc(&doc, &other.doc_bytes(&doc).unwrap())
+            .unwrap();
+        m.reload().unwrap();
+        assert!(
+            m.form.as_ref().unwrap().conflicts.is_empty(),
+            "the open form no longer offers a choice"
+        );
+    });
+}
