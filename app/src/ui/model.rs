@@ -653,7 +653,7 @@ impl AppModel {
             let d = |h: &PlaceHit| h.distance_m.unwrap_or(f64::MAX);
             d(a).total_cmp(&d(b))
         });
-        hits.truncate(20);
+        hits.truncate(12);
         hits
     }
 
