@@ -694,3 +694,41 @@ fn history_shows_each_field_with_its_old_and_new_value() {
     assert!(text.contains("佐藤"), "{text}");
     assert!(text.contains("新規作成"), "{text}");
 }
+
+/// In Japanese nothing English reaches a person: an unknown category suggests Japanese labels (not
+/// English ids), and bad opening hours say where reading stopped without the parser's `-->` noise.
+#[test]
+fn refusals_suggest_labels_in_the_persons_language_without_parser_noise() {
+    let ibasho = Ibasho::new();
+    ibasho.init("佐藤");
+    let add = |category: &str, hours: &str| {
+        ibasho.fails(&[
+            "place",
+            "add",
+            "--name",
+            "テスト",
+            "--category",
+            category,
+            "--lat",
+            "35.48",
+            "--lon",
+            "139.40",
+            "--hours",
+            hours,
+        ])
+    };
+    let err = add("パチンコ", "");
+    assert!(
+        err.contains("「パチンコ」は選べる値ではありません"),
+        "{err}"
+    );
+    assert!(err.contains("居場所"), "{err}");
+    assert!(
+        !err.contains("ibasho,") && !err.contains("kodomo_shokudo"),
+        "{err}"
+    );
+    let err = add("カフェ", "毎日いつでも");
+    assert!(err.contains("開所時間"), "{err}");
+    assert!(err.contains("毎日いつでも"), "where reading stopped: {err}");
+    assert!(!err.contains("-->"), "{err}");
+}

@@ -32,8 +32,23 @@ impl Hours {
             .parse::<OpeningHours>()
             .map(|oh| Hours(oh.with_context(JP_CONTEXT.clone())))
             .map_err(|e| {
-                let first_line = e.to_string().lines().next().unwrap_or_default().to_string();
-                ValidationError::new("hours", Reason::BadHours(first_line))
+                // The parser's report is a source excerpt with arrows (`--> 1:1`): what a
+                // person can use of it is where reading stopped.
+                let at = e
+                    .to_string()
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("--> ").map(str::to_string))
+                    .and_then(|pos| pos.split(':').nth(1).and_then(|c| c.parse::<usize>().ok()));
+                let near: String = match at {
+                    Some(column) => raw
+                        .trim()
+                        .chars()
+                        .skip(column.saturating_sub(1))
+                        .take(12)
+                        .collect(),
+                    None => String::new(),
+                };
+                ValidationError::new("hours", Reason::BadHours(near))
             })
     }
 

@@ -42,8 +42,9 @@ pub enum Reason {
     UnknownTerm {
         /// The value given.
         value: String,
-        /// Up to a few valid ids, as a hint.
-        expected: String,
+        /// Up to a few of the allowed terms, as a hint (shown by their labels in the person's
+        /// language).
+        expected: Vec<&'static Term>,
     },
     /// The same value twice in a list.
     Duplicate(String),
@@ -109,20 +110,33 @@ impl ValidationError {
                 "0,0 is not a real location (no GPS fix); pick the place on the map".to_string()
             }
             (Lang::Ja, Reason::UnknownTerm { value, expected }) => {
-                format!("{value:?} は選べる値ではありません（例: {expected}）")
+                let labels: Vec<&str> = expected.iter().map(|t| t.label(lang)).collect();
+                format!(
+                    "「{value}」は選べる値ではありません（例: {}）",
+                    labels.join("、")
+                )
             }
             (Lang::En, Reason::UnknownTerm { value, expected }) => {
-                format!("{value:?} is not one of the allowed values (e.g. {expected})")
+                let labels: Vec<&str> = expected.iter().map(|t| t.label(lang)).collect();
+                format!(
+                    "{value:?} is not one of the allowed values (e.g. {})",
+                    labels.join(", ")
+                )
             }
             (Lang::Ja, Reason::Duplicate(v)) => format!("{v:?} が重複しています"),
             (Lang::En, Reason::Duplicate(v)) => format!("{v:?} is listed twice"),
-            (Lang::Ja, Reason::BadHours(e)) => {
-                format!(
-                    "OSMのopening_hours形式として読めません（例: Mo-Fr 10:00-16:00; PH off）: {e}"
-                )
+            (Lang::Ja, Reason::BadHours(near)) if near.is_empty() => {
+                "OSMのopening_hours形式として読めません（例: Mo-Fr 10:00-16:00; PH off）"
+                    .to_string()
             }
-            (Lang::En, Reason::BadHours(e)) => format!(
-                "is not valid OSM opening_hours syntax (e.g. Mo-Fr 10:00-16:00; PH off): {e}"
+            (Lang::Ja, Reason::BadHours(near)) => format!(
+                "OSMのopening_hours形式として読めません（「{near}」のあたり。例: Mo-Fr 10:00-16:00; PH off）"
+            ),
+            (Lang::En, Reason::BadHours(near)) if near.is_empty() => {
+                "is not valid OSM opening_hours syntax (e.g. Mo-Fr 10:00-16:00; PH off)".to_string()
+            }
+            (Lang::En, Reason::BadHours(near)) => format!(
+                "is not valid OSM opening_hours syntax near {near:?} (e.g. Mo-Fr 10:00-16:00; PH off)"
             ),
             (Lang::Ja, Reason::BadDate(v)) => {
                 format!("日付として読めません（YYYY-MM-DD）: {v:?}")
@@ -271,12 +285,7 @@ pub fn term(
         return Err(ValidationError::new(field, Reason::Required));
     }
     taxonomy::lookup(list, value).map(|t| t.id).ok_or_else(|| {
-        let expected = list
-            .iter()
-            .take(4)
-            .map(|t| t.id)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let expected = list.iter().take(4).collect::<Vec<_>>();
         ValidationError::new(
             field,
             Reason::UnknownTerm {
