@@ -270,6 +270,10 @@ fn what_the_role_may_not_do_is_refused_on_the_device_and_sync_stays_clean() {
         .run(&["--lang", "ja", "visit", "add", "--kind", "visit"]);
     let ja = String::from_utf8_lossy(&out.stderr);
     assert!(ja.contains("メンバーは訪問を記録できません"), "{ja}");
+    let status = w.member.run(&["--lang", "ja", "status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("役割: メンバー"), "{status}");
+    assert!(!status.contains("member"), "{status}");
 
     let own = w
         .member

@@ -45,29 +45,53 @@ pub(super) fn join(
     ))?;
     let server = replica.server()?.expect("just joined");
     match lang {
-        Lang::Ja => outln!("参加しました: {} （役割: {}）", server.url, server.role),
-        Lang::En => outln!("joined {} as {}", server.url, server.role),
+        Lang::Ja => outln!(
+            "参加しました: {} （役割: {}）",
+            server.url,
+            server.role.label(lang)
+        ),
+        Lang::En => outln!("joined {} as {}", server.url, server.role.label(lang)),
     }
     if report.places + report.visits_refiled > 0 {
-        outln!(
-            "offline edits kept: {} places, {} visits (re-filed under your team)",
-            report.places,
-            report.visits_refiled
-        );
+        match lang {
+            Lang::Ja => outln!(
+                "オフラインでの編集を残しました: 場所 {} 件、訪問 {} 件（自分のチームに付け替え）",
+                report.places,
+                report.visits_refiled
+            ),
+            Lang::En => outln!(
+                "offline edits kept: {} places, {} visits (re-filed under your team)",
+                report.places,
+                report.visits_refiled
+            ),
+        }
     }
+    let role = server.role.label(lang);
     if report.visits_local_only > 0 {
-        outln!(
-            "{} visits stay on this device only: the {} role cannot share visits",
-            report.visits_local_only,
-            server.role
-        );
+        match lang {
+            Lang::Ja => outln!(
+                "訪問 {} 件はこの端末だけに残ります（{}の役割では訪問を共有できません）",
+                report.visits_local_only,
+                role
+            ),
+            Lang::En => outln!(
+                "{} visits stay on this device only: the {role} role cannot share visits",
+                report.visits_local_only
+            ),
+        }
     }
     if report.orgs_local_only > 0 {
-        outln!(
-            "{} directory entries stay on this device only: the {} role cannot add to the directory",
-            report.orgs_local_only,
-            server.role
-        );
+        match lang {
+            Lang::Ja => outln!(
+                "団体 {} 件はこの端末だけに残ります（{}の役割では団体名簿に追加できません）",
+                report.orgs_local_only,
+                role
+            ),
+            Lang::En => outln!(
+                "{} directory entries stay on this device only: the {role} role cannot add to the directory",
+                report.orgs_local_only
+            ),
+        }
     }
     // Bring the workspace down right away.
     let first = rt.block_on(sync::sync_once(replica))?;
@@ -174,7 +198,11 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     match &server {
         Some(s) => {
             outln!("{}: {}", if ja { "サーバー" } else { "server" }, s.url);
-            outln!("{}: {}", if ja { "役割" } else { "role" }, s.role);
+            outln!(
+                "{}: {}",
+                if ja { "役割" } else { "role" },
+                s.role.label(lang)
+            );
             outln!(
                 "{}: {}",
                 if ja { "チーム" } else { "team" },

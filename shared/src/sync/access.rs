@@ -37,6 +37,20 @@ impl FromStr for Role {
     }
 }
 
+impl Role {
+    /// The role's name for people, in `lang` (the one place it is defined).
+    pub fn label(self, lang: crate::Lang) -> &'static str {
+        match (self, lang) {
+            (Role::Coordinator, crate::Lang::Ja) => "調整役",
+            (Role::Worker, crate::Lang::Ja) => "ワーカー",
+            (Role::Member, crate::Lang::Ja) => "メンバー",
+            (Role::Coordinator, crate::Lang::En) => "coordinator",
+            (Role::Worker, crate::Lang::En) => "worker",
+            (Role::Member, crate::Lang::En) => "member",
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -97,7 +97,7 @@ pub(crate) fn SettingsScreen() -> Element {
                     input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", initial_value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().tile_url = e.value(); } }
                 }
                 if let Some(role) = role {
-                    p { {t::ROLE.get(lang)} ": {role}" }
+                    p { {t::ROLE.get(lang)} ": {role.label(lang)}" }
                 }
                 button { r#type: "submit", class: "primary", {t::SAVE.get(lang)} }
             }
