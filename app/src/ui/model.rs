@@ -258,6 +258,9 @@ pub(crate) struct AppModel {
     pub home: PathBuf,
     pub lang: Lang,
     pub screen: Screen,
+    /// The screen the place screen was opened from (the map or the list): its tab stays
+    /// highlighted, and Cancel goes back to it.
+    pub place_from: Screen,
     pub viewport: Viewport,
     pins: PinIndex,
     pin_list: Vec<Pin>,
@@ -297,6 +300,7 @@ impl AppModel {
             home: home.to_path_buf(),
             lang,
             screen: Screen::Map,
+            place_from: Screen::Map,
             viewport: Viewport::japan(960.0, 600.0),
             pins: PinIndex::new(&[]),
             pin_list: Vec::new(),
@@ -494,14 +498,28 @@ impl AppModel {
     /// Starts a new place at a map position.
     pub(crate) fn click_map_at_empty(&mut self, lat: f64, lon: f64) {
         self.form = Some(PlaceForm::new_at(lat, lon));
+        self.show_place_screen();
+    }
+
+    /// Shows the place screen, remembering where it was opened from.
+    fn show_place_screen(&mut self) {
+        if matches!(self.screen, Screen::Map | Screen::List) {
+            self.place_from = self.screen;
+        }
         self.screen = Screen::Place;
+    }
+
+    /// Closes the place form without saving: back to where it was opened from.
+    pub(crate) fn cancel_place(&mut self) {
+        self.form = None;
+        self.screen = self.place_from;
     }
 
     /// Opens the place screen for `id`.
     pub(crate) fn open_place(&mut self, id: &str) -> anyhow::Result<()> {
         let place = self.replica.place(id)?;
         self.form = Some(self.form_for(&place));
-        self.screen = Screen::Place;
+        self.show_place_screen();
         Ok(())
     }
 

@@ -631,3 +631,39 @@ fn a_conflict_resolved_elsewhere_leaves_the_open_form() {
         );
     });
 }
+
+/// A place opened from the list keeps 一覧 highlighted, and Cancel goes back to the list.
+#[test]
+fn a_place_opened_from_the_list_keeps_its_tab_and_cancel_returns_there() {
+    let mut w = Window::open(true, None);
+    let selected = |html: &str, tab: &str| {
+        let at = html.find(&format!("id=\"tab-{tab}\"")).expect("the tab");
+        let start = html[..at].rfind("<button").unwrap();
+        html[start..at].contains("tab selected")
+    };
+    w.with(|m| {
+        m.screen = Screen::List;
+        let id = m.replica.places(&Default::default()).unwrap()[0]
+            .place
+            .id
+            .clone();
+        m.open_place(&id).unwrap();
+    });
+    let html = w.html();
+    assert!(selected(&html, "List"), "一覧 stays highlighted");
+    assert!(!selected(&html, "Map"));
+    w.with(|m| m.cancel_place());
+    assert_eq!(w.model().peek().screen, Screen::List);
+    // From the map, the map's tab.
+    w.with(|m| {
+        m.screen = Screen::Map;
+        let id = m.replica.places(&Default::default()).unwrap()[0]
+            .place
+            .id
+            .clone();
+        m.open_place(&id).unwrap();
+    });
+    assert!(selected(&w.html(), "Map"));
+    w.with(|m| m.cancel_place());
+    assert_eq!(w.model().peek().screen, Screen::Map);
+}

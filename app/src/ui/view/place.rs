@@ -1,7 +1,7 @@
 //! A place: every field of the domain, inline validation in the UI language, opening hours with
 //! "open now / next change", status, listing consent, history and conflicts with a one-tap choice.
 
-use super::super::model::{PlaceForm, Screen};
+use super::super::model::PlaceForm;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
@@ -108,7 +108,14 @@ pub(crate) fn PlaceScreen() -> Element {
     };
     rsx! {
         section { class: "place",
-            h2 { "{title}" }
+            // A form opens at its top, wherever the screen was scrolled before.
+            h2 {
+                key: "{form.id.clone().unwrap_or_default()}",
+                onmounted: move |e| async move {
+                    let _ = e.scroll_to(ScrollBehavior::Instant).await;
+                },
+                "{title}"
+            }
             if form.deleted {
                 p { class: "deleted", {t::DELETED.get(lang)} }
             }
@@ -172,7 +179,7 @@ pub(crate) fn PlaceScreen() -> Element {
                 }
                 div { class: "actions",
                     button { r#type: "submit", class: "primary", id: "save-place", {t::SAVE.get(lang)} }
-                    button { r#type: "button", onclick: move |_| { let mut m = model; let mut w = m.write(); w.form = None; w.screen = Screen::Map; }, {t::CANCEL.get(lang)} }
+                    button { r#type: "button", onclick: move |_| { let mut m = model; m.write().cancel_place(); }, {t::CANCEL.get(lang)} }
                     if form.id.is_some() && can_visit {
                         button {
                             r#type: "button",

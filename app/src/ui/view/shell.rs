@@ -67,7 +67,10 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
     use_context_provider(|| syncer);
     let has_workspace = model.write().has_workspace();
     let lang = model.read().lang;
-    let screen = model.read().screen;
+    let (screen, place_from) = {
+        let m = model.read();
+        (m.screen, m.place_from)
+    };
     let show_visits = model.read().can_see_visits();
     let flash = model.read().flash.clone();
     rsx! {
@@ -125,13 +128,13 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                 h1 { class: "brand", {t::APP_NAME.get(lang)} }
                 if has_workspace {
                     nav { class: "tabs", "aria-label": "screens",
-                        Tab { screen: Screen::Map, text: t::TAB_MAP.get(lang), current: screen }
-                        Tab { screen: Screen::List, text: t::TAB_LIST.get(lang), current: screen }
+                        Tab { screen: Screen::Map, text: t::TAB_MAP.get(lang), current: screen, from: place_from }
+                        Tab { screen: Screen::List, text: t::TAB_LIST.get(lang), current: screen, from: place_from }
                         if show_visits {
-                            Tab { screen: Screen::Visits, text: t::TAB_VISITS.get(lang), current: screen }
+                            Tab { screen: Screen::Visits, text: t::TAB_VISITS.get(lang), current: screen, from: place_from }
                         }
-                        Tab { screen: Screen::Directory, text: t::TAB_DIRECTORY.get(lang), current: screen }
-                        Tab { screen: Screen::Settings, text: t::TAB_SETTINGS.get(lang), current: screen }
+                        Tab { screen: Screen::Directory, text: t::TAB_DIRECTORY.get(lang), current: screen, from: place_from }
+                        Tab { screen: Screen::Settings, text: t::TAB_SETTINGS.get(lang), current: screen, from: place_from }
                     }
                 }
             }
@@ -161,9 +164,10 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
 }
 
 #[component]
-fn Tab(screen: Screen, text: &'static str, current: Screen) -> Element {
+fn Tab(screen: Screen, text: &'static str, current: Screen, from: Screen) -> Element {
     let model = use_model();
-    let selected = screen == current || (screen == Screen::Map && current == Screen::Place);
+    // The place screen belongs to the tab it was opened from.
+    let selected = screen == current || (current == Screen::Place && screen == from);
     rsx! {
         button {
             class: if selected { "tab selected" } else { "tab" },
