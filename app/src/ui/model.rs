@@ -258,6 +258,8 @@ pub(crate) struct AppModel {
     pub home: PathBuf,
     pub lang: Lang,
     pub screen: Screen,
+    /// Whether the map area's size is known yet (see [`AppModel::resize`]).
+    measured: bool,
     /// The screen the place screen was opened from (the map or the list): its tab stays
     /// highlighted, and Cancel goes back to it.
     pub place_from: Screen,
@@ -300,6 +302,7 @@ impl AppModel {
             home: home.to_path_buf(),
             lang,
             screen: Screen::Map,
+            measured: false,
             place_from: Screen::Map,
             viewport: Viewport::japan(960.0, 600.0),
             pins: PinIndex::new(&[]),
@@ -386,28 +389,40 @@ impl AppModel {
         self.pins.cluster(&self.viewport, CLUSTER_RADIUS_PX)
     }
 
-    /// Fits the map to every place (or Japan when there are none).
+    /// Fits the map to the bulk of the places (or Japan when there are none): a pin entered far
+    /// away by mistake does not shrink everything else to a dot.
     pub(crate) fn center_workspace(&mut self) {
-        if self.pin_list.is_empty() {
-            self.viewport = Viewport::japan(self.viewport.width, self.viewport.height);
-            return;
+        let points: Vec<(f64, f64)> = self.pin_list.iter().map(|p| (p.lat, p.lon)).collect();
+        match ibasho_shared::map::bulk::bulk_bounds(&points) {
+            Some((s, w, n, e)) => self.viewport.fit(s, w, n, e),
+            None => self.viewport = Viewport::japan(self.viewport.width, self.viewport.height),
         }
-        let (mut s, mut w, mut n, mut e) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
-        for p in &self.pin_list {
-            s = s.min(p.lat);
-            n = n.max(p.lat);
-            w = w.min(p.lon);
-            e = e.max(p.lon);
-        }
-        self.viewport.fit(s, w, n, e);
     }
 
-    /// The map area's size in CSS pixels.
+    /// The map area's size in CSS pixels. The first real size refits the first view to it (it
+    /// was worked out for a default size before the window was measured): a phone's first view
+    /// fits the phone.
     pub(crate) fn resize(&mut self, width: f64, height: f64) {
         if width > 10.0 && height > 10.0 {
+            let first = !self.measured;
             self.viewport.width = width;
             self.viewport.height = height;
+            self.measured = true;
+            if first {
+                self.center_workspace();
+            }
         }
+    }
+
+    /// Why the place at (`lat`, `lon`) looks entered by mistake, in words, if it does: outside
+    /// Japan, or far from the workspace's other places.
+    pub(crate) fn far_away_warning(&self, lat: f64, lon: f64) -> Option<&'static str> {
+        use ibasho_shared::map::bulk::{FarAway, far_away};
+        let others: Vec<(f64, f64)> = self.pin_list.iter().map(|p| (p.lat, p.lon)).collect();
+        Some(match far_away((lat, lon), &others)? {
+            FarAway::OutsideJapan => crate::ui::text::OUTSIDE_JAPAN.get(self.lang),
+            FarAway::FarFromTheOthers => crate::ui::text::FAR_FROM_OTHERS.get(self.lang),
+        })
     }
 
     /// Zoom by `delta` levels around the map centre.

@@ -667,3 +667,40 @@ fn a_place_opened_from_the_list_keeps_its_tab_and_cancel_returns_there() {
     w.with(|m| m.cancel_place());
     assert_eq!(w.model().peek().screen, Screen::Map);
 }
+
+/// A pin entered in Paris by mistake does not wreck the first view or ⌂: views fit the bulk of
+/// the places, and the place's form warns that it lies outside Japan.
+#[test]
+fn a_pin_far_away_does_not_wreck_the_view_and_is_flagged() {
+    let mut w = Window::open(true, None);
+    let mut paris = String::new();
+    w.with(|m| {
+        let place = ibasho_shared::Place::new("パリの店", "cafe", 48.8566, 2.3522);
+        paris = m.replica.add_place(place).unwrap().id;
+        m.reload().unwrap();
+        m.resize(390.0, 700.0);
+        m.center_workspace();
+        let (s, west, n, e) = m.viewport.bounds();
+        assert!(
+            s > 30.0 && n < 40.0 && west > 130.0 && e < 145.0,
+            "the view fits the city, not the world: {s} {west} {n} {e}"
+        );
+        m.open_place(&paris).unwrap();
+    });
+    let html = w.html();
+    assert!(html.contains("この位置は日本の外です"), "{html}");
+    // A place in the city has no warning.
+    w.with(|m| {
+        let near = m
+            .replica
+            .places(&Default::default())
+            .unwrap()
+            .into_iter()
+            .find(|h| h.place.id != paris)
+            .unwrap()
+            .place
+            .id;
+        m.open_place(&near).unwrap();
+    });
+    assert!(!w.html().contains("far-away"));
+}

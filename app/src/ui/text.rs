@@ -116,3 +116,13 @@ pub(crate) const NO_PLACE: Text = t(
     "Without a place chosen, the visit has no place (a call, …)",
 );
 pub(crate) const CHANGE: Text = t("変更", "Change");
+
+/// Under the coordinates of a place that looks entered by mistake.
+pub(crate) const OUTSIDE_JAPAN: Text = t(
+    "この位置は日本の外です。緯度・経度を確かめてください",
+    "This position is outside Japan: check the latitude and longitude",
+);
+pub(crate) const FAR_FROM_OTHERS: Text = t(
+    "ほかの場所から遠く離れています。緯度・経度を確かめてください",
+    "This is far from the workspace's other places: check the latitude and longitude",
+);

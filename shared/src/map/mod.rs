@@ -42,6 +42,7 @@ use std::path::PathBuf;
 use crate::i18n::Lang;
 
 pub mod basemap;
+pub mod bulk;
 pub mod cluster;
 pub mod hit;
 pub mod projection;

@@ -97,6 +97,13 @@ pub(crate) fn PlaceScreen() -> Element {
         .map(|e| e.message(lang));
     let (history, conflicts) = (form.history.clone(), form.conflicts.clone());
     let now = now_jst();
+    let far_away = match (
+        form.lat.trim().parse::<f64>(),
+        form.lon.trim().parse::<f64>(),
+    ) {
+        (Ok(lat), Ok(lon)) => model.read().far_away_warning(lat, lon),
+        _ => None,
+    };
     let hours_state = Hours::parse(&form.hours)
         .ok()
         .filter(|_| !form.hours.trim().is_empty())
@@ -143,6 +150,9 @@ pub(crate) fn PlaceScreen() -> Element {
                 div { class: "row2",
                     Field { name: "lat", value: form.lat.clone(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.lat = v) }
                     Field { name: "lon", value: form.lon.clone(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.lon = v) }
+                }
+                if let Some(warning) = far_away {
+                    p { class: "warning", role: "note", id: "far-away", "{warning}" }
                 }
                 Field { name: "accuracy_m", value: form.accuracy_m.clone(), error: error_for("accuracy_m"), multiline: false, on_input: move |v| edit(model, |f| f.accuracy_m = v) }
                 Field { name: "address", value: form.address.clone(), error: error_for("address"), multiline: false, on_input: move |v| edit(model, |f| f.address = v) }
