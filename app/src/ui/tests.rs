@@ -541,6 +541,10 @@ fn a_coordinator_logs_a_visit_choosing_the_team_and_the_place() {
     let html = w.html();
     assert!(html.contains("visit-team"), "a team field: {html}");
     assert!(html.contains("visit-place-search"), "a place picker");
+    assert!(
+        html.contains("placeholder=\"YYYY-MM-DD\"") && !html.contains("type=\"date\""),
+        "dates read and show one format"
+    );
     {
         let model = w.model();
         let m = model.peek();

@@ -111,7 +111,9 @@ pub(crate) fn VisitsScreen() -> Element {
                     super::TargetsField { selected: form.targets.clone(), on_toggle: move |(id, on): (&str, bool)| edit(model, |f| super::toggle(&mut f.targets, id, on)) }
                     div { class: "field",
                         label { r#for: "visit-follow-up", {t::FOLLOW_UP.get(lang)} }
-                        input { id: "visit-follow-up", r#type: "date", initial_value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
+                        // Text in one date format everywhere (a date input shows the system
+                        // locale's, e.g. 12/06/2026).
+                        input { id: "visit-follow-up", r#type: "text", inputmode: "numeric", placeholder: "YYYY-MM-DD", pattern: "[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}", initial_value: "{form.follow_up}", oninput: move |e| edit(model, |f| f.follow_up = e.value()) }
                     }
                     div { class: "field",
                         label { r#for: "visit-referral", {t::REFER_TO.get(lang)} }
