@@ -126,3 +126,82 @@ pub(crate) const FAR_FROM_OTHERS: Text = t(
     "ほかの場所から遠く離れています。緯度・経度を確かめてください",
     "This is far from the workspace's other places: check the latitude and longitude",
 );
+
+#[cfg(test)]
+mod tests {
+    /// The string literals of `source` after each `Text = t(`, in pairs: (Japanese, English).
+    fn catalogue(source: &str) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for (at, _) in source.match_indices("Text = t(") {
+            let mut rest = &source[at..];
+            let mut texts = Vec::new();
+            while texts.len() < 2 {
+                let Some(open) = rest.find('"') else { break };
+                let body = &rest[open + 1..];
+                let mut end = 0;
+                let mut escaped = false;
+                for (i, c) in body.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = i;
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                texts.push(body[..end].to_string());
+                rest = &body[end + 1..];
+            }
+            if let [ja, en] = texts.as_slice() {
+                pairs.push((ja.clone(), en.clone()));
+            }
+        }
+        pairs
+    }
+
+    fn japanese(text: &str) -> bool {
+        text.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c))
+    }
+
+    /// Every word the window shows exists in both languages: the Japanese in Japanese, the English
+    /// with no Japanese left in it. The taxonomy's terms too.
+    #[test]
+    fn every_text_is_in_japanese_and_in_english() {
+        let source = include_str!("text.rs");
+        let catalogue_part = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let pairs = catalogue(catalogue_part);
+        assert!(pairs.len() > 50, "the catalogue was read: {}", pairs.len());
+        for (ja, en) in &pairs {
+            assert!(japanese(ja), "not Japanese: {ja:?}");
+            assert!(
+                !en.is_empty() && !japanese(en),
+                "not English: {en:?} (for {ja:?})"
+            );
+            assert_ne!(ja, en);
+        }
+        use ibasho_shared::taxonomy::{
+            CATEGORIES, CONTACT_TYPES, PARTICIPATION, SECTORS, STATUSES, TARGET_GROUPS,
+        };
+        for list in [
+            CATEGORIES,
+            CONTACT_TYPES,
+            PARTICIPATION,
+            SECTORS,
+            STATUSES,
+            TARGET_GROUPS,
+        ] {
+            for term in list {
+                // An acronym Japanese writes in Latin letters (NPO, DV) is the one exception.
+                let acronym = term.label.ja.chars().all(|c| c.is_ascii_uppercase());
+                assert!(
+                    japanese(term.label.ja) || acronym,
+                    "{}: {:?}",
+                    term.id,
+                    term.label.ja
+                );
+                assert!(!japanese(term.label.en), "{}: {:?}", term.id, term.label.en);
+            }
+        }
+    }
+}
