@@ -34,6 +34,21 @@ pub fn status_kb(pid: u32, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The city of DOMAIN.md (500 organizations, 5,000 places, 20 teams, 50,000 visits over 12 months,
+/// around Sendai), or a `scale`-th of it.
+pub fn city(scale: usize) -> ibasho_shared::demo::DemoSpec {
+    ibasho_shared::demo::DemoSpec {
+        places: 5000 / scale,
+        orgs: 500 / scale,
+        teams: 20,
+        visits: 50_000 / scale,
+        months: 12,
+        center: (38.2682, 140.8694),
+        radius_km: 12.0,
+        seed: 2026,
+    }
+}
+
 /// The `p`-th percentile (0–100) of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

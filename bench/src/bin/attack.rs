@@ -13,7 +13,7 @@ use clap::Parser;
 use ibasho_app::sync::transport::Connection;
 use ibasho_app::sync::{join, sync_once};
 use ibasho_shared::Replica;
-use ibasho_shared::demo::{DemoSpec, generate};
+use ibasho_shared::demo::generate;
 use ibasho_shared::sync::{DocMessage, Frame};
 use ibasho_tests::Server;
 use std::sync::Arc;
@@ -98,11 +98,6 @@ async fn attack(
     Ok(())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 async fn run(args: Args) -> Result<()> {
     let scale = if args.quick { 10 } else { 1 };
     let rounds = if args.quick {
@@ -115,16 +110,7 @@ async fn run(args: Args) -> Result<()> {
     } else {
         args.stretches
     };
-    let spec = DemoSpec {
-        places: 5000 / scale,
-        orgs: 500 / scale,
-        teams: 20,
-        visits: 50_000 / scale,
-        months: 12,
-        center: (38.2682, 140.8694),
-        radius_km: 12.0,
-        seed: 2026,
-    };
+    let spec = ibasho_bench::city(scale);
     let dir = tempfile::tempdir()?;
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "仙台市 孤独・孤立対策PF"]);
@@ -237,8 +223,14 @@ async fn run(args: Args) -> Result<()> {
     during_burst.sort_by(f64::total_cmp);
     quiet.sort_by(f64::total_cmp);
     attacked.sort_by(f64::total_cmp);
-    let (q50, q99) = (percentile(&quiet, 0.5), percentile(&quiet, 0.99));
-    let (a50, a99) = (percentile(&attacked, 0.5), percentile(&attacked, 0.99));
+    let (q50, q99) = (
+        ibasho_bench::percentile(&quiet, 50.0),
+        ibasho_bench::percentile(&quiet, 99.0),
+    );
+    let (a50, a99) = (
+        ibasho_bench::percentile(&attacked, 50.0),
+        ibasho_bench::percentile(&attacked, 99.0),
+    );
     let out = serde_json::json!({
         "places": spec.places,
         "rounds_each": quiet.len(),
@@ -251,8 +243,8 @@ async fn run(args: Args) -> Result<()> {
         "attack_connections": 4,
         "attack_warm_up_mb": warm_up_mb,
         "during_burst_ms": {
-            "p50": percentile(&during_burst, 0.5),
-            "p99": percentile(&during_burst, 0.99),
+            "p50": ibasho_bench::percentile(&during_burst, 50.0),
+            "p99": ibasho_bench::percentile(&during_burst, 99.0),
             "rounds": during_burst.len(),
         },
     });

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 use ibasho_app::sync::{join, sync_once};
 use ibasho_shared::Replica;
-use ibasho_shared::demo::{DemoSpec, generate};
+use ibasho_shared::demo::generate;
 use ibasho_tests::Server;
 use std::time::Instant;
 
@@ -29,16 +29,7 @@ fn main() -> Result<()> {
 
 async fn run(args: Args) -> Result<()> {
     let scale = if args.tenth { 10 } else { 1 };
-    let spec = DemoSpec {
-        places: 5000 / scale,
-        orgs: 500 / scale,
-        teams: 20,
-        visits: 50_000 / scale,
-        months: 12,
-        center: (38.2682, 140.8694),
-        radius_km: 12.0,
-        seed: 2026,
-    };
+    let spec = ibasho_bench::city(scale);
     let dir = tempfile::tempdir()?;
     let server = Server::start(&dir.path().join("server"));
     let ws = server.admin(&["workspace", "create", "--name", "仙台市 孤独・孤立対策PF"]);

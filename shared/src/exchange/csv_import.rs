@@ -280,18 +280,11 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
         if has_id {
             place.id = id.trim().to_string();
         }
-        for field in [
-            "reading",
-            "targets",
-            "accuracy_m",
-            "address",
-            "hours",
-            "contact",
-            "description",
-            "status",
-            "listing_consent",
-            "hours_checked_at",
-        ] {
+        // Every other column of the file format: the ones read above are not fields set as text.
+        let set_as_text = super::csv_columns::PLACE_COLUMNS
+            .iter()
+            .filter(|c| !["id", "name", "category", "lat", "lon", "revision"].contains(c));
+        for &field in set_as_text {
             let mut value = get(field);
             // A spreadsheet cell broken over lines (Alt+Enter) in a one-line field keeps its
             // words, on one line.
