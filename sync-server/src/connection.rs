@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::hub::{Handled, Hub, PeerEvent, Session};
-use crate::limits::{RateLimiter, ReplyBudget};
+use crate::limits::RateLimiter;
 use crate::store::{self, Device};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
@@ -144,9 +144,6 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
     let mut limiter = RateLimiter::new(&state.limits);
     let budget = hub.reply_budget(&session.device.id, &state.limits);
     let turn = hub.turn_of(&session.device.id);
-    let budget_of = |f: &mut dyn FnMut(&mut ReplyBudget)| {
-        f(&mut budget.lock().unwrap_or_else(|p| p.into_inner()));
-    };
     let mut revocation_check = tokio::time::interval(Duration::from_secs(1));
     let mut ticks: u64 = 0;
     let mut shutdown = state.shutdown.clone();
@@ -158,8 +155,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         }
         // A device over its reply budget waits before its next frame is read (its socket's buffers
         // hold what it sends meanwhile); pushes and pings go on.
-        let mut over_budget = Duration::ZERO;
-        budget_of(&mut |b| over_budget = b.wait());
+        let over_budget = budget.wait();
         tokio::select! {
             incoming = stream.next(), if over_budget.is_zero() => {
                 if matches!(incoming, Some(Ok(_))) {
@@ -216,7 +212,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                     handle_in_turns(&hub, &mut session, docs, state.limits.max_reply_bytes).await
                 };
                 let reply_bytes: usize = handled.replies.iter().map(|d| d.message.len()).sum();
-                budget_of(&mut |b| b.spend(reply_bytes));
+                budget.spend(reply_bytes);
                 // Accepted changes are acknowledged once they are on disk.
                 if let Some(commit) = handled.commit {
                     hub.durability.wait(commit).await;
@@ -404,28 +400,21 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
                     let commit = state.hub.durability.wrote();
                     state.hub.durability.wait(commit).await;
                 }
-                let vouched = match &redeemed {
-                    Ok(Ok((device, _))) => {
-                        let vouched = ibasho_shared::doc::Vouched {
-                            person: device.person.clone(),
-                            device: device.id.clone(),
-                            role: device.role.to_string(),
-                        };
-                        let actor = automerge::ActorId::from(actor.as_slice());
-                        match state.hub.vouch(&device.workspace, &actor, &vouched) {
-                            Ok(commit) => {
-                                state.hub.durability.wait(commit).await;
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
+                if let Ok(Ok((device, _))) = &redeemed {
+                    let vouched = ibasho_shared::doc::Vouched {
+                        person: device.person.clone(),
+                        device: device.id.clone(),
+                        role: device.role.to_string(),
+                    };
+                    let actor = automerge::ActorId::from(actor.as_slice());
+                    match state.hub.vouch(&device.workspace, &actor, &vouched) {
+                        Ok(commit) => state.hub.durability.wait(commit).await,
+                        // The device is joined; its changes are named from their notes until the
+                        // server can vouch for it.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recording who a joined device is failed")
                         }
                     }
-                    _ => Ok(()),
-                };
-                if let Err(e) = vouched {
-                    // The device is joined; its changes are named from their notes until the
-                    // server can vouch for it.
-                    tracing::warn!(error = %e, "recording who a joined device is failed");
                 }
                 match redeemed {
                     Ok(Ok((device, token))) => {

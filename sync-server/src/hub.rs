@@ -220,7 +220,7 @@ struct Inner {
 pub struct Hub {
     inner: Mutex<Inner>,
     /// Each device's reply budget, shared by its connections.
-    budgets: Mutex<std::collections::HashMap<String, Arc<Mutex<crate::limits::ReplyBudget>>>>,
+    budgets: Mutex<std::collections::HashMap<String, Arc<crate::limits::ReplyBudget>>>,
     /// Each device's turn: its connections' frames are handled one at a time, so a device
     /// holding several connections is served no more often than one holding one.
     turns: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -410,11 +410,7 @@ impl Hub {
             inner.docs.remove(&store::doc_key(ws, "workspace"));
             return Err(e.into());
         }
-        for peer in inner.peers.values() {
-            if peer.workspace == ws {
-                let _ = peer.tx.send(PeerEvent::Changed(vec![DocId::Workspace]));
-            }
-        }
+        inner.announce(ws, None, &[DocId::Workspace]);
         Ok(self.durability.wrote())
     }
 
@@ -424,12 +420,12 @@ impl Hub {
         &self,
         device: &str,
         limits: &crate::limits::Limits,
-    ) -> Arc<Mutex<crate::limits::ReplyBudget>> {
+    ) -> Arc<crate::limits::ReplyBudget> {
         self.budgets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(device.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(crate::limits::ReplyBudget::new(limits))))
+            .or_insert_with(|| Arc::new(crate::limits::ReplyBudget::new(limits)))
             .clone()
     }
 
@@ -519,11 +515,10 @@ impl Hub {
             .collect())
     }
 
-    /// Handles the documents of one client `Sync` frame: access, the gate, persistence, replies,
-    /// and the fan-out of accepted changes to other devices.
-    pub fn handle_sync(&self, session: &mut Session, mut docs: Vec<DocMessage>) -> Handled {
-        // The workspace first: a team added there may be needed by visits in the same frame.
-        docs.sort_by_key(|d| d.doc != "workspace");
+    /// Handles the documents of one client `Sync` frame, in the order given (the caller puts the
+    /// workspace first: a team added there may be needed by visits in the same frame): access,
+    /// the gate, persistence, replies, and the fan-out of accepted changes to other devices.
+    pub fn handle_sync(&self, session: &mut Session, docs: Vec<DocMessage>) -> Handled {
         let mut handled = Handled::default();
         let mut changed = Vec::new();
         let mut inner = self.lock();
@@ -601,11 +596,8 @@ impl Hub {
                             .map(|home| (id.clone(), home))
                     }) {
                         self.metrics.rejects.fetch_add(1, Ordering::Relaxed);
-                        // Nothing of it is stored: the document is read again from the store,
-                        // and the device's state starts over.
-                        inner.docs.remove(&store::doc_key(&ws, &doc));
-                        session.states.insert(doc_id.clone(), State::new());
-                        session.unsaved.insert(doc_id.clone());
+                        // Nothing of it is stored.
+                        inner.start_over(session, &ws, &doc_id);
                         handled.errors.push(Frame::error(
                             ErrorCode::Invalid,
                             Some(&doc),
@@ -629,11 +621,7 @@ impl Hub {
                             .fetch_add(1, Ordering::Relaxed);
                         if let Err(e) = inner.persist(&ws, &doc_id, &outcome.created) {
                             tracing::error!(doc = %doc, error = %e, "storing accepted changes failed");
-                            inner.docs.remove(&store::doc_key(&ws, &doc));
-                            // What the state says the device and the server share is no longer
-                            // true: start over, so that the device sends these changes again.
-                            session.states.insert(doc_id.clone(), State::new());
-                            session.unsaved.insert(doc_id.clone());
+                            inner.start_over(session, &ws, &doc_id);
                             handled.errors.push(Frame::error(
                                 ErrorCode::Internal,
                                 Some(&doc),
@@ -654,10 +642,8 @@ impl Hub {
                         rejection.message,
                     ));
                     if unsound {
-                        // The gate could not put the document back: read it again from the store.
-                        inner.docs.remove(&store::doc_key(&ws, &doc));
-                        session.states.insert(doc_id.clone(), State::new());
-                        session.unsaved.insert(doc_id.clone());
+                        // The gate could not put the document back.
+                        inner.start_over(session, &ws, &doc_id);
                         continue;
                     }
                 }
@@ -678,21 +664,7 @@ impl Hub {
         if !changed.is_empty() {
             handled.commit = Some(self.durability.wrote());
         }
-        if !changed.is_empty() {
-            for (id, peer) in &inner.peers {
-                if *id == session.id || peer.workspace != session.device.workspace {
-                    continue;
-                }
-                let readable: Vec<DocId> = changed
-                    .iter()
-                    .filter(|d| peer.policy.access(d) != Access::None)
-                    .cloned()
-                    .collect();
-                if !readable.is_empty() {
-                    let _ = peer.tx.send(PeerEvent::Changed(readable));
-                }
-            }
-        }
+        inner.announce(&session.device.workspace, Some(session.id), &changed);
         self.metrics
             .docs_loaded
             .store(inner.docs.len() as u64, Ordering::Relaxed);
@@ -826,6 +798,37 @@ fn load_state<'a>(
 }
 
 impl Inner {
+    /// Tells the connected devices of `ws` (but connection `except`) that `changed` documents have
+    /// new changes, each device only of those it may read.
+    fn announce(&self, ws: &str, except: Option<u64>, changed: &[DocId]) {
+        if changed.is_empty() {
+            return;
+        }
+        for (id, peer) in &self.peers {
+            if Some(*id) == except || peer.workspace != ws {
+                continue;
+            }
+            let readable: Vec<DocId> = changed
+                .iter()
+                .filter(|d| peer.policy.access(d) != Access::None)
+                .cloned()
+                .collect();
+            if !readable.is_empty() {
+                let _ = peer.tx.send(PeerEvent::Changed(readable));
+            }
+        }
+    }
+
+    /// After a document's changes were not kept (refused after the gate, or not stored): it is
+    /// read again from the store, and the device's sync state for it starts over, since what it
+    /// says the device and the server share is no longer true; the device then sends again
+    /// whatever the server lacks.
+    fn start_over(&mut self, session: &mut Session, ws: &str, doc_id: &DocId) {
+        self.docs.remove(&store::doc_key(ws, &doc_id.to_string()));
+        session.states.insert(doc_id.clone(), State::new());
+        session.unsaved.insert(doc_id.clone());
+    }
+
     /// Reads SQLite's `data_version` (at most every [`OBSERVE_EVERY`] unless `now`); returns
     /// [`Inner::epoch`], advanced if another process committed since the last read.
     fn observe_external_writes(&mut self, now: bool) -> u64 {

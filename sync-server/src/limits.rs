@@ -100,46 +100,48 @@ impl RateLimiter {
     }
 }
 
-/// A token bucket of reply bytes for one connection: what the server spends building replies
-/// for a device, bounded per second.
+/// A token bucket of reply bytes for one device (its connections share it): what the server spends
+/// building replies for it, bounded per second.
 #[derive(Debug)]
 pub struct ReplyBudget {
-    bytes: f64,
-    last: Instant,
     rate: f64,
     burst: f64,
+    /// Bytes left, and when they were counted.
+    bucket: std::sync::Mutex<(f64, Instant)>,
 }
 
 impl ReplyBudget {
     /// A full bucket.
     pub fn new(limits: &Limits) -> Self {
         ReplyBudget {
-            bytes: limits.reply_burst_bytes,
-            last: Instant::now(),
             rate: limits.reply_bytes_per_second,
             burst: limits.reply_burst_bytes,
+            bucket: std::sync::Mutex::new((limits.reply_burst_bytes, Instant::now())),
         }
     }
 
-    fn refill(&mut self, now: Instant) {
-        self.bytes =
-            (self.bytes + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
+    /// The bucket, refilled to now.
+    fn refilled(&self) -> std::sync::MutexGuard<'_, (f64, Instant)> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        bucket.0 =
+            (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * self.rate).min(self.burst);
+        bucket.1 = now;
+        bucket
     }
 
     /// Takes `bytes` of replies (the bucket may go below empty).
-    pub fn spend(&mut self, bytes: usize) {
-        self.refill(Instant::now());
-        self.bytes -= bytes as f64;
+    pub fn spend(&self, bytes: usize) {
+        self.refilled().0 -= bytes as f64;
     }
 
     /// How long to wait before taking the device's next frame: zero while the bucket holds bytes.
-    pub fn wait(&mut self) -> Duration {
-        self.refill(Instant::now());
-        if self.bytes >= 0.0 {
+    pub fn wait(&self) -> Duration {
+        let bytes = self.refilled().0;
+        if bytes >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.bytes / self.rate)
+            Duration::from_secs_f64(-bytes / self.rate)
         }
     }
 }
@@ -150,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_device_over_its_reply_budget_waits_in_proportion() {
-        let mut budget = ReplyBudget::new(&Limits {
+        let budget = ReplyBudget::new(&Limits {
             reply_bytes_per_second: 1000.0,
             reply_burst_bytes: 2000.0,
             ..Limits::default()

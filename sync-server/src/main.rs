@@ -368,24 +368,7 @@ async fn serve(
     });
     let tls = match &certificate {
         Some(certificate) => {
-            let renewed = certificate.clone();
-            #[cfg(unix)]
-            tokio::spawn(async move {
-                let Ok(mut hangup) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                else {
-                    return;
-                };
-                while hangup.recv().await.is_some() {
-                    match renewed.reload() {
-                        Ok(()) => tracing::info!("TLS certificate read again"),
-                        Err(e) => tracing::error!(
-                            error = %format!("{e:#}"),
-                            "the TLS certificate could not be read again; the one in use stays"
-                        ),
-                    }
-                }
-            });
+            certificate.reload_on_hangup();
             Some(certificate.acceptor()?)
         }
         None => None,

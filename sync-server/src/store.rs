@@ -119,15 +119,13 @@ pub fn new_secret() -> String {
     hex::encode(bytes)
 }
 
-fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
+use ibasho_shared::store::encode_heads;
 
-/// Decodes heads stored as concatenated 32-byte hashes.
+/// Decodes heads stored as concatenated 32-byte hashes (as the manifest sends them).
 pub fn decode_heads(bytes: &[u8]) -> Vec<[u8; 32]> {
-    bytes
-        .chunks_exact(32)
-        .map(|c| c.try_into().expect("32 bytes"))
+    ibasho_shared::store::decode_heads(bytes)
+        .into_iter()
+        .map(|h| h.0)
         .collect()
 }
 

@@ -40,6 +40,31 @@ impl Certificate {
         Ok(())
     }
 
+    /// Reads the files again whenever the process receives SIGHUP (a renewed certificate needs no
+    /// restart); a renewal that does not load is logged and the certificate in use stays.
+    pub fn reload_on_hangup(self: &Arc<Self>) {
+        #[cfg(unix)]
+        {
+            let certificate = self.clone();
+            tokio::spawn(async move {
+                let Ok(mut hangup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hangup.recv().await.is_some() {
+                    match certificate.reload() {
+                        Ok(()) => tracing::info!("TLS certificate read again"),
+                        Err(e) => tracing::error!(
+                            error = %format!("{e:#}"),
+                            "the TLS certificate could not be read again; the one in use stays"
+                        ),
+                    }
+                }
+            });
+        }
+    }
+
     /// The TLS acceptor serving this certificate (HTTP/1.1 only).
     pub fn acceptor(self: &Arc<Self>) -> Result<tokio_rustls::TlsAcceptor> {
         let mut config = rustls::ServerConfig::builder_with_provider(self.provider.clone())

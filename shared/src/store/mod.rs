@@ -29,3 +29,16 @@ pub fn make_private(file: &std::path::Path) -> std::io::Result<()> {
     let _ = file;
     Ok(())
 }
+
+/// Heads (change hashes) as stored: 32 bytes each, one after the other.
+pub fn encode_heads(heads: &[automerge::ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Heads stored by [`encode_heads`].
+pub fn decode_heads(bytes: &[u8]) -> Vec<automerge::ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .map(|c| automerge::ChangeHash(c.try_into().expect("32 bytes")))
+        .collect()
+}
