@@ -32,12 +32,12 @@ pub fn base_url(url: &str) -> Result<String> {
 /// in time. For a phone in the field this is the ordinary state, not a failure: what is unsent
 /// waits for the signal.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot reach {target} (offline, or no server there){}", .cause.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+#[error("cannot reach {target} (offline, or no server there): {cause}")]
 pub struct Unreachable {
     /// Where the device tried to connect.
     pub target: String,
-    /// What the network said, when it said something.
-    pub cause: Option<String>,
+    /// What the network said (or that nothing answered in time).
+    pub cause: String,
 }
 
 /// An open websocket to the server.
@@ -102,7 +102,7 @@ impl Connection {
             Err(_) => {
                 return Err(Unreachable {
                     target,
-                    cause: Some("no answer within 15 s".into()),
+                    cause: "no answer within 15 s".into(),
                 }
                 .into());
             }
@@ -120,7 +120,7 @@ impl Connection {
                 }
                 return Err(Unreachable {
                     target,
-                    cause: Some(e.to_string()),
+                    cause: e.to_string(),
                 }
                 .into());
             }

@@ -192,8 +192,7 @@ impl PlaceForm {
     /// another device may have changed since the form opened.
     fn to_place(&self, base: Option<Place>) -> Result<Place, ValidationError> {
         let mut form = self.clone();
-        if let (Some(current), Some(opened)) = (&base, &self.opened) {
-            form.opened = Some(opened.clone());
+        if let Some(current) = &base {
             form.take_in(current);
         }
         form.to_place_as_typed(base)
@@ -364,14 +363,7 @@ impl AppModel {
         let Ok(current) = self.replica.place(&id) else {
             return;
         };
-        let history = self.replica.history(&id).unwrap_or_default();
-        let conflicts = self
-            .replica
-            .conflicts()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.record == id)
-            .collect();
+        let (history, conflicts) = self.notes_of(&id);
         if let Some(form) = &mut self.form {
             form.take_in(&current);
             form.history = history;
@@ -541,15 +533,27 @@ impl AppModel {
     /// The form for a stored place, with its history and conflicts.
     fn form_for(&mut self, place: &Place) -> PlaceForm {
         let mut form = PlaceForm::from_place(place);
-        form.history = self.replica.history(&place.id).unwrap_or_default();
-        form.conflicts = self
+        (form.history, form.conflicts) = self.notes_of(&place.id);
+        form
+    }
+
+    /// A place's history and its fields in conflict, as its form shows them.
+    fn notes_of(
+        &mut self,
+        id: &str,
+    ) -> (
+        Vec<ibasho_shared::doc::HistoryEntry>,
+        Vec<ibasho_shared::doc::Conflict>,
+    ) {
+        let history = self.replica.history(id).unwrap_or_default();
+        let conflicts = self
             .replica
             .conflicts()
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.record == place.id)
+            .filter(|c| c.record == id)
             .collect();
-        form
+        (history, conflicts)
     }
 
     /// Saves the place form: validated by the shared rules; the error shows inline and nothing is

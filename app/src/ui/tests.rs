@@ -425,7 +425,7 @@ fn out_of_reach_is_offline_and_calm_and_red_is_kept_for_what_needs_a_person() {
     let mut w = Window::open(true, Some(Role::Worker));
     let unreachable = anyhow::Error::new(crate::sync::transport::Unreachable {
         target: "ws://192.0.2.1:7700/sync".into(),
-        cause: Some("Connection refused".into()),
+        cause: "Connection refused".into(),
     });
     w.with(|m| {
         m.replica.record_sync().unwrap();

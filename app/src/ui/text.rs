@@ -65,10 +65,6 @@ pub(crate) const OFFLINE_WAITING: Text = t(
     "Offline · sends when the signal is back",
 );
 pub(crate) const LAST_SYNC: Text = t("最終同期", "last sync");
-pub(crate) const CANNOT_REACH: Text = t(
-    "サーバーにつながりません（電波のある所で再試行してください）",
-    "cannot reach the server (retry where there is signal)",
-);
 pub(crate) const CONNECTION_LOST: Text = t(
     "サーバーとの接続が切れました（自動でつなぎ直します）",
     "the connection to the server was lost (it reconnects by itself)",

@@ -165,30 +165,12 @@ pub struct ImportedRow {
     pub line: u64,
     /// The place it describes (with the file's `id` when it gives one of the right form).
     pub place: Place,
+    /// The fields of `place` the file has columns for: updating a place by id sets those only.
+    pub fields: crate::domain::FieldMap,
     /// Whether the file gave that id.
     pub has_id: bool,
     /// The revision the row was exported at (the heads of its document), when the file gives it.
     pub revision: Vec<automerge::ChangeHash>,
-}
-
-/// The record fields a file's columns set (those present), for updating a place by id without
-/// touching the others.
-pub fn fields_in(bytes: &[u8]) -> Vec<&'static str> {
-    let Some((text, _)) = decode_text(bytes) else {
-        return Vec::new();
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    reader
-        .headers()
-        .map(|h| {
-            h.iter()
-                .filter_map(column_of)
-                .filter(|c| *c != "id" && *c != "revision")
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Parses places from CSV bytes. Returns the valid places with their line numbers and a report of
@@ -305,6 +287,11 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
         match place.clone().normalized(now) {
             Ok(place) if errors.is_empty() => places.push(ImportedRow {
                 line,
+                fields: place
+                    .to_fields()
+                    .into_iter()
+                    .filter(|(field, _)| columns.contains_key(field.as_str()))
+                    .collect(),
                 place,
                 has_id,
                 revision: get("revision")

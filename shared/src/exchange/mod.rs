@@ -6,7 +6,5 @@ mod csv_import;
 mod geojson_export;
 
 pub use csv_export::{places_csv, places_csv_with_revisions};
-pub use csv_import::{
-    ImportReport, ImportedRow, RowError, decode_text, fields_in, parse_places_csv,
-};
+pub use csv_import::{ImportReport, ImportedRow, RowError, decode_text, parse_places_csv};
 pub use geojson_export::places_geojson;

@@ -131,7 +131,6 @@ impl Replica {
         // A row whose id names a place here updates it: only the columns the file has, and of
         // those only what differs, so an export edited in Excel and imported again changes what
         // was edited and duplicates nothing.
-        let columns = crate::exchange::fields_in(bytes);
         let (mut new, mut edits) = (Vec::new(), Vec::new());
         for row in rows {
             let existing = if row.has_id {
@@ -167,16 +166,12 @@ impl Replica {
                     .map(|f| Place::from_fields(&before.id, &f).to_fields())
             };
             let mut fields = before.to_fields();
-            let from_file = row.place.to_fields();
-            for column in &columns {
-                let Some(value) = from_file.get(*column) else {
-                    continue;
-                };
+            for (field, value) in row.fields {
                 let edited_in_file = exported
                     .as_ref()
-                    .is_none_or(|base| base.get(*column) != Some(value));
+                    .is_none_or(|base| base.get(&field) != Some(&value));
                 if edited_in_file {
-                    fields.insert((*column).to_string(), value.clone());
+                    fields.insert(field, value);
                 }
             }
             let after = Place::from_fields(&before.id, &fields).normalized(now_jst())?;

@@ -68,6 +68,23 @@ struct Received {
     records: Vec<String>,
 }
 
+/// Records the heads the server said it has for `doc_id` (see `Replica::unsent_changes`).
+fn store_server_heads(
+    conn: &rusqlite::Connection,
+    doc_id: &DocId,
+    heads: &[ChangeHash],
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
+         ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
+    )?
+    .execute(params![
+        doc_id.to_string(),
+        crate::store::encode_heads(heads)
+    ])?;
+    Ok(())
+}
+
 fn hashes(heads: &[[u8; 32]]) -> Vec<ChangeHash> {
     let mut h: Vec<ChangeHash> = heads.iter().map(|b| ChangeHash(*b)).collect();
     h.sort();
@@ -266,11 +283,7 @@ impl Replica {
             .prepare_cached("SELECT heads FROM server_heads WHERE doc_id = ?1")?
             .query_row([doc_id.to_string()], |r| r.get(0))
             .optional()?;
-        Ok(stored
-            .unwrap_or_default()
-            .chunks_exact(32)
-            .map(|c| ChangeHash(c.try_into().expect("32 bytes")))
-            .collect())
+        Ok(crate::store::decode_heads(&stored.unwrap_or_default()))
     }
 
     /// Writes the sync states of `doc_ids` in one transaction.
@@ -281,15 +294,11 @@ impl Replica {
                 "INSERT INTO sync_states (doc_id, state) VALUES (?1, ?2)
                  ON CONFLICT (doc_id) DO UPDATE SET state = excluded.state",
             )?;
-            let mut heads = tx.prepare_cached(
-                "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
-                 ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
-            )?;
             for doc_id in doc_ids {
                 if let Some(state) = self.sync_states.get(doc_id) {
                     stmt.execute(params![doc_id.to_string(), state.encode()])?;
                     if let Some(theirs) = &state.their_heads {
-                        heads.execute(params![doc_id.to_string(), encode_hashes(theirs)])?;
+                        store_server_heads(&tx, doc_id, theirs)?;
                     }
                 }
             }
@@ -518,28 +527,18 @@ impl Replica {
         let policy = self.policy()?;
         let mut ids = Vec::new();
         let mut listed = std::collections::HashSet::new();
+        let listed_heads: Vec<(DocId, Vec<ChangeHash>)> = manifest
+            .iter()
+            .filter_map(|entry| Some((entry.doc.parse::<DocId>().ok()?, hashes(&entry.heads))))
+            .collect();
         // What the server says it has, stored in one transaction.
         let tx = self.conn.unchecked_transaction()?;
-        for entry in manifest {
-            let Ok(doc_id) = entry.doc.parse::<DocId>() else {
-                continue;
-            };
-            tx.prepare_cached(
-                "INSERT INTO server_heads (doc_id, heads) VALUES (?1, ?2)
-                 ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads",
-            )?
-            .execute(params![
-                doc_id.to_string(),
-                encode_hashes(&hashes(&entry.heads))
-            ])?;
+        for (doc_id, theirs) in &listed_heads {
+            store_server_heads(&tx, doc_id, theirs)?;
         }
         tx.commit()?;
-        for entry in manifest {
-            let Ok(doc_id) = entry.doc.parse::<DocId>() else {
-                continue;
-            };
+        for (doc_id, theirs) in listed_heads {
             listed.insert(doc_id.clone());
-            let theirs = hashes(&entry.heads);
             self.server_heads.insert(doc_id.clone(), theirs.clone());
             let mut local = self.doc_heads(&doc_id)?;
             local.sort();
@@ -618,9 +617,4 @@ impl Replica {
     pub fn last_sync(&self) -> Result<Option<String>> {
         Ok(meta_get(&self.conn, META_LAST_SYNC)?)
     }
-}
-
-/// Hashes stored one after the other, 32 bytes each.
-fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
-    hashes.iter().flat_map(|h| h.0).collect()
 }

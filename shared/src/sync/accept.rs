@@ -654,7 +654,7 @@ fn check_authors(changes: &[automerge::Change], sender: Option<&Sender>) -> Resu
             && !sender.actors.contains(change.actor_id())
         {
             return Err(Fault::NotOwnChange {
-                actor: change.actor_id().to_hex_string(),
+                actor: change.actor_id().clone(),
             });
         }
     }

@@ -5,8 +5,8 @@
 use super::accept::Rejection;
 use super::frame::ErrorCode;
 use crate::Lang;
-use crate::doc::DocId;
 use crate::doc::storable::Damaged;
+use crate::doc::{DocId, short_actor};
 use crate::validate::ValidationError;
 
 /// Why changes were refused.
@@ -32,8 +32,8 @@ pub enum Fault {
     /// A change the server does not have is by another device's actor: a device sends only its
     /// own changes (others' it may relay once their own device sent them).
     NotOwnChange {
-        /// The actor the change names (hex).
-        actor: String,
+        /// The actor the change names.
+        actor: automerge::ActorId,
     },
     /// One message holds more than the sender's role may send at once.
     TooMuch {
@@ -70,11 +70,11 @@ impl Fault {
             }
             (Fault::NotOwnChange { actor }, Lang::En) => format!(
                 "a change by another device ({}) that the server does not have: a device sends only its own changes",
-                short(actor)
+                short_actor(actor)
             ),
             (Fault::NotOwnChange { actor }, Lang::Ja) => format!(
                 "サーバーにない他の端末（{}）の変更です。端末が送れるのは自分の変更だけです",
-                short(actor)
+                short_actor(actor)
             ),
             (Fault::TooMuch { what, limit }, Lang::En) => format!(
                 "more {what} in one message than this role may send at once ({limit}): send them in parts"
@@ -88,12 +88,12 @@ impl Fault {
                 }
             ),
             (Fault::FutureTime { at }, Lang::En) => format!(
-                "a change is dated {} (UTC), ahead of the server's clock: check this device's date and time",
-                utc(*at)
+                "a change is dated {} (Japan time), ahead of the server's clock: check this device's date and time",
+                shown(*at)
             ),
             (Fault::FutureTime { at }, Lang::Ja) => format!(
-                "変更の日時 {}（UTC）がサーバーの時計より先です。端末の日付と時刻を確かめてください",
-                utc(*at)
+                "変更の日時 {} がサーバーの時計より先です。端末の日付と時刻を確かめてください",
+                shown(*at)
             ),
         }
     }
@@ -112,16 +112,11 @@ impl Fault {
     }
 }
 
-/// An actor id shortened as history shows devices.
-fn short(actor: &str) -> &str {
-    actor.get(..12).unwrap_or(actor)
-}
-
-/// A change's time for people.
-fn utc(at: i64) -> String {
+/// A change's time (seconds since 1970) as people read it (see [`crate::hours::shown_jst`]).
+fn shown(at: i64) -> String {
     chrono::DateTime::from_timestamp(at, 0).map_or_else(
         || at.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        |t| crate::hours::shown_jst(&t.to_rfc3339()),
     )
 }
 

@@ -231,11 +231,8 @@ fn SyncBar() -> Element {
 
 /// Turns transport errors into words a person understands.
 fn plain_words(why: &str, lang: ibasho_shared::Lang) -> String {
-    const PLAIN: [(&[&str], ibasho_shared::i18n::Text); 3] = [
-        (
-            &["cannot reach", "Connection refused", "no answer"],
-            t::CANNOT_REACH,
-        ),
+    // (A server out of reach is not a failure: it is the calm offline state.)
+    const PLAIN: [(&[&str], ibasho_shared::i18n::Text); 2] = [
         // Lost on the way: the server went silent, stopped taking frames, or closed the
         // connection (the next try connects again).
         (
