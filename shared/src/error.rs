@@ -47,6 +47,9 @@ pub enum Error {
     /// A document id that is not one.
     #[error(transparent)]
     BadDocId(#[from] crate::doc::BadDocId),
+    /// A record kind that is not one (a damaged index).
+    #[error(transparent)]
+    UnknownKind(#[from] crate::domain::UnknownKind),
     /// SQLite failed.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -168,6 +171,7 @@ impl Error {
             }
             (Error::Automerge(e), Lang::Ja) => format!("文書を扱えません: {e}"),
             (Error::BadDocId(e), Lang::Ja) => format!("文書の名前ではありません: {:?}", e.0),
+            (Error::UnknownKind(e), Lang::Ja) => format!("記録の種類ではありません: {:?}", e.0),
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             (Error::NotPermitted(why), _) => why.message(lang),
             _ => self.to_string(),

@@ -59,42 +59,22 @@ pub const fn t(ja: &'static str, en: &'static str) -> Text {
     Text { ja, en }
 }
 
-/// Field names as people read them, for error messages and form labels.
+/// Field names as people read them, for error messages and form labels: from the record kinds'
+/// field tables, then the few names that are no single field.
 pub fn field_label(field: &str) -> Text {
-    match field {
-        "name" => t("名称", "name"),
-        "reading" => t("よみがな", "reading"),
-        "category" => t("カテゴリ", "category"),
-        "targets" => t("対象", "target groups"),
-        "lat" => t("緯度", "latitude"),
-        "lon" => t("経度", "longitude"),
-        "accuracy_m" => t("位置の精度", "location accuracy"),
-        "location" => t("位置", "location"),
-        "address" => t("住所", "address"),
-        "hours" => t("開所時間", "opening hours"),
-        "contact" => t("連絡先", "contact"),
-        "description" => t("説明", "description"),
-        "status" => t("状態", "status"),
-        "listing_consent" => t("公開掲載の同意", "public-listing consent"),
-        "hours_checked_at" => t("開所時間の確認日", "hours last checked"),
-        "sector" => t("セクター", "sector"),
-        "offers" => t("提供できること", "what they offer"),
-        "participation" => t("参画意向", "willingness to join"),
-        "introduced_by" => t("紹介者", "introduced by"),
-        "kind" => t("接触の種類", "contact type"),
-        "people" => t("人数", "people reached"),
-        "at" => t("日時", "date and time"),
-        "follow_up" => t("フォローアップ期日", "follow-up date"),
-        "follow_up_done" => t("フォローアップ完了", "follow-up done"),
-        "follows" => t("元の訪問", "earlier visit"),
-        "place" => t("場所", "place"),
-        "team" => t("チーム", "team"),
-        "referral_to" => t("つなぎ先", "referred to"),
-        "referral_reason" => t("つなぐ理由", "referral reason"),
-        "referral_outcome" => t("つないだ結果", "referral outcome"),
-        "note" => t("個人メモ", "private note"),
-        "workspace" => t("ワークスペース", "workspace"),
-        "person" => t("表示名", "display name"),
-        _ => t("項目", "field"),
+    use crate::domain::{Org, Place, Record, Visit};
+    fn find<R: Record>(field: &str) -> Option<Text> {
+        R::FIELDS.iter().find(|f| f.name == field).map(|f| f.label)
     }
+    find::<Place>(field)
+        .or_else(|| find::<Org>(field))
+        .or_else(|| find::<Visit>(field))
+        .unwrap_or(match field {
+            "location" => t("位置", "location"),
+            "place" => t("場所", "place"),
+            "note" => t("個人メモ", "private note"),
+            "workspace" => t("ワークスペース", "workspace"),
+            "person" => t("表示名", "display name"),
+            _ => t("項目", "field"),
+        })
 }

@@ -157,14 +157,14 @@ proptest! {
                 Op::Set { replica, place, field, value } => {
                     if let Some(id) = known[replica].get(place) {
                         let (field, values) = FIELDS[field];
-                        replicas[replica].set_place_field(id, field, values[value % values.len()]).unwrap();
+                        replicas[replica].set::<Place>(id, field, values[value % values.len()]).unwrap();
                     }
                 }
                 Op::Delete { replica, place } => {
-                    if let Some(id) = known[replica].get(place) { replicas[replica].delete_place(id).unwrap(); }
+                    if let Some(id) = known[replica].get(place) { replicas[replica].delete::<Place>(id).unwrap(); }
                 }
                 Op::Restore { replica, place } => {
-                    if let Some(id) = known[replica].get(place) { replicas[replica].restore_place(id).unwrap(); }
+                    if let Some(id) = known[replica].get(place) { replicas[replica].restore::<Place>(id).unwrap(); }
                 }
                 Op::Visit { replica, place, people } => {
                     let mut v = Visit::new(&team, "visit", now_jst());

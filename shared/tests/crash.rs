@@ -33,7 +33,7 @@ fn child_writer() {
         // Acknowledged only after `add_place` returned: the edit is committed to SQLite.
         println!("{}", p.id);
         if i % 7 == 0 {
-            r.set_place_field(&p.id, "description", &format!("更新{i}"))
+            r.set::<Place>(&p.id, "description", &format!("更新{i}"))
                 .unwrap();
             println!("desc {} 更新{i}", p.id);
         }
@@ -84,11 +84,11 @@ fn sigkill_during_writes_loses_no_acknowledged_edit() {
     let mut r = Replica::open(&path).unwrap();
     assert_eq!(r.integrity_check().unwrap(), "ok");
     for id in &acked {
-        r.place(id)
+        r.get::<Place>(id)
             .unwrap_or_else(|e| panic!("acknowledged place {id} lost: {e}"));
     }
     for (id, text) in &descriptions {
-        let p = r.place(id).unwrap();
+        let p = r.get::<Place>(id).unwrap();
         assert_eq!(&p.description, text, "acknowledged edit of {id} lost");
     }
     // The index agrees with the documents.

@@ -2,6 +2,7 @@
 
 mod support;
 
+use ibasho_shared::Place;
 use ibasho_shared::{DocId, Error, Lang, PlaceQuery, exchange};
 use support::*;
 
@@ -260,7 +261,7 @@ fn an_exported_file_edited_and_imported_again_updates_only_what_was_edited() {
         .unwrap()
         .id
         .clone();
-    r.set_place_field(&laundry, "description", "他の端末で書いた説明")
+    r.set::<Place>(&laundry, "description", "他の端末で書いた説明")
         .unwrap();
     // In Excel: the laundry café's contact is filled in, and a new row is added.
     let mut reader = csv::Reader::from_reader(&bytes[3..]);
@@ -297,7 +298,7 @@ fn an_exported_file_edited_and_imported_again_updates_only_what_was_edited() {
             .message(Lang::Ja)
             .contains("追加 1、更新 1、変更なし 2")
     );
-    let updated = r.place(&laundry).unwrap();
+    let updated = r.get::<Place>(&laundry).unwrap();
     assert_eq!(updated.contact, "046-123-4567");
     assert_eq!(
         updated.description, "他の端末で書いた説明",

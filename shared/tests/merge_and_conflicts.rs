@@ -3,6 +3,7 @@
 
 mod support;
 
+use ibasho_shared::Place;
 use ibasho_shared::PlaceQuery;
 use ibasho_shared::domain::FieldValue;
 use support::*;
@@ -14,14 +15,14 @@ fn concurrent_edits_of_one_field_surface_as_the_same_conflict_on_both_replicas()
     let place = sato.add_place(cafe("カフェ")).unwrap();
     let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
 
-    sato.set_place_field(&place.id, "name", "カフェ・ひだまり")
+    sato.set::<Place>(&place.id, "name", "カフェ・ひだまり")
         .unwrap();
     suzuki
-        .set_place_field(&place.id, "name", "ひだまりカフェ")
+        .set::<Place>(&place.id, "name", "ひだまりカフェ")
         .unwrap();
     // Different fields merge without conflict.
     suzuki
-        .set_place_field(&place.id, "address", "座間市相武台2-3")
+        .set::<Place>(&place.id, "address", "座間市相武台2-3")
         .unwrap();
     exchange(&mut sato, &mut suzuki);
 
@@ -43,15 +44,18 @@ fn concurrent_edits_of_one_field_surface_as_the_same_conflict_on_both_replicas()
             ("鈴木", FieldValue::Str("ひだまりカフェ".into())),
         ]
     );
-    assert_eq!(sato.place(&place.id).unwrap().address, "座間市相武台2-3");
     assert_eq!(
-        sato.place(&place.id).unwrap().name,
+        sato.get::<Place>(&place.id).unwrap().address,
+        "座間市相武台2-3"
+    );
+    assert_eq!(
+        sato.get::<Place>(&place.id).unwrap().name,
         a[0].values[0].value.as_text(),
         "the first value is the one shown"
     );
 
     // Editing another field does not silently resolve the conflict.
-    sato.set_place_field(&place.id, "contact", "046-000-0000")
+    sato.set::<Place>(&place.id, "contact", "046-000-0000")
         .unwrap();
     assert_eq!(sato.conflicts().unwrap().len(), 1);
 
@@ -60,7 +64,10 @@ fn concurrent_edits_of_one_field_surface_as_the_same_conflict_on_both_replicas()
     exchange(&mut sato, &mut suzuki);
     assert!(sato.conflicts().unwrap().is_empty());
     assert!(suzuki.conflicts().unwrap().is_empty());
-    assert_eq!(suzuki.place(&place.id).unwrap().name, "ひだまりカフェ");
+    assert_eq!(
+        suzuki.get::<Place>(&place.id).unwrap().name,
+        "ひだまりカフェ"
+    );
     assert_eq!(all_heads(&mut sato), all_heads(&mut suzuki));
 }
 
@@ -70,10 +77,10 @@ fn resolving_with_a_choice_that_does_not_exist_changes_nothing() {
     let mut sato = founder(dir.path(), "佐藤");
     let place = sato.add_place(cafe("カフェ")).unwrap();
     let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
-    sato.set_place_field(&place.id, "hours", "Mo-Fr 09:00-17:00")
+    sato.set::<Place>(&place.id, "hours", "Mo-Fr 09:00-17:00")
         .unwrap();
     suzuki
-        .set_place_field(&place.id, "hours", "Tu-Su 10:00-18:00")
+        .set::<Place>(&place.id, "hours", "Tu-Su 10:00-18:00")
         .unwrap();
     exchange(&mut sato, &mut suzuki);
     let heads = all_heads(&mut sato);
@@ -94,18 +101,18 @@ fn an_edit_concurrent_with_a_delete_is_kept_and_visible() {
     let mut sato = founder(dir.path(), "佐藤");
     let place = sato.add_place(cafe("古本屋")).unwrap();
     let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
-    sato.delete_place(&place.id).unwrap();
+    sato.delete::<Place>(&place.id).unwrap();
     suzuki
-        .set_place_field(&place.id, "description", "能登の地震で半壊し、移転しました")
+        .set::<Place>(&place.id, "description", "能登の地震で半壊し、移転しました")
         .unwrap();
     exchange(&mut sato, &mut suzuki);
     for r in [&mut sato, &mut suzuki] {
-        let p = r.place(&place.id).unwrap();
+        let p = r.get::<Place>(&place.id).unwrap();
         assert!(p.deleted_at.is_some());
         assert_eq!(p.description, "能登の地震で半壊し、移転しました");
         assert!(r.places(&PlaceQuery::default()).unwrap().is_empty());
     }
-    suzuki.restore_place(&place.id).unwrap();
+    suzuki.restore::<Place>(&place.id).unwrap();
     exchange(&mut sato, &mut suzuki);
     assert_eq!(sato.places(&PlaceQuery::default()).unwrap().len(), 1);
 }
@@ -117,10 +124,10 @@ fn history_tells_who_changed_which_field_from_which_device() {
     let place = sato.add_place(cafe("喫茶ランドリー")).unwrap();
     let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
     suzuki
-        .set_place_field(&place.id, "status", "temporarily_closed")
+        .set::<Place>(&place.id, "status", "temporarily_closed")
         .unwrap();
     suzuki
-        .set_place_field(&place.id, "targets", "子育て中, 外国籍")
+        .set::<Place>(&place.id, "targets", "子育て中, 外国籍")
         .unwrap();
     exchange(&mut sato, &mut suzuki);
 
@@ -150,7 +157,7 @@ fn receiving_changes_names_the_records_they_touched() {
     let place = sato.add_place(cafe("喫茶ランドリー")).unwrap();
     let doc_id = ibasho_shared::DocId::for_place(&place.id);
     let mut suzuki = joiner(&mut sato, dir.path(), "鈴木");
-    sato.set_place_field(&place.id, "name", "喫茶ランドリー相武台")
+    sato.set::<Place>(&place.id, "name", "喫茶ランドリー相武台")
         .unwrap();
     // Suzuki pulls from a server-like copy of Sato's document.
     let mut server = automerge::AutoCommit::load(&sato.doc_bytes(&doc_id).unwrap()).unwrap();
@@ -178,7 +185,7 @@ fn receiving_changes_names_the_records_they_touched() {
     }
     assert_eq!(touched, vec![place.id.clone()]);
     assert_eq!(
-        suzuki.place(&place.id).unwrap().name,
+        suzuki.get::<Place>(&place.id).unwrap().name,
         "喫茶ランドリー相武台"
     );
 }

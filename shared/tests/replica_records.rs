@@ -26,13 +26,13 @@ fn invalid_input_changes_nothing() {
         "{err}"
     );
     let err = r
-        .set_place_field(&good.id, "hours", "毎日いつでも")
+        .set::<Place>(&good.id, "hours", "毎日いつでも")
         .unwrap_err();
     assert!(
         matches!(&err, Error::Invalid(e) if e.field == "hours"),
         "{err}"
     );
-    let err = r.set_place_field(&good.id, "lat", "95").unwrap_err();
+    let err = r.set::<Place>(&good.id, "lat", "95").unwrap_err();
     assert!(
         matches!(&err, Error::Invalid(e) if e.field == "lat"),
         "{err}"
@@ -48,7 +48,7 @@ fn invalid_input_changes_nothing() {
 
     assert_eq!(all_heads(&mut r), heads, "no document changed");
     assert_eq!(r.place_count().unwrap(), 1);
-    assert_eq!(r.place(&good.id).unwrap(), good);
+    assert_eq!(r.get::<Place>(&good.id).unwrap(), good);
 }
 
 #[test]
@@ -61,20 +61,20 @@ fn edits_survive_reopening_and_compaction() {
         drop(r);
         let mut r = Replica::open(&path).unwrap();
         assert_eq!(
-            r.place(&p.id).unwrap(),
+            r.get::<Place>(&p.id).unwrap(),
             p,
             "a single edit is read back after reopening"
         );
         assert_eq!(r.workspace().unwrap().name, "座間市 孤独・孤立官民連携PF");
         // More edits than a document keeps as chunks: it is compacted into a snapshot on the way.
         for i in 0..80 {
-            r.set_place_field(&p.id, "description", &format!("第{i}版"))
+            r.set::<Place>(&p.id, "description", &format!("第{i}版"))
                 .unwrap();
         }
         p.id
     };
     let mut r = Replica::open(&path).unwrap();
-    let p = r.place(&id).unwrap();
+    let p = r.get::<Place>(&id).unwrap();
     assert_eq!(p.description, "第79版");
     assert_eq!(r.history(&id).unwrap().len(), 81);
     assert_eq!(r.integrity_check().unwrap(), "ok");
@@ -85,7 +85,7 @@ fn delete_is_a_tombstone_that_can_be_restored() {
     let dir = tempfile::tempdir().unwrap();
     let mut r = founder(dir.path(), "佐藤");
     let p = r.add_place(cafe("古書ほんの木")).unwrap();
-    r.delete_place(&p.id).unwrap();
+    r.delete::<Place>(&p.id).unwrap();
     assert!(r.places(&PlaceQuery::default()).unwrap().is_empty());
     let with_deleted = r
         .places(&PlaceQuery {
@@ -94,7 +94,7 @@ fn delete_is_a_tombstone_that_can_be_restored() {
         })
         .unwrap();
     assert!(with_deleted[0].place.deleted_at.is_some());
-    r.restore_place(&p.id).unwrap();
+    r.restore::<Place>(&p.id).unwrap();
     assert_eq!(r.places(&PlaceQuery::default()).unwrap().len(), 1);
     let fields: Vec<_> = r
         .history(&p.id)
@@ -250,8 +250,7 @@ fn follow_ups_due_are_listed_and_notes_stay_on_the_device() {
             .collect::<Vec<_>>(),
         vec![due.id.clone()]
     );
-    r.set_visit_field(&due.id, "follow_up_done", "true")
-        .unwrap();
+    r.set::<Visit>(&due.id, "follow_up_done", "true").unwrap();
     assert!(r.visits(&q).unwrap().is_empty());
 
     assert_eq!(
@@ -388,13 +387,16 @@ fn damaged_changes_in_a_file_are_refused_and_the_replica_keeps_what_it_had() {
         );
         assert_eq!(all_heads(&mut r), before, "{why:?}");
     }
-    assert_eq!(r.place(&p.id).unwrap().description, "");
+    assert_eq!(r.get::<Place>(&p.id).unwrap().description, "");
     drop(r);
     let mut r = Replica::open(&path).unwrap();
     assert_eq!(all_heads(&mut r), before);
-    r.set_place_field(&p.id, "description", "週末は子ども食堂")
+    r.set::<Place>(&p.id, "description", "週末は子ども食堂")
         .unwrap();
-    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+    assert_eq!(
+        r.get::<Place>(&p.id).unwrap().description,
+        "週末は子ども食堂"
+    );
 }
 
 /// A sync message carrying a change Automerge panics on (as a faulty server could send): an
@@ -455,7 +457,10 @@ fn a_sync_message_with_a_change_automerge_panics_on_is_an_error_and_sync_goes_on
             .unwrap();
     }
     assert!(changed);
-    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+    assert_eq!(
+        r.get::<Place>(&p.id).unwrap().description,
+        "週末は子ども食堂"
+    );
 }
 
 #[test]
@@ -476,11 +481,11 @@ fn search_follows_edits_and_survives_the_index_upgrade() {
         let mut r = founder(dir.path(), "佐藤");
         let a = r.add_place(cafe("喫茶ひだまり")).unwrap();
         let b = r.add_place(cafe("ブックカフェ栞")).unwrap();
-        r.set_place_field(&a.id, "description", "毎週火曜に編み物の会")
+        r.set::<Place>(&a.id, "description", "毎週火曜に編み物の会")
             .unwrap();
         assert_eq!(search(&r, "編み物の会"), vec!["喫茶ひだまり"]);
         // The old text is gone from the search index, not kept beside the new one.
-        r.set_place_field(&a.id, "description", "毎週木曜に将棋の会")
+        r.set::<Place>(&a.id, "description", "毎週木曜に将棋の会")
             .unwrap();
         assert!(search(&r, "編み物の会").is_empty());
         assert_eq!(search(&r, "将棋の会"), vec!["喫茶ひだまり"]);
@@ -501,7 +506,7 @@ fn search_follows_edits_and_survives_the_index_upgrade() {
     let mut r = Replica::open(&path).unwrap();
     assert_eq!(search(&r, "将棋の会"), vec!["喫茶ひだまり"]);
     assert_eq!(search(&r, "ブックカフェ"), vec!["ブックカフェ栞"]);
-    r.set_place_field(&cafe_id, "description", "毎週土曜に囲碁の会")
+    r.set::<Place>(&cafe_id, "description", "毎週土曜に囲碁の会")
         .unwrap();
     assert!(search(&r, "将棋の会").is_empty());
     assert_eq!(search(&r, "囲碁の会"), vec!["喫茶ひだまり"]);
@@ -564,7 +569,7 @@ fn a_file_with_changes_the_server_would_refuse_is_refused_and_the_replica_keeps_
     );
 
     assert_eq!(all_heads(&mut r), before);
-    let kept = r.place(&p.id).unwrap();
+    let kept = r.get::<Place>(&p.id).unwrap();
     assert_eq!(
         (kept.description.as_str(), kept.hours.as_str()),
         ("", p.hours.as_str())
@@ -572,5 +577,8 @@ fn a_file_with_changes_the_server_would_refuse_is_refused_and_the_replica_keeps_
 
     let good = edited_elsewhere(&mut r, &shard, &p.id, "週末は子ども食堂").save();
     assert!(r.merge_doc(&shard, &good).unwrap());
-    assert_eq!(r.place(&p.id).unwrap().description, "週末は子ども食堂");
+    assert_eq!(
+        r.get::<Place>(&p.id).unwrap().description,
+        "週末は子ども食堂"
+    );
 }

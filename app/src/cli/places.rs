@@ -15,12 +15,12 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
             outln!("{}", place.id);
         }
         PlaceCmd::Set { id, field, value } => {
-            replica.set_place_field(id, field, value)?;
+            replica.set::<Place>(id, field, value)?;
         }
-        PlaceCmd::Delete { id } => replica.delete_place(id)?,
-        PlaceCmd::Restore { id } => replica.restore_place(id)?,
+        PlaceCmd::Delete { id } => replica.delete::<Place>(id)?,
+        PlaceCmd::Restore { id } => replica.restore::<Place>(id)?,
         PlaceCmd::Show { id, json } => {
-            let place = replica.place(id)?;
+            let place = replica.get::<Place>(id)?;
             if *json {
                 print_json(&place)?;
             } else {

@@ -81,7 +81,7 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
             }
         }
         VisitCmd::Set { id, field, value } => {
-            replica.set_visit_field(id, field, value)?;
+            replica.set::<Visit>(id, field, value)?;
         }
     }
     Ok(())
@@ -149,7 +149,7 @@ pub(super) fn org(replica: &mut Replica, cmd: &OrgCmd, lang: Lang) -> Result<()>
             }
         }
         OrgCmd::Set { id, field, value } => {
-            replica.set_org_field(id, field, value)?;
+            replica.set::<Org>(id, field, value)?;
         }
     }
     Ok(())

@@ -360,7 +360,7 @@ impl AppModel {
         let Some(id) = self.form.as_ref().and_then(|f| f.id.clone()) else {
             return;
         };
-        let Ok(current) = self.replica.place(&id) else {
+        let Ok(current) = self.replica.get::<Place>(&id) else {
             return;
         };
         let (history, conflicts) = self.notes_of(&id);
@@ -461,7 +461,7 @@ impl AppModel {
         }
         if let Some(id) = drag.pin {
             let (lat, lon) = self.viewport.unproject(x, y);
-            let mut place = self.replica.place(&id)?;
+            let mut place = self.replica.get::<Place>(&id)?;
             place.lat = (lat * 1e6).round() / 1e6;
             place.lon = (lon * 1e6).round() / 1e6;
             match self.replica.update_place(place) {
@@ -524,7 +524,7 @@ impl AppModel {
 
     /// Opens the place screen for `id`.
     pub(crate) fn open_place(&mut self, id: &str) -> anyhow::Result<()> {
-        let place = self.replica.place(id)?;
+        let place = self.replica.get::<Place>(id)?;
         self.form = Some(self.form_for(&place));
         self.show_place_screen();
         Ok(())
@@ -563,7 +563,7 @@ impl AppModel {
             return Ok(false);
         };
         let base = match &form.id {
-            Some(id) => Some(self.replica.place(id)?),
+            Some(id) => Some(self.replica.get::<Place>(id)?),
             None => None,
         };
         let result = form
@@ -594,9 +594,9 @@ impl AppModel {
     pub(crate) fn set_place_deleted(&mut self, deleted: bool) -> anyhow::Result<()> {
         if let Some(id) = self.form.as_ref().and_then(|f| f.id.clone()) {
             if deleted {
-                self.replica.delete_place(&id)?;
+                self.replica.delete::<Place>(&id)?;
             } else {
-                self.replica.restore_place(&id)?;
+                self.replica.restore::<Place>(&id)?;
             }
             self.open_place(&id)?;
             self.reload()?;
@@ -804,7 +804,10 @@ impl AppModel {
 
     /// The name of a place by id (for visit lists).
     pub(crate) fn place_name(&mut self, id: &str) -> String {
-        self.replica.place(id).map(|p| p.name).unwrap_or_default()
+        self.replica
+            .get::<Place>(id)
+            .map(|p| p.name)
+            .unwrap_or_default()
     }
 }
 

@@ -6,6 +6,7 @@ use super::view::{App, Launch, TEST_MODEL};
 use dioxus::dioxus_core::{ElementId, Mutation, Mutations, NoOpMutations};
 use dioxus::html::SerializedHtmlEventConverter;
 use dioxus::prelude::*;
+use ibasho_shared::Place;
 use ibasho_shared::sync::Role;
 use ibasho_shared::{Lang, Replica, ServerBinding};
 use std::any::Any;
@@ -303,7 +304,7 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
             .expect("a single pin at the city view");
         let (x, y) = marker.position();
         let id = marker.ids()[0].clone();
-        let before = m.replica.place(&id).unwrap();
+        let before = m.replica.get::<Place>(&id).unwrap();
         m.pointer_down(x, y, Some(id.clone()));
         m.pointer_move(x + 40.0, y + 30.0);
         m.pointer_up(x + 40.0, y + 30.0).unwrap();
@@ -313,7 +314,7 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
     let mut after = None;
     w.with(|m| {
         after = Some((
-            m.replica.place(&id).unwrap(),
+            m.replica.get::<Place>(&id).unwrap(),
             m.replica.history(&id).unwrap(),
         ))
     });
@@ -473,7 +474,7 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
     // Another device's edit arrives underneath the open form.
     w.with(|m| {
         m.replica
-            .set_place_field(&id, "contact", "046-999-0000")
+            .set::<Place>(&id, "contact", "046-999-0000")
             .unwrap();
         m.reload().unwrap();
     });
@@ -488,7 +489,7 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
         assert!(m.save_place().unwrap());
     });
     let mut stored = None;
-    w.with(|m| stored = Some(m.replica.place(&id).unwrap()));
+    w.with(|m| stored = Some(m.replica.get::<Place>(&id).unwrap()));
     let stored = stored.unwrap();
     assert_eq!(stored.name, "喫茶ランドリー（改名）");
     assert_eq!(stored.contact, "046-999-0000");
@@ -498,10 +499,10 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
         m.open_place(&id).unwrap();
         m.form.as_mut().unwrap().description = "この端末の説明".into();
         m.replica
-            .set_place_field(&id, "description", "他の端末の説明")
+            .set::<Place>(&id, "description", "他の端末の説明")
             .unwrap();
         m.replica
-            .set_place_field(&id, "contact", "046-111-2222")
+            .set::<Place>(&id, "contact", "046-111-2222")
             .unwrap();
         m.reload().unwrap();
     });
@@ -521,7 +522,7 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
     );
     w.with(|m| assert!(m.save_place().unwrap()));
     let mut stored = None;
-    w.with(|m| stored = Some(m.replica.place(&id).unwrap()));
+    w.with(|m| stored = Some(m.replica.get::<Place>(&id).unwrap()));
     let stored = stored.unwrap();
     assert_eq!(stored.description, "この端末の説明");
     assert_eq!(stored.contact, "046-111-2222");
@@ -601,11 +602,9 @@ fn a_conflict_resolved_elsewhere_leaves_the_open_form() {
         }
         // Both change the contact while apart, then the other device's document arrives.
         other.set_person("鈴木").unwrap();
-        other
-            .set_place_field(&id, "contact", "046-111-1111")
-            .unwrap();
+        other.set::<Place>(&id, "contact", "046-111-1111").unwrap();
         m.replica
-            .set_place_field(&id, "contact", "046-222-2222")
+            .set::<Place>(&id, "contact", "046-222-2222")
             .unwrap();
         let doc = DocId::for_place(&id);
         m.replica

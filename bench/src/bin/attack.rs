@@ -12,6 +12,7 @@ use automerge::sync::{State, SyncDoc};
 use clap::Parser;
 use ibasho_app::sync::transport::Connection;
 use ibasho_app::sync::{join, sync_once};
+use ibasho_shared::Place;
 use ibasho_shared::Replica;
 use ibasho_shared::demo::generate;
 use ibasho_shared::sync::{DocMessage, Frame};
@@ -189,7 +190,7 @@ async fn run(args: Args) -> Result<()> {
     {
         edit += 1;
         let t = Instant::now();
-        worker.set_place_field(&place, "description", &format!("確認 {edit}"))?;
+        worker.set::<Place>(&place, "description", &format!("確認 {edit}"))?;
         sync_once(&mut worker).await?;
         during_burst.push(t.elapsed().as_secs_f64() * 1000.0);
     }
@@ -206,7 +207,7 @@ async fn run(args: Args) -> Result<()> {
         for _ in 0..rounds {
             edit += 1;
             let t = Instant::now();
-            worker.set_place_field(&place, "description", &format!("確認 {edit}"))?;
+            worker.set::<Place>(&place, "description", &format!("確認 {edit}"))?;
             let report = sync_once(&mut worker).await?;
             anyhow::ensure!(report.refused.is_empty(), "refused: {:?}", report.refused);
             let ms = t.elapsed().as_secs_f64() * 1000.0;

@@ -7,6 +7,7 @@
 use anyhow::Result;
 use clap::Parser;
 use ibasho_app::sync::{join, sync_once};
+use ibasho_shared::Place;
 use ibasho_shared::Replica;
 use ibasho_shared::demo::generate;
 use ibasho_tests::Server;
@@ -112,7 +113,7 @@ async fn run(args: Args) -> Result<()> {
         .map(|h| h.place.id)
         .collect();
     for (i, id) in ids.iter().enumerate() {
-        fresh.set_place_field(id, "description", &format!("確認済み {i}"))?;
+        fresh.set::<Place>(id, "description", &format!("確認済み {i}"))?;
     }
     let before = server.wire_bytes();
     let t = Instant::now();

@@ -114,7 +114,7 @@ async fn run(args: Args) -> Result<()> {
     }
     for k in 0..args.history {
         for ids in by_doc.values() {
-            observer.set_place_field(ids[k % ids.len()], "description", &format!("history {k}"))?;
+            observer.set::<Place>(ids[k % ids.len()], "description", &format!("history {k}"))?;
         }
     }
     sync_once(&mut observer).await?;
@@ -212,10 +212,10 @@ async fn run(args: Args) -> Result<()> {
                         eprintln!("observer: refused {:?}", report.refused);
                     }
                     for id in report.records_changed {
-                        let text = match observer.place(&id) {
+                        let text = match observer.get::<Place>(&id) {
                             Ok(p) => p.description,
                             Err(_) => observer
-                                .visit(&id)
+                                .get::<Visit>(&id)
                                 .map(|v| v.referral_reason)
                                 .unwrap_or_default(),
                         };
@@ -384,7 +384,7 @@ async fn run_replica(mut replica: Replica, place_ids: Vec<String>, e: Edits) -> 
                     replica.add_visit(e.visit(seq, marker), None)?;
                 } else {
                     let id = &place_ids[(e.i * 31 + seq as usize * 17) % place_ids.len()];
-                    replica.set_place_field(id, "description", &marker)?;
+                    replica.set::<Place>(id, "description", &marker)?;
                 }
                 seq += 1;
                 let pushed = session.push(&mut replica).await?;

@@ -4,12 +4,13 @@ pub mod fields;
 mod org;
 mod place;
 mod record;
+pub mod schema;
 mod visit;
 
 pub use fields::{FieldMap, FieldMapExt, FieldValue};
 pub use org::Org;
 pub use place::Place;
-pub use record::{Record, RecordKind};
+pub use record::{ForKind, Record, RecordKind, UnknownKind};
 pub use visit::Visit;
 
 /// Generates a new record id: a UUID v7 (time-ordered, random), generated on the device.

@@ -1,10 +1,11 @@
 //! A member organization of the platform (the directory, リソース調査).
 
-use super::fields::{FieldMap, FieldMapExt, FieldValue, opt, text_or_null};
 use super::record::{Record, RecordKind};
+use super::schema::{Field, FieldType::*, field};
+use crate::doc::DocId;
 use crate::taxonomy::{PARTICIPATION, SECTORS};
 use crate::validate::{
-    self as v, MAX_NAME_CHARS, MAX_SHORT_CHARS, MAX_TEXT_CHARS, Reason, ValidationError,
+    self as v, MAX_NAME_CHARS, MAX_SHORT_CHARS, MAX_TEXT_CHARS, ValidationError,
 };
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -42,18 +43,9 @@ impl Org {
     /// A new entry with the required fields.
     pub fn new(name: &str, sector: &str) -> Org {
         Org {
-            id: super::new_id(),
             name: name.trim().to_string(),
             sector: sector.to_string(),
-            contact: String::new(),
-            offers: String::new(),
-            participation: String::new(),
-            introduced_by: String::new(),
-            listing_consent: false,
-            added_by: String::new(),
-            added_at: String::new(),
-            owner: None,
-            deleted_at: None,
+            ..Org::blank(&super::new_id())
         }
     }
 
@@ -76,40 +68,93 @@ impl Record for Org {
         &self.id
     }
 
-    fn to_fields(&self) -> FieldMap {
-        let mut m = FieldMap::new();
-        m.insert("name".into(), FieldValue::Str(self.name.clone()));
-        m.insert("sector".into(), FieldValue::Str(self.sector.clone()));
-        m.insert("contact".into(), text_or_null(&self.contact));
-        m.insert("offers".into(), text_or_null(&self.offers));
-        m.insert("participation".into(), text_or_null(&self.participation));
-        m.insert("introduced_by".into(), text_or_null(&self.introduced_by));
-        m.insert(
-            "listing_consent".into(),
-            FieldValue::Bool(self.listing_consent),
-        );
-        m.insert("added_by".into(), text_or_null(&self.added_by));
-        m.insert("added_at".into(), text_or_null(&self.added_at));
-        m.insert("owner".into(), opt(&self.owner));
-        m.insert("deleted_at".into(), opt(&self.deleted_at));
-        m
-    }
+    const FIELDS: &'static [Field<Org>] = &[
+        field!(Org, name, Line, true, Person, "名称", "name"),
+        field!(
+            Org,
+            sector,
+            Term(SECTORS),
+            true,
+            Person,
+            "セクター",
+            "sector"
+        ),
+        field!(Org, contact, Line, false, Person, "連絡先", "contact"),
+        field!(
+            Org,
+            offers,
+            Prose,
+            false,
+            Person,
+            "提供できること",
+            "what they offer"
+        ),
+        field!(
+            Org,
+            participation,
+            Term(PARTICIPATION),
+            false,
+            Person,
+            "参画意向",
+            "willingness to join"
+        ),
+        field!(
+            Org,
+            introduced_by,
+            Line,
+            false,
+            Person,
+            "紹介者",
+            "introduced by"
+        ),
+        field!(
+            Org,
+            listing_consent,
+            Flag,
+            false,
+            Person,
+            "公開掲載の同意",
+            "public-listing consent"
+        ),
+        field!(Org, added_by, Line, false, App, "追加した人", "added by"),
+        field!(Org, added_at, DateTime, false, App, "追加日時", "added at"),
+        field!(Org, owner, Ref, false, App, "所有する端末", "owning device"),
+        field!(
+            Org,
+            deleted_at,
+            DateTime,
+            false,
+            App,
+            "削除日時",
+            "deleted at"
+        ),
+    ];
 
-    fn from_fields(id: &str, f: &FieldMap) -> Self {
+    fn blank(id: &str) -> Org {
         Org {
             id: id.to_string(),
-            name: f.text("name"),
-            sector: f.text("sector"),
-            contact: f.text("contact"),
-            offers: f.text("offers"),
-            participation: f.text("participation"),
-            introduced_by: f.text("introduced_by"),
-            listing_consent: f.flag("listing_consent"),
-            added_by: f.text("added_by"),
-            added_at: f.text("added_at"),
-            owner: f.opt_text("owner"),
-            deleted_at: f.opt_text("deleted_at"),
+            name: String::new(),
+            sector: String::new(),
+            contact: String::new(),
+            offers: String::new(),
+            participation: String::new(),
+            introduced_by: String::new(),
+            listing_consent: false,
+            added_by: String::new(),
+            added_at: String::new(),
+            owner: None,
+            deleted_at: None,
         }
+    }
+
+    fn home(&self) -> DocId {
+        DocId::Orgs
+    }
+
+    const OWNED: bool = true;
+
+    fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
     }
 
     fn validate(&self, _now: NaiveDateTime) -> Result<(), ValidationError> {
@@ -121,32 +166,6 @@ impl Record for Org {
             v::term("participation", PARTICIPATION, &self.participation)?;
         }
         v::optional_text("introduced_by", &self.introduced_by, MAX_SHORT_CHARS)?;
-        Ok(())
-    }
-
-    fn set_text(&mut self, field: &str, value: &str) -> Result<(), ValidationError> {
-        let value_t = value.trim().to_string();
-        match field {
-            "name" => self.name = value_t,
-            "sector" => self.sector = v::term("sector", SECTORS, value)?.to_string(),
-            "contact" => self.contact = value_t,
-            "offers" => self.offers = value.to_string(),
-            "participation" => {
-                self.participation = if value_t.is_empty() {
-                    String::new()
-                } else {
-                    v::term("participation", PARTICIPATION, value)?.to_string()
-                }
-            }
-            "introduced_by" => self.introduced_by = value_t,
-            "listing_consent" => self.listing_consent = v::parse_bool("listing_consent", value)?,
-            other => {
-                return Err(ValidationError::new(
-                    other,
-                    Reason::UnknownField(other.to_string()),
-                ));
-            }
-        }
         Ok(())
     }
 

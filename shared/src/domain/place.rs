@@ -1,7 +1,8 @@
 //! A gathering place (居場所).
 
-use super::fields::{FieldMap, FieldMapExt, FieldValue, opt, text_or_null};
 use super::record::{Record, RecordKind};
+use super::schema::{Field, FieldType::*, field};
+use crate::doc::DocId;
 use crate::taxonomy::{CATEGORIES, STATUSES};
 use crate::validate::{
     self as v, MAX_NAME_CHARS, MAX_SHORT_CHARS, MAX_TEXT_CHARS, Reason, ValidationError,
@@ -54,13 +55,77 @@ impl Place {
     /// A new active place with the required fields; other fields empty.
     pub fn new(name: &str, category: &str, lat: f64, lon: f64) -> Place {
         Place {
-            id: super::new_id(),
             name: name.trim().to_string(),
-            reading: String::new(),
             category: category.to_string(),
-            targets: Vec::new(),
             lat,
             lon,
+            ..Place::blank(&super::new_id())
+        }
+    }
+
+    /// Normalises labels to ids (category, targets, status) and validates.
+    pub fn normalized(mut self, now: NaiveDateTime) -> Result<Place, ValidationError> {
+        self.category = v::term("category", CATEGORIES, &self.category)?.to_string();
+        self.status = v::term("status", STATUSES, &self.status)?.to_string();
+        self.targets = v::targets(&self.targets)?;
+        self.name = self.name.trim().to_string();
+        self.validate(now)?;
+        Ok(self)
+    }
+}
+
+impl Record for Place {
+    const KIND: RecordKind = RecordKind::Place;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    const FIELDS: &'static [Field<Place>] = &[
+        field!(Place, name, Line, true, Person, "名称", "name", csv: true, geojson: Some("name")),
+        field!(Place, reading, Line, false, Person, "よみがな", "reading", csv: true, geojson: Some("reading")),
+        field!(Place, category, Term(CATEGORIES), true, Person, "カテゴリ", "category", csv: true, geojson: Some("category")),
+        field!(Place, targets, Targets, false, Person, "対象", "target groups", csv: true, geojson: Some("targets")),
+        field!(Place, lat, Number, true, Person, "緯度", "latitude", csv: true, geojson: None),
+        field!(Place, lon, Number, true, Person, "経度", "longitude", csv: true, geojson: None),
+        field!(Place, accuracy_m, Number, false, Person, "位置の精度", "location accuracy", csv: true, geojson: Some("accuracy_m")),
+        field!(Place, address, Line, false, Person, "住所", "address", csv: true, geojson: Some("address")),
+        field!(Place, hours, Line, false, Person, "開所時間", "opening hours", csv: true, geojson: Some("opening_hours")),
+        field!(Place, contact, Line, false, Person, "連絡先", "contact", csv: true, geojson: Some("contact")),
+        field!(Place, description, Prose, false, Person, "説明", "description", csv: true, geojson: Some("description")),
+        field!(Place, status, Term(STATUSES), false, Person, "状態", "status", csv: true, geojson: Some("status")),
+        field!(Place, listing_consent, Flag, false, Person, "公開掲載の同意", "public-listing consent", csv: true, geojson: Some("listing_consent")),
+        field!(Place, hours_checked_at, Date, false, Person, "開所時間の確認日", "hours last checked", csv: true, geojson: Some("hours_checked_at")),
+        field!(Place, added_by, Line, false, App, "追加した人", "added by"),
+        field!(
+            Place,
+            added_at,
+            DateTime,
+            false,
+            App,
+            "追加日時",
+            "added at"
+        ),
+        field!(
+            Place,
+            deleted_at,
+            DateTime,
+            false,
+            App,
+            "削除日時",
+            "deleted at"
+        ),
+    ];
+
+    fn blank(id: &str) -> Place {
+        Place {
+            id: id.to_string(),
+            name: String::new(),
+            reading: String::new(),
+            category: String::new(),
+            targets: Vec::new(),
+            lat: f64::NAN,
+            lon: f64::NAN,
             accuracy_m: None,
             address: String::new(),
             hours: String::new(),
@@ -75,93 +140,9 @@ impl Place {
         }
     }
 
-    /// Normalises labels to ids (category, targets, status) and validates.
-    pub fn normalized(mut self, now: NaiveDateTime) -> Result<Place, ValidationError> {
-        self.category = v::term("category", CATEGORIES, &self.category)?.to_string();
-        self.status = v::term("status", STATUSES, &self.status)?.to_string();
-        self.targets = v::targets(&self.targets)?;
-        self.name = self.name.trim().to_string();
-        self.validate(now)?;
-        Ok(self)
-    }
-
-    /// Fields a person may set with `place set`.
-    pub const SETTABLE: &'static [&'static str] = &[
-        "name",
-        "reading",
-        "category",
-        "targets",
-        "lat",
-        "lon",
-        "accuracy_m",
-        "address",
-        "hours",
-        "contact",
-        "description",
-        "status",
-        "listing_consent",
-        "hours_checked_at",
-    ];
-}
-
-impl Record for Place {
-    const KIND: RecordKind = RecordKind::Place;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn to_fields(&self) -> FieldMap {
-        let mut m = FieldMap::new();
-        m.insert("name".into(), FieldValue::Str(self.name.clone()));
-        m.insert("reading".into(), text_or_null(&self.reading));
-        m.insert("category".into(), FieldValue::Str(self.category.clone()));
-        m.insert("targets".into(), text_or_null(&self.targets.join(",")));
-        m.insert("lat".into(), FieldValue::F64(self.lat));
-        m.insert("lon".into(), FieldValue::F64(self.lon));
-        m.insert(
-            "accuracy_m".into(),
-            self.accuracy_m
-                .map(FieldValue::F64)
-                .unwrap_or(FieldValue::Null),
-        );
-        m.insert("address".into(), text_or_null(&self.address));
-        m.insert("hours".into(), text_or_null(&self.hours));
-        m.insert("contact".into(), text_or_null(&self.contact));
-        m.insert("description".into(), text_or_null(&self.description));
-        m.insert("status".into(), FieldValue::Str(self.status.clone()));
-        m.insert(
-            "listing_consent".into(),
-            FieldValue::Bool(self.listing_consent),
-        );
-        m.insert("added_by".into(), text_or_null(&self.added_by));
-        m.insert("added_at".into(), text_or_null(&self.added_at));
-        m.insert("hours_checked_at".into(), opt(&self.hours_checked_at));
-        m.insert("deleted_at".into(), opt(&self.deleted_at));
-        m
-    }
-
-    fn from_fields(id: &str, f: &FieldMap) -> Self {
-        Place {
-            id: id.to_string(),
-            name: f.text("name"),
-            reading: f.text("reading"),
-            category: f.text("category"),
-            targets: f.list("targets"),
-            lat: f.num("lat").unwrap_or(f64::NAN),
-            lon: f.num("lon").unwrap_or(f64::NAN),
-            accuracy_m: f.num("accuracy_m"),
-            address: f.text("address"),
-            hours: f.text("hours"),
-            contact: f.text("contact"),
-            description: f.text("description"),
-            status: f.opt_text("status").unwrap_or_else(|| "active".into()),
-            listing_consent: f.flag("listing_consent"),
-            added_by: f.text("added_by"),
-            added_at: f.text("added_at"),
-            hours_checked_at: f.opt_text("hours_checked_at"),
-            deleted_at: f.opt_text("deleted_at"),
-        }
+    /// A place lives in the shard its id hashes to.
+    fn home(&self) -> DocId {
+        DocId::for_place(&self.id)
     }
 
     fn validate(&self, now: NaiveDateTime) -> Result<(), ValidationError> {
@@ -189,45 +170,6 @@ impl Record for Place {
         v::term("status", STATUSES, &self.status)?;
         if let Some(d) = &self.hours_checked_at {
             v::date("hours_checked_at", d, now.date(), 0)?;
-        }
-        Ok(())
-    }
-
-    fn set_text(&mut self, field: &str, value: &str) -> Result<(), ValidationError> {
-        let value_t = value.trim();
-        match field {
-            "name" => self.name = value_t.to_string(),
-            "reading" => self.reading = value_t.to_string(),
-            "category" => self.category = v::term("category", CATEGORIES, value)?.to_string(),
-            "targets" => self.targets = v::targets(&v::split_list(value))?,
-            "lat" => self.lat = v::parse_f64("lat", value)?,
-            "lon" => self.lon = v::parse_f64("lon", value)?,
-            "accuracy_m" => {
-                self.accuracy_m = if value_t.is_empty() {
-                    None
-                } else {
-                    Some(v::parse_f64("accuracy_m", value)?)
-                }
-            }
-            "address" => self.address = value_t.to_string(),
-            "hours" => self.hours = value_t.to_string(),
-            "contact" => self.contact = value_t.to_string(),
-            "description" => self.description = value.to_string(),
-            "status" => self.status = v::term("status", STATUSES, value)?.to_string(),
-            "listing_consent" => self.listing_consent = v::parse_bool("listing_consent", value)?,
-            "hours_checked_at" => {
-                self.hours_checked_at = if value_t.is_empty() {
-                    None
-                } else {
-                    Some(value_t.replace('/', "-"))
-                }
-            }
-            other => {
-                return Err(ValidationError::new(
-                    other,
-                    Reason::UnknownField(other.to_string()),
-                ));
-            }
         }
         Ok(())
     }

@@ -3,8 +3,9 @@
 //! Names or identifying details of the people supported are never fields here. The private note is
 //! not part of the record: it stays on the device (see `Replica::private_note`).
 
-use super::fields::{FieldMap, FieldMapExt, FieldValue, opt, text_or_null};
 use super::record::{Record, RecordKind};
+use super::schema::{Field, FieldType::*, field};
+use crate::doc::DocId;
 use crate::taxonomy::CONTACT_TYPES;
 use crate::validate::{self as v, MAX_SHORT_CHARS, MAX_TEXT_CHARS, Reason, ValidationError};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -53,23 +54,11 @@ impl Visit {
     /// A new visit of `kind` at `at` for `team`.
     pub fn new(team: &str, kind: &str, at: NaiveDateTime) -> Visit {
         Visit {
-            id: super::new_id(),
             team: team.to_string(),
-            place_id: None,
-            lat: None,
-            lon: None,
             at: at.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            worker: String::new(),
             kind: kind.to_string(),
-            targets: Vec::new(),
             people: 1,
-            follow_up: None,
-            follow_up_done: false,
-            follows: None,
-            referral_to: None,
-            referral_reason: String::new(),
-            referral_outcome: String::new(),
-            deleted_at: None,
+            ..Visit::blank(&super::new_id())
         }
     }
 
@@ -102,61 +91,116 @@ impl Record for Visit {
         &self.id
     }
 
-    fn to_fields(&self) -> FieldMap {
-        let mut m = FieldMap::new();
-        m.insert("team".into(), FieldValue::Str(self.team.clone()));
-        m.insert("place_id".into(), opt(&self.place_id));
-        m.insert(
-            "lat".into(),
-            self.lat.map(FieldValue::F64).unwrap_or(FieldValue::Null),
-        );
-        m.insert(
-            "lon".into(),
-            self.lon.map(FieldValue::F64).unwrap_or(FieldValue::Null),
-        );
-        m.insert("at".into(), FieldValue::Str(self.at.clone()));
-        m.insert("worker".into(), text_or_null(&self.worker));
-        m.insert("kind".into(), FieldValue::Str(self.kind.clone()));
-        m.insert("targets".into(), text_or_null(&self.targets.join(",")));
-        m.insert("people".into(), FieldValue::Int(i64::from(self.people)));
-        m.insert("follow_up".into(), opt(&self.follow_up));
-        m.insert(
-            "follow_up_done".into(),
-            FieldValue::Bool(self.follow_up_done),
-        );
-        m.insert("follows".into(), opt(&self.follows));
-        m.insert("referral_to".into(), opt(&self.referral_to));
-        m.insert(
-            "referral_reason".into(),
-            text_or_null(&self.referral_reason),
-        );
-        m.insert(
-            "referral_outcome".into(),
-            text_or_null(&self.referral_outcome),
-        );
-        m.insert("deleted_at".into(), opt(&self.deleted_at));
-        m
-    }
+    const FIELDS: &'static [Field<Visit>] = &[
+        field!(Visit, team, Ref, true, App, "チーム", "team"),
+        field!(Visit, place_id, Ref, false, App, "場所", "place"),
+        field!(Visit, lat, Number, false, App, "緯度", "latitude"),
+        field!(Visit, lon, Number, false, App, "経度", "longitude"),
+        field!(Visit, at, DateTime, true, App, "日時", "date and time"),
+        field!(Visit, worker, Line, false, App, "ワーカー", "worker"),
+        field!(
+            Visit,
+            kind,
+            Term(CONTACT_TYPES),
+            true,
+            Person,
+            "接触の種類",
+            "contact type"
+        ),
+        field!(
+            Visit,
+            targets,
+            Targets,
+            false,
+            Person,
+            "対象",
+            "target groups"
+        ),
+        field!(Visit, people, Count, true, Person, "人数", "people reached"),
+        field!(
+            Visit,
+            follow_up,
+            Date,
+            false,
+            Person,
+            "フォローアップ期日",
+            "follow-up date"
+        ),
+        field!(
+            Visit,
+            follow_up_done,
+            Flag,
+            false,
+            Person,
+            "フォローアップ完了",
+            "follow-up done"
+        ),
+        field!(Visit, follows, Ref, false, App, "元の訪問", "earlier visit"),
+        field!(
+            Visit,
+            referral_to,
+            Ref,
+            false,
+            Person,
+            "つなぎ先",
+            "referred to"
+        ),
+        field!(
+            Visit,
+            referral_reason,
+            Line,
+            false,
+            Person,
+            "つなぐ理由",
+            "referral reason"
+        ),
+        field!(
+            Visit,
+            referral_outcome,
+            Line,
+            false,
+            Person,
+            "つないだ結果",
+            "referral outcome"
+        ),
+        field!(
+            Visit,
+            deleted_at,
+            DateTime,
+            false,
+            App,
+            "削除日時",
+            "deleted at"
+        ),
+    ];
 
-    fn from_fields(id: &str, f: &FieldMap) -> Self {
+    fn blank(id: &str) -> Visit {
         Visit {
             id: id.to_string(),
-            team: f.text("team"),
-            place_id: f.opt_text("place_id"),
-            lat: f.num("lat"),
-            lon: f.num("lon"),
-            at: f.text("at"),
-            worker: f.text("worker"),
-            kind: f.text("kind"),
-            targets: f.list("targets"),
-            people: f.int("people").unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
-            follow_up: f.opt_text("follow_up"),
-            follow_up_done: f.flag("follow_up_done"),
-            follows: f.opt_text("follows"),
-            referral_to: f.opt_text("referral_to"),
-            referral_reason: f.text("referral_reason"),
-            referral_outcome: f.text("referral_outcome"),
-            deleted_at: f.opt_text("deleted_at"),
+            team: String::new(),
+            place_id: None,
+            lat: None,
+            lon: None,
+            at: String::new(),
+            worker: String::new(),
+            kind: String::new(),
+            targets: Vec::new(),
+            people: 0,
+            follow_up: None,
+            follow_up_done: false,
+            follows: None,
+            referral_to: None,
+            referral_reason: String::new(),
+            referral_outcome: String::new(),
+            deleted_at: None,
+        }
+    }
+
+    /// A visit lives in its team's document of its month.
+    fn home(&self) -> DocId {
+        DocId::Visits {
+            team: self.team.clone(),
+            month: self.month(),
         }
     }
 
@@ -190,28 +234,6 @@ impl Record for Visit {
         }
         v::optional_text("referral_reason", &self.referral_reason, MAX_SHORT_CHARS)?;
         v::optional_text("referral_outcome", &self.referral_outcome, MAX_TEXT_CHARS)?;
-        Ok(())
-    }
-
-    fn set_text(&mut self, field: &str, value: &str) -> Result<(), ValidationError> {
-        let value_t = value.trim().to_string();
-        let optional = |s: String| if s.is_empty() { None } else { Some(s) };
-        match field {
-            "kind" => self.kind = v::term("kind", CONTACT_TYPES, value)?.to_string(),
-            "targets" => self.targets = v::targets(&v::split_list(value))?,
-            "people" => self.people = v::people(value)?,
-            "follow_up" => self.follow_up = optional(value_t.replace('/', "-")),
-            "follow_up_done" => self.follow_up_done = v::parse_bool("follow_up_done", value)?,
-            "referral_to" => self.referral_to = optional(value_t),
-            "referral_reason" => self.referral_reason = value_t,
-            "referral_outcome" => self.referral_outcome = value_t,
-            other => {
-                return Err(ValidationError::new(
-                    other,
-                    Reason::UnknownField(other.to_string()),
-                ));
-            }
-        }
         Ok(())
     }
 

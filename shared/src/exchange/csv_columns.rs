@@ -1,26 +1,23 @@
-//! The place columns of CSV files, shared by export and import.
+//! The place columns of CSV files, shared by export and import: `id`, the fields the place table
+//! marks for CSV (in its order), and `revision`.
 
+use crate::domain::schema::Field;
+use crate::domain::{Place, Record};
 use crate::i18n::{Lang, field_label};
+use std::sync::LazyLock;
+
+/// The fields of a place that CSV files carry, in file order.
+pub(super) fn place_fields() -> impl Iterator<Item = &'static Field<Place>> {
+    Place::FIELDS.iter().filter(|f| f.csv)
+}
 
 /// Place columns in file order.
-pub(super) const PLACE_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "reading",
-    "category",
-    "targets",
-    "lat",
-    "lon",
-    "accuracy_m",
-    "address",
-    "hours",
-    "contact",
-    "description",
-    "status",
-    "listing_consent",
-    "hours_checked_at",
-    "revision",
-];
+pub(super) static PLACE_COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("id")
+        .chain(place_fields().map(|f| f.name))
+        .chain(std::iter::once("revision"))
+        .collect()
+});
 
 /// The header of a column in `lang`.
 pub(super) fn header(column: &str, lang: Lang) -> &'static str {

@@ -5,15 +5,42 @@
 //! with `=`, `+`, `-`, `@`, a tab or a carriage return) is written with a leading `'`, as OWASP
 //! recommends against CSV injection. Import takes that quote off again.
 
-use super::csv_columns::{PLACE_COLUMNS, header};
-use crate::domain::Place;
+use super::csv_columns::{PLACE_COLUMNS, header, place_fields};
+use crate::domain::schema::FieldType;
+use crate::domain::{FieldValue, Place};
 use crate::i18n::Lang;
-use crate::taxonomy::{self, CATEGORIES, STATUSES, TARGET_GROUPS};
+use crate::taxonomy::{self, TARGET_GROUPS};
 
 fn label(list: &'static [taxonomy::Term], id: &str, lang: Lang) -> String {
     taxonomy::lookup(list, id)
         .map(|t| t.label(lang).to_string())
         .unwrap_or_else(|| id.to_string())
+}
+
+/// A field's value as a cell: taxonomy ids as labels in `lang`, yes/no in words, text a
+/// spreadsheet would run quoted. Numbers this program wrote stay numbers (a spreadsheet reads a
+/// negative one as a number).
+fn cell(ty: FieldType, value: &FieldValue, lang: Lang) -> String {
+    let text = value.as_text();
+    match (ty, value) {
+        (FieldType::Term(list), _) => label(list, &text, lang),
+        (FieldType::Targets, _) => {
+            let sep = if lang == Lang::Ja { "、" } else { ", " };
+            text.split(',')
+                .filter(|t| !t.is_empty())
+                .map(|t| label(TARGET_GROUPS, t, lang))
+                .collect::<Vec<_>>()
+                .join(sep)
+        }
+        (FieldType::Flag, FieldValue::Bool(yes)) => match (lang, yes) {
+            (Lang::Ja, true) => "はい".into(),
+            (Lang::Ja, false) => "いいえ".into(),
+            (Lang::En, yes) => yes.to_string(),
+        },
+        (FieldType::Flag, _) => cell(ty, &FieldValue::Bool(false), lang),
+        (FieldType::Number | FieldType::Count | FieldType::Date | FieldType::DateTime, _) => text,
+        (FieldType::Line | FieldType::Prose | FieldType::Ref, _) => neutralised(&text).into_owned(),
+    }
 }
 
 /// A text cell as written: with a leading `'` where a spreadsheet would read a formula.
@@ -54,43 +81,11 @@ pub fn places_csv_with_revisions(
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
         w.write_record(PLACE_COLUMNS.iter().map(|c| header(c, lang)))?;
-        let sep = if lang == Lang::Ja { "、" } else { ", " };
         for (p, revision) in rows {
-            let yes_no = match (lang, p.listing_consent) {
-                (Lang::Ja, true) => "はい",
-                (Lang::Ja, false) => "いいえ",
-                (Lang::En, b) => {
-                    if b {
-                        "true"
-                    } else {
-                        "false"
-                    }
-                }
-            };
-            let text = |s: &str| neutralised(s).into_owned();
-            w.write_record([
-                p.id.clone(),
-                text(&p.name),
-                text(&p.reading),
-                label(CATEGORIES, &p.category, lang),
-                p.targets
-                    .iter()
-                    .map(|t| label(TARGET_GROUPS, t, lang))
-                    .collect::<Vec<_>>()
-                    .join(sep),
-                // Numbers this program wrote: a spreadsheet reads a negative one as a number.
-                p.lat.to_string(),
-                p.lon.to_string(),
-                p.accuracy_m.map(|a| a.to_string()).unwrap_or_default(),
-                text(&p.address),
-                text(&p.hours),
-                text(&p.contact),
-                text(&p.description),
-                label(STATUSES, &p.status, lang),
-                yes_no.to_string(),
-                p.hours_checked_at.clone().unwrap_or_default(),
-                revision.clone(),
-            ])?;
+            let cells = std::iter::once(p.id.clone())
+                .chain(place_fields().map(|f| cell(f.ty, &(f.get)(p), lang)))
+                .chain(std::iter::once(revision.clone()));
+            w.write_record(cells)?;
         }
         w.flush()?;
     }

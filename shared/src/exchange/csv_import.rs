@@ -2,6 +2,7 @@
 //! English label. Every bad row is reported with its line number and reason.
 
 use super::csv_columns::column_of;
+use crate::domain::schema::FieldType;
 use crate::domain::{Place, Record};
 use crate::i18n::Lang;
 use crate::validate::{Reason, ValidationError};
@@ -212,7 +213,10 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
         .enumerate()
         .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
         .collect();
-    for required in ["name", "category", "lat", "lon"] {
+    for required in super::csv_columns::place_fields()
+        .filter(|f| f.required)
+        .map(|f| f.name)
+    {
         if !columns.contains_key(required) {
             report.errors.push(row_error(
                 1,
@@ -263,14 +267,14 @@ pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, 
             place.id = id.trim().to_string();
         }
         // Every other column of the file format: the ones read above are not fields set as text.
-        let set_as_text = super::csv_columns::PLACE_COLUMNS
-            .iter()
-            .filter(|c| !["id", "name", "category", "lat", "lon", "revision"].contains(c));
-        for &field in set_as_text {
+        let set_as_text = super::csv_columns::place_fields()
+            .filter(|f| !["name", "category", "lat", "lon"].contains(&f.name));
+        for f in set_as_text {
+            let field = f.name;
             let mut value = get(field);
             // A spreadsheet cell broken over lines (Alt+Enter) in a one-line field keeps its
             // words, on one line.
-            if field != "description" && value.contains(['\n', '\r']) {
+            if f.ty != FieldType::Prose && value.contains(['\n', '\r']) {
                 value = value
                     .split(['\r', '\n'])
                     .filter(|l| !l.trim().is_empty())

@@ -1,6 +1,7 @@
 //! Places as a GeoJSON FeatureCollection (RFC 7946: WGS84, longitude first).
 
-use crate::domain::Place;
+use crate::domain::schema::FieldType;
+use crate::domain::{FieldValue, Place, Record};
 use crate::i18n::Lang;
 use crate::taxonomy::{self, CATEGORIES, TARGET_GROUPS};
 use geojson::{Feature, FeatureCollection, Geometry, JsonObject, feature::Id};
@@ -10,15 +11,16 @@ use serde_json::json;
 pub fn places_geojson(places: &[Place], lang: Lang) -> FeatureCollection {
     FeatureCollection::new(places.iter().map(|p| {
         let mut props = JsonObject::new();
-        let fields = [
-            ("name", json!(p.name)),
-            ("reading", json!(p.reading)),
-            ("category", json!(p.category)),
+        for field in Place::FIELDS {
+            if let Some(key) = field.geojson {
+                props.insert(key.to_string(), json_of(field.ty, (field.get)(p)));
+            }
+        }
+        let labels = [
             (
                 "category_label",
                 json!(taxonomy::lookup(CATEGORIES, &p.category).map(|t| t.label(lang))),
             ),
-            ("targets", json!(p.targets)),
             (
                 "target_labels",
                 json!(
@@ -28,16 +30,8 @@ pub fn places_geojson(places: &[Place], lang: Lang) -> FeatureCollection {
                         .collect::<Vec<_>>()
                 ),
             ),
-            ("address", json!(p.address)),
-            ("opening_hours", json!(p.hours)),
-            ("contact", json!(p.contact)),
-            ("description", json!(p.description)),
-            ("status", json!(p.status)),
-            ("listing_consent", json!(p.listing_consent)),
-            ("accuracy_m", json!(p.accuracy_m)),
-            ("hours_checked_at", json!(p.hours_checked_at)),
         ];
-        for (k, v) in fields {
+        for (k, v) in labels {
             props.insert(k.to_string(), v);
         }
         Feature {
@@ -48,4 +42,20 @@ pub fn places_geojson(places: &[Place], lang: Lang) -> FeatureCollection {
             foreign_members: None,
         }
     }))
+}
+
+/// A field's value as a property: lists as arrays, absent text as `""` where the field is text
+/// that is always present, `null` where it is optional.
+fn json_of(ty: FieldType, value: FieldValue) -> serde_json::Value {
+    match (ty, value) {
+        (FieldType::Targets, v) => json!(
+            v.as_text()
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        ),
+        (FieldType::Flag, FieldValue::Null) => json!(false),
+        (FieldType::Line | FieldType::Prose | FieldType::Term(_), FieldValue::Null) => json!(""),
+        (_, v) => serde_json::to_value(v).unwrap_or_default(),
+    }
 }

@@ -3,10 +3,11 @@
 
 use super::{Replica, decode_hex};
 use crate::doc::{self, ChangeNote, Conflict, DocId, HistoryEntry, storable};
-use crate::domain::{FieldMap, FieldValue, Org, Place, Record, RecordKind, Visit};
+use crate::domain::{FieldMap, FieldValue, ForKind, Record, RecordKind};
 use crate::error::{Error, Result};
 use crate::hours::now_jst;
-use crate::store::{doc_store, index};
+use crate::store::doc_store;
+use crate::store::index::{self, Indexed};
 use crate::sync::{Fault, accept};
 use automerge::AutoCommit;
 use automerge::transaction::CommitOptions;
@@ -24,10 +25,10 @@ pub(super) struct RecordEdit {
 }
 
 impl RecordEdit {
-    /// A new record: every field.
-    pub(super) fn create<R: Record>(doc_id: DocId, record: &R) -> Self {
+    /// A new record: every field, in the document it lives in.
+    pub(super) fn create<R: Record>(record: &R) -> Self {
         RecordEdit {
-            doc_id,
+            doc_id: record.home(),
             kind: R::KIND,
             id: record.id().to_string(),
             fields: record.to_fields(),
@@ -296,18 +297,13 @@ impl Replica {
             kind: "record",
             id: id.to_string(),
         })?;
-        let kind = match kind.as_str() {
-            "place" => RecordKind::Place,
-            "org" => RecordKind::Org,
-            _ => RecordKind::Visit,
-        };
-        Ok((kind, doc_id.parse()?))
+        Ok((kind.parse()?, doc_id.parse()?))
     }
 
-    /// Reads a record of type `R` from its document.
-    pub(super) fn record<R: Record>(&mut self, id: &str) -> Result<(DocId, R)> {
+    /// Reads a record of type `R` and the document it lives in.
+    pub(super) fn record_in<R: Record>(&mut self, id: &str) -> Result<(DocId, R)> {
         let not_found = || Error::NotFound {
-            kind: kind_name(R::KIND),
+            kind: R::KIND.name(),
             id: id.to_string(),
         };
         let (kind, doc_id) = self.locate(id).map_err(|_| not_found())?;
@@ -319,9 +315,15 @@ impl Replica {
         Ok((doc_id, R::from_fields(id, &fields)))
     }
 
-    /// Sets one field of a record from text, validating the whole record first.
-    pub(super) fn set_field<R: Record>(&mut self, id: &str, field: &str, value: &str) -> Result<R> {
-        let (doc_id, before) = self.record::<R>(id)?;
+    /// The record of kind `R` with this id (deleted ones too): `get::<Place>(id)`.
+    pub fn get<R: Record>(&mut self, id: &str) -> Result<R> {
+        Ok(self.record_in::<R>(id)?.1)
+    }
+
+    /// Sets one field a person may set from text (`name`, `lat`, `targets`, `follow_up_done`, …),
+    /// validating the whole record first: `set::<Place>(id, "name", "…")`.
+    pub fn set<R: Record>(&mut self, id: &str, field: &str, value: &str) -> Result<R> {
+        let (doc_id, before) = self.record_in::<R>(id)?;
         let mut after = before.clone();
         after.set_text(field, value)?;
         after.validate(now_jst())?;
@@ -329,9 +331,19 @@ impl Replica {
         Ok(after)
     }
 
+    /// Marks a record deleted (a tombstone: it can be restored).
+    pub fn delete<R: Record>(&mut self, id: &str) -> Result<()> {
+        self.set_deleted::<R>(id, true)
+    }
+
+    /// Restores a deleted record.
+    pub fn restore<R: Record>(&mut self, id: &str) -> Result<()> {
+        self.set_deleted::<R>(id, false)
+    }
+
     /// Sets or clears a record's tombstone.
-    pub(super) fn set_deleted<R: Record>(&mut self, id: &str, deleted: bool) -> Result<()> {
-        let (doc_id, _) = self.record::<R>(id)?;
+    fn set_deleted<R: Record>(&mut self, id: &str, deleted: bool) -> Result<()> {
+        let (doc_id, _) = self.record_in::<R>(id)?;
         let value = if deleted {
             FieldValue::Str(now_iso())
         } else {
@@ -428,11 +440,7 @@ impl Replica {
                 continue;
             }
             let doc_id: DocId = doc_id.parse()?;
-            let kind = match kind.as_str() {
-                "place" => RecordKind::Place,
-                "org" => RecordKind::Org,
-                _ => RecordKind::Visit,
-            };
+            let kind: RecordKind = kind.parse()?;
             out.extend(doc::conflicts_of(
                 &mut self.loaded(&doc_id)?.doc,
                 kind,
@@ -483,14 +491,6 @@ impl Replica {
     }
 }
 
-fn kind_name(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Place => "place",
-        RecordKind::Org => "org",
-        RecordKind::Visit => "visit",
-    }
-}
-
 fn commit(doc: &mut AutoCommit, note: &ChangeNote) {
     let time = chrono::Utc::now().timestamp();
     doc.commit_with(
@@ -512,41 +512,49 @@ fn reindex_record(
         return Ok(());
     };
     let key = doc_id.to_string();
-    match kind {
-        RecordKind::Place => index::place(conn, &key, &Place::from_fields(id, &fields))?,
-        RecordKind::Org => index::org(conn, &key, &Org::from_fields(id, &fields))?,
-        RecordKind::Visit => index::visit(conn, &key, &Visit::from_fields(id, &fields))?,
-    }
+    let row = kind.with(ToRow {
+        id: id.to_string(),
+        fields,
+        conflicts: Vec::new(),
+    });
+    row.record.write_index(conn, &key)?;
     index::conflicts(conn, kind, &key, id, &doc::conflicted_fields(doc, kind, id))
 }
 
 /// One record as the index stores it.
-enum IndexRow {
-    Place(Place, Vec<String>),
-    Org(Org, Vec<String>),
-    Visit(Visit, Vec<String>),
+struct IndexRow {
+    kind: RecordKind,
+    id: String,
+    record: Box<dyn Indexed + Send>,
+    conflicts: Vec<String>,
+}
+
+/// A record read from its fields into its kind's type, for the index.
+struct ToRow {
+    id: String,
+    fields: FieldMap,
+    conflicts: Vec<String>,
+}
+
+impl ForKind for ToRow {
+    type Out = IndexRow;
+    fn run<R: Record + Indexed + Send>(self) -> IndexRow {
+        IndexRow {
+            kind: R::KIND,
+            record: Box::new(R::from_fields(&self.id, &self.fields)),
+            id: self.id,
+            conflicts: self.conflicts,
+        }
+    }
 }
 
 impl IndexRow {
     fn write(&self, conn: &Connection, doc_key: &str) -> rusqlite::Result<()> {
-        let (kind, id, conflicts) = match self {
-            IndexRow::Place(p, c) => {
-                index::place(conn, doc_key, p)?;
-                (RecordKind::Place, &p.id, c)
-            }
-            IndexRow::Org(o, c) => {
-                index::org(conn, doc_key, o)?;
-                (RecordKind::Org, &o.id, c)
-            }
-            IndexRow::Visit(v, c) => {
-                index::visit(conn, doc_key, v)?;
-                (RecordKind::Visit, &v.id, c)
-            }
-        };
-        if conflicts.is_empty() {
+        self.record.write_index(conn, doc_key)?;
+        if self.conflicts.is_empty() {
             return Ok(());
         }
-        index::conflicts(conn, kind, doc_key, id, conflicts)
+        index::conflicts(conn, self.kind, doc_key, &self.id, &self.conflicts)
     }
 }
 
@@ -557,10 +565,12 @@ fn index_rows(doc: &mut AutoCommit, doc_id: &DocId) -> Vec<IndexRow> {
     };
     doc::all_records(doc, kind)
         .into_iter()
-        .map(|(id, fields, conflicts)| match kind {
-            RecordKind::Place => IndexRow::Place(Place::from_fields(&id, &fields), conflicts),
-            RecordKind::Org => IndexRow::Org(Org::from_fields(&id, &fields), conflicts),
-            RecordKind::Visit => IndexRow::Visit(Visit::from_fields(&id, &fields), conflicts),
+        .map(|(id, fields, conflicts)| {
+            kind.with(ToRow {
+                id,
+                fields,
+                conflicts,
+            })
         })
         .collect()
 }

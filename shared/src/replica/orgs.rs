@@ -2,7 +2,6 @@
 
 use super::Replica;
 use super::edit::RecordEdit;
-use crate::doc::DocId;
 use crate::domain::Org;
 use crate::error::Result;
 use crate::hours::now_jst;
@@ -20,23 +19,8 @@ impl Replica {
             ..org
         }
         .normalized(now)?;
-        self.apply(vec![RecordEdit::create(DocId::Orgs, &org)])?;
+        self.apply(vec![RecordEdit::create(&org)])?;
         Ok(org)
-    }
-
-    /// The entry with this id.
-    pub fn org(&mut self, id: &str) -> Result<Org> {
-        Ok(self.record::<Org>(id)?.1)
-    }
-
-    /// Sets one field from text.
-    pub fn set_org_field(&mut self, id: &str, field: &str, value: &str) -> Result<Org> {
-        self.set_field::<Org>(id, field, value)
-    }
-
-    /// Marks an entry deleted.
-    pub fn delete_org(&mut self, id: &str) -> Result<()> {
-        self.set_deleted::<Org>(id, true)
     }
 
     /// Every entry, by name.

@@ -26,34 +26,14 @@ impl Replica {
             place.added_at = now.format("%Y-%m-%dT%H:%M:%S").to_string();
             ready.push(place.normalized(now)?);
         }
-        let edits = ready
-            .iter()
-            .map(|p| RecordEdit::create(DocId::for_place(&p.id), p))
-            .collect();
+        let edits = ready.iter().map(|p| RecordEdit::create(p)).collect();
         self.apply(edits)?;
         Ok(ready)
     }
 
-    /// The place with this id (deleted ones too).
-    pub fn place(&mut self, id: &str) -> Result<Place> {
-        Ok(self.record::<Place>(id)?.1)
-    }
-
-    /// Sets one field from text (`name`, `lat`, `targets`, …), validating the whole place.
-    pub fn set_place_field(&mut self, id: &str, field: &str, value: &str) -> Result<Place> {
-        if !Place::SETTABLE.contains(&field) {
-            return Err(crate::validate::ValidationError::new(
-                field,
-                crate::validate::Reason::UnknownField(field.to_string()),
-            )
-            .into());
-        }
-        self.set_field::<Place>(id, field, value)
-    }
-
     /// Saves an edited place (from a form): validated whole, only the changed fields written.
     pub fn update_place(&mut self, place: Place) -> Result<Place> {
-        let (doc_id, before) = self.record::<Place>(&place.id)?;
+        let (doc_id, before) = self.record_in::<Place>(&place.id)?;
         let after = Place {
             added_by: before.added_by.clone(),
             added_at: before.added_at.clone(),
@@ -62,16 +42,6 @@ impl Replica {
         .normalized(now_jst())?;
         self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
         Ok(after)
-    }
-
-    /// Marks a place deleted (a tombstone: it can be restored).
-    pub fn delete_place(&mut self, id: &str) -> Result<()> {
-        self.set_deleted::<Place>(id, true)
-    }
-
-    /// Restores a deleted place.
-    pub fn restore_place(&mut self, id: &str) -> Result<()> {
-        self.set_deleted::<Place>(id, false)
     }
 
     /// Places matching a query, read from the index.
@@ -134,7 +104,7 @@ impl Replica {
         let (mut new, mut edits) = (Vec::new(), Vec::new());
         for row in rows {
             let existing = if row.has_id {
-                self.record::<Place>(&row.place.id).ok()
+                self.record_in::<Place>(&row.place.id).ok()
             } else {
                 None
             };

@@ -190,11 +190,7 @@ impl Replica {
                                         team: team.clone(),
                                         ..Visit::from_fields(id, &fields)
                                     };
-                                    let target = DocId::Visits {
-                                        team: team.clone(),
-                                        month: visit.month(),
-                                    };
-                                    edits.push(RecordEdit::create(target, &visit));
+                                    edits.push(RecordEdit::create(&visit));
                                 }
                                 self.apply(edits)?;
                                 self.drop_doc(&doc_id)?;

@@ -2,7 +2,6 @@
 
 use super::Replica;
 use super::edit::RecordEdit;
-use crate::doc::DocId;
 use crate::domain::{Record, Visit};
 use crate::error::{Error, Result};
 use crate::hours::now_jst;
@@ -54,18 +53,7 @@ impl Replica {
             .normalized(now)?;
             ready.push((visit, note));
         }
-        let edits = ready
-            .iter()
-            .map(|(v, _)| {
-                RecordEdit::create(
-                    DocId::Visits {
-                        team: v.team.clone(),
-                        month: v.month(),
-                    },
-                    v,
-                )
-            })
-            .collect();
+        let edits = ready.iter().map(|(v, _)| RecordEdit::create(v)).collect();
         self.apply(edits)?;
         for (visit, note) in &ready {
             if let Some(note) = note.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -73,21 +61,6 @@ impl Replica {
             }
         }
         Ok(ready.into_iter().map(|(v, _)| v).collect())
-    }
-
-    /// The visit with this id.
-    pub fn visit(&mut self, id: &str) -> Result<Visit> {
-        Ok(self.record::<Visit>(id)?.1)
-    }
-
-    /// Sets one field of a visit from text (`follow_up_done`, `people`, …).
-    pub fn set_visit_field(&mut self, id: &str, field: &str, value: &str) -> Result<Visit> {
-        self.set_field::<Visit>(id, field, value)
-    }
-
-    /// Marks a visit deleted.
-    pub fn delete_visit(&mut self, id: &str) -> Result<()> {
-        self.set_deleted::<Visit>(id, true)
     }
 
     /// Visits matching a query.

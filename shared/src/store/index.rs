@@ -3,6 +3,30 @@
 use crate::domain::{Org, Place, RecordKind, Visit};
 use rusqlite::{Connection, params};
 
+/// A record kind the query index keeps: each kind has its own table.
+pub trait Indexed {
+    /// Writes the record's index rows (replacing those it had).
+    fn write_index(&self, conn: &Connection, doc_id: &str) -> rusqlite::Result<()>;
+}
+
+impl Indexed for Place {
+    fn write_index(&self, conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
+        place(conn, doc_id, self)
+    }
+}
+
+impl Indexed for Org {
+    fn write_index(&self, conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
+        org(conn, doc_id, self)
+    }
+}
+
+impl Indexed for Visit {
+    fn write_index(&self, conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
+        visit(conn, doc_id, self)
+    }
+}
+
 /// Removes every index row that came from `doc_id` (before re-indexing the whole document).
 pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
     conn.execute(

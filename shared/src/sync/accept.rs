@@ -5,8 +5,9 @@ use super::fault::Fault;
 use super::frame::ErrorCode;
 use super::receive::{receive_message, sound_message};
 use crate::doc::{self, DocId};
-use crate::domain::{Org, Place, Record, RecordKind, Visit};
+use crate::domain::{ForKind, Record, RecordKind};
 use crate::hours::now_jst;
+use crate::store::index::Indexed;
 use automerge::sync::{Message, MessageFlags, State, SyncDoc};
 use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, ReadDoc, Value};
 use std::collections::BTreeSet;
@@ -299,28 +300,26 @@ pub fn nothing_to_say(doc: &mut AutoCommit, state: &State) -> bool {
                 && state.their_need.as_ref().is_none_or(|n| n.is_empty())))
 }
 
-/// The fields a record of `kind` may have: those the record type writes. Worked out once.
+/// The fields a record of `kind` may have: those of its table. Worked out once.
 fn allowed_fields(kind: RecordKind) -> &'static BTreeSet<String> {
     use std::sync::LazyLock;
-    static PLACE: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
-        Place::new("x", "cafe", 1.0, 1.0)
-            .to_fields()
-            .into_keys()
-            .collect()
-    });
-    static ORG: LazyLock<BTreeSet<String>> =
-        LazyLock::new(|| Org::new("x", "npo").to_fields().into_keys().collect());
-    static VISIT: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
-        Visit::new("t", "visit", now_jst())
-            .to_fields()
-            .into_keys()
-            .collect()
-    });
-    match kind {
-        RecordKind::Place => &PLACE,
-        RecordKind::Org => &ORG,
-        RecordKind::Visit => &VISIT,
+    struct Names;
+    impl ForKind for Names {
+        type Out = BTreeSet<String>;
+        fn run<R: Record + Indexed + Send>(self) -> Self::Out {
+            R::FIELDS.iter().map(|f| f.name.to_string()).collect()
+        }
     }
+    static ALLOWED: LazyLock<Vec<(RecordKind, BTreeSet<String>)>> = LazyLock::new(|| {
+        RecordKind::ALL
+            .into_iter()
+            .map(|kind| (kind, kind.with(Names)))
+            .collect()
+    });
+    ALLOWED
+        .iter()
+        .find_map(|(k, names)| (*k == kind).then_some(names))
+        .expect("every kind is listed")
 }
 
 /// An object of a document (not the root) by the id of the operation that made it.
@@ -518,93 +517,111 @@ fn check(
     // a value that loses to one set concurrently, or anything inside an object that does not
     // show, makes no patch.
     touched.extend(check_operations(fork, kind, &changes, allowed_fields).map_err(invalid)?);
-    let now = now_jst();
-    let mut created = Vec::new();
-    for id in &touched {
-        // The record as it was is read only when needed (reading an earlier state is not free).
-        let old_cell = std::cell::OnceCell::new();
-        let old = || old_cell.get_or_init(|| doc::read_record_at(fork, kind, id, before));
-        // A record already invalid before (e.g. two valid concurrent edits that together break a
-        // cross-field rule) must not block sync forever; a new or valid record must stay valid.
-        let must_stay_valid = || {
-            old()
-                .as_ref()
-                .is_none_or(|o| validate_fields(kind, id, o, now).is_ok())
-        };
-        let new = doc::read_record(fork, kind, id).ok_or_else(|| {
-            invalid(format!(
-                "record {id} was removed (delete with a tombstone instead)"
-            ))
-        })?;
-        if old().is_none() {
-            where_its_id_says(kind, id, doc_id)?;
-            created.push(id.clone());
-            if let Some(sender) = owner
-                && created.len() > max_new_records(sender.role)
-            {
-                return Err(Fault::TooMuch {
-                    what: "new records",
-                    limit: max_new_records(sender.role),
-                });
-            }
-        }
-        // Each concurrent value of a field must be valid too, not only the one shown.
-        for (field, values) in doc::field_values(fork, kind, id) {
-            for value in values {
-                let mut alternative = new.clone();
-                alternative.insert(field.clone(), value);
-                if let Err(error) = validate_fields(kind, id, &alternative, now)
-                    && must_stay_valid()
+    kind.with(CheckRecords {
+        fork,
+        doc_id,
+        before,
+        owner,
+        touched: &touched,
+    })
+}
+
+/// The rules of the records a message touched, checked for their kind's record type.
+struct CheckRecords<'a> {
+    fork: &'a AutoCommit,
+    doc_id: &'a DocId,
+    before: &'a [automerge::ChangeHash],
+    owner: Option<&'a Sender>,
+    touched: &'a BTreeSet<String>,
+}
+
+impl ForKind for CheckRecords<'_> {
+    type Out = Result<Vec<String>, Fault>;
+
+    /// Every touched record is valid (each concurrent value of a field too), lives where it says,
+    /// and, from a member, is its own; returns the records new to the document.
+    fn run<R: Record + Indexed + Send>(self) -> Self::Out {
+        let CheckRecords {
+            fork,
+            doc_id,
+            before,
+            owner,
+            touched,
+        } = self;
+        let kind = R::KIND;
+        let now = now_jst();
+        let mut created = Vec::new();
+        for id in touched {
+            // The record as it was is read only when needed (reading an earlier state is not free).
+            let old_cell = std::cell::OnceCell::new();
+            let old = || old_cell.get_or_init(|| doc::read_record_at(fork, kind, id, before));
+            // A record already invalid before (e.g. two valid concurrent edits that together break
+            // a cross-field rule) must not block sync forever; a new or valid record must stay
+            // valid.
+            let must_stay_valid = || {
+                old()
+                    .as_ref()
+                    .is_none_or(|o| validate_fields::<R>(id, o, now).is_ok())
+            };
+            let new = doc::read_record(fork, kind, id).ok_or_else(|| {
+                Fault::Shape(format!(
+                    "record {id} was removed (delete with a tombstone instead)"
+                ))
+            })?;
+            if old().is_none() {
+                is_an_id(id)?;
+                created.push(id.clone());
+                if let Some(sender) = owner
+                    && created.len() > max_new_records(sender.role)
                 {
-                    return Err(Fault::Record {
-                        id: id.clone(),
-                        error,
+                    return Err(Fault::TooMuch {
+                        what: "new records",
+                        limit: max_new_records(sender.role),
                     });
                 }
             }
-        }
-        let result = match kind {
-            RecordKind::Place => Place::from_fields(id, &new).validate(now),
-            RecordKind::Org => {
-                let org = Org::from_fields(id, &new);
-                if let Some(sender) = owner.filter(|s| s.role == Role::Member) {
-                    let owner_before = old().as_ref().map(|o| Org::from_fields(id, o).owner);
-                    let ours = org.owner.as_deref() == Some(sender.device.as_str());
-                    if !ours
-                        || owner_before
-                            .is_some_and(|o| o.as_deref() != Some(sender.device.as_str()))
+            // Each concurrent value of a field must be valid too, not only the one shown.
+            for (field, values) in doc::field_values(fork, kind, id) {
+                for value in values {
+                    let mut alternative = new.clone();
+                    alternative.insert(field.clone(), value);
+                    if let Err(error) = validate_fields::<R>(id, &alternative, now)
+                        && must_stay_valid()
                     {
-                        return Err(Fault::NotOwner { id: id.clone() });
-                    }
-                }
-                org.validate(now)
-            }
-            RecordKind::Visit => {
-                let visit = Visit::from_fields(id, &new);
-                match doc_id {
-                    DocId::Visits { team, month }
-                        if &visit.team == team && &visit.month() == month =>
-                    {
-                        visit.validate(now)
-                    }
-                    _ => {
-                        return Err(invalid(format!(
-                            "record {id}: a visit belongs in visits/{{its team}}/{{its month}}"
-                        )));
+                        return Err(Fault::Record {
+                            id: id.clone(),
+                            error,
+                        });
                     }
                 }
             }
-        };
-        if let Err(error) = result.and_then(|()| plain_fields(&new))
-            && must_stay_valid()
-        {
-            return Err(Fault::Record {
-                id: id.clone(),
-                error,
-            });
+            let record = R::from_fields(id, &new);
+            if record.home() != *doc_id {
+                return Err(Fault::Misplaced {
+                    id: id.clone(),
+                    home: record.home(),
+                    doc: doc_id.clone(),
+                });
+            }
+            // A member changes only what it owns, and cannot give it away.
+            if let Some(sender) = owner.filter(|s| R::OWNED && s.role == Role::Member) {
+                let own = |r: &R| r.owner() == Some(sender.device.as_str());
+                let was_other = old().as_ref().is_some_and(|o| !own(&R::from_fields(id, o)));
+                if !own(&record) || was_other {
+                    return Err(Fault::NotOwner { id: id.clone() });
+                }
+            }
+            if let Err(error) = record.validate(now).and_then(|()| plain_fields(&new))
+                && must_stay_valid()
+            {
+                return Err(Fault::Record {
+                    id: id.clone(),
+                    error,
+                });
+            }
         }
+        Ok(created)
     }
-    Ok(created)
 }
 
 /// Most records one message may create in one document, by role: a member adds a place or its
@@ -661,21 +678,15 @@ fn check_authors(changes: &[automerge::Change], sender: Option<&Sender>) -> Resu
     Ok(())
 }
 
-/// A record new to the document has an id as devices make them, and a place lives in the shard its
-/// id hashes to: a copy under an existing place's id elsewhere would be taken for that place.
-fn where_its_id_says(kind: RecordKind, id: &str, doc_id: &DocId) -> Result<(), Fault> {
+/// A record new to the document has an id as devices make them: a copy under an existing
+/// record's id elsewhere would be taken for that record.
+fn is_an_id(id: &str) -> Result<(), Fault> {
     use crate::validate::{Reason, ValidationError, is_record_id};
     if !is_record_id(id) {
         return Err(Fault::Record {
             id: id.chars().take(40).collect(),
             error: ValidationError::new("id", Reason::BadId(id.chars().take(40).collect())),
         });
-    }
-    if kind == RecordKind::Place && DocId::for_place(id) != *doc_id {
-        return Err(Fault::Shape(format!(
-            "record {id}: a place belongs in {}, not {doc_id}",
-            DocId::for_place(id)
-        )));
     }
     Ok(())
 }
@@ -691,19 +702,15 @@ fn plain_fields(fields: &crate::domain::FieldMap) -> Result<(), crate::validate:
     Ok(())
 }
 
-/// Validates a record given as fields.
-fn validate_fields(
-    kind: RecordKind,
+/// Validates a record of type `R` given as fields.
+fn validate_fields<R: Record>(
     id: &str,
     fields: &crate::domain::FieldMap,
     now: chrono::NaiveDateTime,
 ) -> Result<(), crate::validate::ValidationError> {
-    match kind {
-        RecordKind::Place => Place::from_fields(id, fields).validate(now),
-        RecordKind::Org => Org::from_fields(id, fields).validate(now),
-        RecordKind::Visit => Visit::from_fields(id, fields).validate(now),
-    }
-    .and_then(|()| plain_fields(fields))
+    R::from_fields(id, fields)
+        .validate(now)
+        .and_then(|()| plain_fields(fields))
 }
 
 /// The workspace's own fields.

@@ -24,6 +24,15 @@ pub enum Fault {
     },
     /// They are damaged: Automerge could not apply them, or could not save and load them again.
     Damaged(Damaged),
+    /// A record is not in the document its id or its fields say it lives in.
+    Misplaced {
+        /// The record.
+        id: String,
+        /// Where it lives.
+        home: DocId,
+        /// The document it was written in.
+        doc: DocId,
+    },
     /// A member changed an organization's entry that is not its own.
     NotOwner {
         /// The organization's record.
@@ -62,6 +71,12 @@ impl Fault {
                 format!("記録 {id}: {}", error.message(lang))
             }
             (Fault::Damaged(why), _) => why.message(lang),
+            (Fault::Misplaced { id, home, doc }, Lang::En) => {
+                format!("record {id}: it belongs in {home}, not {doc}")
+            }
+            (Fault::Misplaced { id, home, doc }, Lang::Ja) => {
+                format!("記録 {id}: {doc} ではなく {home} に置く記録です")
+            }
             (Fault::NotOwner { id }, Lang::En) => {
                 format!("record {id}: a member may change only its own organization's entry")
             }

@@ -5,6 +5,7 @@ use super::super::model::PlaceForm;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
+use ibasho_shared::Place;
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::i18n::field_label;
 use ibasho_shared::taxonomy::{CATEGORIES, STATUSES};
@@ -196,7 +197,7 @@ pub(crate) fn PlaceScreen() -> Element {
                             id: "log-visit",
                             onclick: move |_| act(model, |m| {
                                 let id = m.form.as_ref().and_then(|f| f.id.clone()).unwrap_or_default();
-                                let place = m.replica.place(&id)?;
+                                let place = m.replica.get::<Place>(&id)?;
                                 m.start_visit(Some(&place));
                                 Ok(())
                             }),

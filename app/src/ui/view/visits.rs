@@ -5,6 +5,7 @@ use super::super::model::VisitForm;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
+use ibasho_shared::Visit;
 use ibasho_shared::taxonomy::CONTACT_TYPES;
 
 fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut VisitForm)) {
@@ -153,7 +154,7 @@ pub(crate) fn VisitsScreen() -> Element {
                                 span { class: "date", "{v.follow_up.clone().unwrap_or_default()}" }
                                 span { "{place_of(v)}" }
                                 span { class: "meta", {label(CONTACT_TYPES, &v.kind, lang)} }
-                                button { onclick: move |_| { let id = id.clone(); act(model, |m| { m.replica.set_visit_field(&id, "follow_up_done", "true")?; m.reload() }); }, {t::MARK_DONE.get(lang)} }
+                                button { onclick: move |_| { let id = id.clone(); act(model, |m| { m.replica.set::<Visit>(&id, "follow_up_done", "true")?; m.reload() }); }, {t::MARK_DONE.get(lang)} }
                             }
                         }
                     }
