@@ -1,6 +1,7 @@
 //! Everything the window shows, as a plain struct with methods: the logic is testable without a
 //! webview, and components stay thin. All data goes through the replica API.
 
+use ibasho_shared::domain::schema::{Field, SetBy};
 use ibasho_shared::hours::now_jst;
 use ibasho_shared::map::{Marker, Pin, PinIndex, Viewport, hit_test};
 use ibasho_shared::sync::Role;
@@ -8,6 +9,7 @@ use ibasho_shared::validate::ValidationError;
 use ibasho_shared::{
     Lang, Org, Place, PlaceHit, PlaceQuery, Record, Replica, Visit, VisitQuery, validate,
 };
+use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 
@@ -52,20 +54,9 @@ pub(crate) struct ListFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PlaceForm {
     pub id: Option<String>,
-    pub name: String,
-    pub reading: String,
-    pub category: String,
-    pub targets: Vec<String>,
-    pub lat: String,
-    pub lon: String,
-    pub address: String,
-    pub hours: String,
-    pub contact: String,
-    pub description: String,
-    pub status: String,
-    pub listing_consent: bool,
-    pub accuracy_m: String,
-    pub hours_checked_at: String,
+    /// Each field of the place a person sets (its table's `SetBy::Person` rows), as text: taxonomy
+    /// ids as ids, target groups joined by commas, yes/no as `true`/`false`.
+    pub values: BTreeMap<&'static str, String>,
     /// Who added it and when (read-only).
     pub added: String,
     pub error: Option<ValidationError>,
@@ -81,44 +72,26 @@ pub(crate) struct PlaceForm {
     pub changed_elsewhere: Vec<&'static str>,
 }
 
-/// Every field of the place form that mirrors a field of the place, once.
-macro_rules! place_form_fields {
-    ($each:ident) => {
-        $each!(name);
-        $each!(reading);
-        $each!(category);
-        $each!(targets);
-        $each!(lat);
-        $each!(lon);
-        $each!(address);
-        $each!(hours);
-        $each!(contact);
-        $each!(description);
-        $each!(status);
-        $each!(listing_consent);
-        $each!(accuracy_m);
-        $each!(hours_checked_at);
-    };
+/// The fields of a place a person sets in the form.
+pub(crate) fn form_fields() -> impl Iterator<Item = &'static Field<Place>> {
+    Place::FIELDS.iter().filter(|f| f.set_by == SetBy::Person)
+}
+
+/// Each field a person sets, as the form shows it.
+fn texts_of(p: &Place) -> BTreeMap<&'static str, String> {
+    form_fields()
+        .map(|f| (f.name, (f.get)(p).as_text()))
+        .collect()
 }
 
 impl PlaceForm {
     fn new_at(lat: f64, lon: f64) -> PlaceForm {
+        let mut values = texts_of(&Place::new("", "ibasho", lat, lon));
+        values.insert("lat", format!("{lat:.6}"));
+        values.insert("lon", format!("{lon:.6}"));
         PlaceForm {
             id: None,
-            name: String::new(),
-            reading: String::new(),
-            category: "ibasho".into(),
-            targets: Vec::new(),
-            lat: format!("{lat:.6}"),
-            lon: format!("{lon:.6}"),
-            address: String::new(),
-            hours: String::new(),
-            contact: String::new(),
-            description: String::new(),
-            status: "active".into(),
-            listing_consent: false,
-            accuracy_m: String::new(),
-            hours_checked_at: String::new(),
+            values,
             added: String::new(),
             error: None,
             deleted: false,
@@ -132,20 +105,7 @@ impl PlaceForm {
     fn from_place(p: &Place) -> PlaceForm {
         PlaceForm {
             id: Some(p.id.clone()),
-            name: p.name.clone(),
-            reading: p.reading.clone(),
-            category: p.category.clone(),
-            targets: p.targets.clone(),
-            lat: p.lat.to_string(),
-            lon: p.lon.to_string(),
-            address: p.address.clone(),
-            hours: p.hours.clone(),
-            contact: p.contact.clone(),
-            description: p.description.clone(),
-            status: p.status.clone(),
-            listing_consent: p.listing_consent,
-            accuracy_m: p.accuracy_m.map(|a| a.to_string()).unwrap_or_default(),
-            hours_checked_at: p.hours_checked_at.clone().unwrap_or_default(),
+            values: texts_of(p),
             added: format!(
                 "{} {}",
                 p.added_by,
@@ -160,6 +120,26 @@ impl PlaceForm {
         }
     }
 
+    /// The text of `field` as the form shows it.
+    pub(crate) fn text(&self, field: &str) -> &str {
+        self.values.get(field).map_or("", String::as_str)
+    }
+
+    /// The ids of a list field (target groups).
+    pub(crate) fn list(&self, field: &str) -> Vec<String> {
+        validate::split_list(self.text(field))
+    }
+
+    /// Whether a yes/no field says yes.
+    pub(crate) fn flag(&self, field: &str) -> bool {
+        self.text(field) == "true"
+    }
+
+    /// Sets the text of `field` as typed.
+    pub(crate) fn set(&mut self, field: &'static str, text: String) {
+        self.values.insert(field, text);
+    }
+
     /// Takes in `current`, the place as stored now (changed on another device): fields the person
     /// has not touched show the new values; fields the person is editing keep what they typed
     /// and are marked as changed elsewhere.
@@ -167,23 +147,18 @@ impl PlaceForm {
         if self.opened.as_ref() == Some(current) {
             return;
         }
-        let Some(opened) = self.opened.as_ref().map(PlaceForm::from_place) else {
+        let Some(opened) = self.opened.as_ref().map(texts_of) else {
             return;
         };
-        let now = PlaceForm::from_place(current);
-        macro_rules! take {
-            ($field:ident) => {
-                if self.$field == opened.$field {
-                    self.$field = now.$field.clone();
-                } else if now.$field != opened.$field
-                    && !self.changed_elsewhere.contains(&stringify!($field))
-                {
-                    self.changed_elsewhere.push(stringify!($field));
-                }
-            };
+        for (field, now) in texts_of(current) {
+            let typed = self.values.entry(field).or_default();
+            if *typed == opened[field] {
+                *typed = now;
+            } else if now != opened[field] && !self.changed_elsewhere.contains(&field) {
+                self.changed_elsewhere.push(field);
+            }
         }
-        place_form_fields!(take);
-        self.deleted = now.deleted;
+        self.deleted = current.deleted_at.is_some();
         self.opened = Some(current.clone());
     }
 
@@ -191,31 +166,13 @@ impl PlaceForm {
     /// fields the person changed are taken from the form: the others keep what is stored, which
     /// another device may have changed since the form opened.
     fn to_place(&self, base: Option<Place>) -> Result<Place, ValidationError> {
-        let mut form = self.clone();
-        if let Some(current) = &base {
-            form.take_in(current);
+        let opened = self.opened.as_ref().map(texts_of).unwrap_or_default();
+        let mut p = base.unwrap_or_else(|| Place::new("", "", f64::NAN, f64::NAN));
+        for (field, text) in &self.values {
+            if opened.get(field) != Some(text) {
+                p.set_text(field, text)?;
+            }
         }
-        form.to_place_as_typed(base)
-    }
-
-    fn to_place_as_typed(&self, base: Option<Place>) -> Result<Place, ValidationError> {
-        let lat = validate::parse_f64("lat", &self.lat)?;
-        let lon = validate::parse_f64("lon", &self.lon)?;
-        let mut p = base.unwrap_or_else(|| Place::new(&self.name, &self.category, lat, lon));
-        p.name = self.name.trim().to_string();
-        p.reading = self.reading.trim().to_string();
-        p.category = self.category.clone();
-        p.targets = self.targets.clone();
-        p.lat = lat;
-        p.lon = lon;
-        p.address = self.address.trim().to_string();
-        p.hours = self.hours.trim().to_string();
-        p.contact = self.contact.trim().to_string();
-        p.description = self.description.clone();
-        p.status = self.status.clone();
-        p.listing_consent = self.listing_consent;
-        p.set_text("accuracy_m", &self.accuracy_m)?;
-        p.set_text("hours_checked_at", &self.hours_checked_at)?;
         p.validate(now_jst())?;
         Ok(p)
     }

@@ -177,8 +177,8 @@ fn the_place_form_shows_validation_errors_and_saves_valid_input() {
     // Bad opening hours, then good input.
     w.with(|m| {
         let f = m.form.as_mut().unwrap();
-        f.name = "喫茶ランドリー相武台".into();
-        f.hours = "毎日いつでも".into();
+        f.set("name", "喫茶ランドリー相武台".into());
+        f.set("hours", "毎日いつでも".into());
         m.save_place().unwrap();
     });
     assert!(
@@ -186,7 +186,10 @@ fn the_place_form_shows_validation_errors_and_saves_valid_input() {
             .contains("開所時間: OSMのopening_hours形式として読めません")
     );
     w.with(|m| {
-        m.form.as_mut().unwrap().hours = "Mo-Sa 09:00-18:00; PH off".into();
+        m.form
+            .as_mut()
+            .unwrap()
+            .set("hours", "Mo-Sa 09:00-18:00; PH off".into());
         assert!(m.save_place().unwrap());
     });
     assert_eq!(w.model().peek().replica.place_count().unwrap(), before + 1);
@@ -479,13 +482,16 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
         m.reload().unwrap();
     });
     assert_eq!(
-        w.model().peek().form.as_ref().unwrap().contact,
+        w.model().peek().form.as_ref().unwrap().text("contact"),
         "046-999-0000",
         "the untouched field shows the new value"
     );
     // The person renames the place and saves: the contact stays as the other device set it.
     w.with(|m| {
-        m.form.as_mut().unwrap().name = "喫茶ランドリー（改名）".into();
+        m.form
+            .as_mut()
+            .unwrap()
+            .set("name", "喫茶ランドリー（改名）".into());
         assert!(m.save_place().unwrap());
     });
     let mut stored = None;
@@ -497,7 +503,10 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
     // Both change the description: the form keeps what the person typed and says so.
     w.with(|m| {
         m.open_place(&id).unwrap();
-        m.form.as_mut().unwrap().description = "この端末の説明".into();
+        m.form
+            .as_mut()
+            .unwrap()
+            .set("description", "この端末の説明".into());
         m.replica
             .set::<Place>(&id, "description", "他の端末の説明")
             .unwrap();
@@ -510,8 +519,8 @@ fn a_form_open_while_another_device_edits_never_writes_back_old_values() {
         let model = w.model();
         let m = model.peek();
         let form = m.form.as_ref().unwrap();
-        assert_eq!(form.description, "この端末の説明");
-        assert_eq!(form.contact, "046-111-2222");
+        assert_eq!(form.text("description"), "この端末の説明");
+        assert_eq!(form.text("contact"), "046-111-2222");
         assert_eq!(form.changed_elsewhere, vec!["description"]);
     }
     w.with(|m| m.screen = super::model::Screen::Place);

@@ -1,11 +1,12 @@
 //! A place: every field of the domain, inline validation in the UI language, opening hours with
 //! "open now / next change", status, listing consent, history and conflicts with a one-tap choice.
 
-use super::super::model::PlaceForm;
+use super::super::model::{PlaceForm, form_fields};
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
 use ibasho_shared::Place;
+use ibasho_shared::domain::schema::FieldType;
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::i18n::field_label;
 use ibasho_shared::taxonomy::{CATEGORIES, STATUSES};
@@ -36,6 +37,14 @@ fn Field(
             }
         }
     }
+}
+
+/// Whether a field is drawn as a text input (the others as a select, checkboxes or a checkbox).
+fn shown_as_text(ty: FieldType) -> bool {
+    !matches!(
+        ty,
+        FieldType::Term(_) | FieldType::Targets | FieldType::Flag
+    )
 }
 
 fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut PlaceForm)) {
@@ -76,38 +85,27 @@ pub(crate) fn PlaceScreen() -> Element {
                     .then(|| t::CHANGED_ELSEWHERE.get(lang).to_string())
             })
     };
+    // Errors of fields drawn as text inputs show beside them; the others below the form.
     let other_error = form
         .error
         .as_ref()
         .filter(|e| {
-            ![
-                "name",
-                "reading",
-                "lat",
-                "lon",
-                "location",
-                "accuracy_m",
-                "address",
-                "hours",
-                "hours_checked_at",
-                "contact",
-                "description",
-            ]
-            .contains(&e.field.as_str())
+            e.field != "location"
+                && !form_fields().any(|f| f.name == e.field && shown_as_text(f.ty))
         })
         .map(|e| e.message(lang));
     let (history, conflicts) = (form.history.clone(), form.conflicts.clone());
     let now = now_jst();
     let far_away = match (
-        form.lat.trim().parse::<f64>(),
-        form.lon.trim().parse::<f64>(),
+        form.text("lat").trim().parse::<f64>(),
+        form.text("lon").trim().parse::<f64>(),
     ) {
         (Ok(lat), Ok(lon)) => model.read().far_away_warning(lat, lon),
         _ => None,
     };
-    let hours_state = Hours::parse(&form.hours)
+    let hours_state = Hours::parse(form.text("hours"))
         .ok()
-        .filter(|_| !form.hours.trim().is_empty())
+        .filter(|_| !form.text("hours").trim().is_empty())
         .map(|h| (h.state(now), h.next_change(now)));
     let title = if form.id.is_some() {
         t::EDIT_PLACE.get(lang)
@@ -137,53 +135,70 @@ pub(crate) fn PlaceScreen() -> Element {
                     e.prevent_default();
                     act(model, |m| m.save_place().map(|_| ()));
                 },
-                Field { name: "name", value: form.name.clone(), error: error_for("name"), multiline: false, autofocus: form.id.is_none(), on_input: move |v| edit(model, |f| f.name = v) }
-                Field { name: "reading", value: form.reading.clone(), error: error_for("reading"), multiline: false, on_input: move |v| edit(model, |f| f.reading = v) }
-                div { class: "field",
-                    label { r#for: "place-category", {field_label("category").get(lang)} }
-                    select { id: "place-category", onchange: move |e| edit(model, |f| f.category = e.value()),
-                        for c in CATEGORIES {
-                            option { value: c.id, selected: form.category == c.id, {c.label(lang)} }
-                        }
+                for f in form_fields() {
+                    match f.ty {
+                        // Latitude and longitude side by side (longitude is drawn with latitude).
+                        FieldType::Number if f.name == "lon" => rsx! {},
+                        FieldType::Number if f.name == "lat" => rsx! {
+                            div { class: "row2",
+                                Field { name: "lat", value: form.text("lat").to_string(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.set("lat", v)) }
+                                Field { name: "lon", value: form.text("lon").to_string(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.set("lon", v)) }
+                            }
+                            if let Some(warning) = far_away.clone() {
+                                p { class: "warning", role: "note", id: "far-away", "{warning}" }
+                            }
+                        },
+                        FieldType::Term(list) => rsx! {
+                            div { class: "field",
+                                label { r#for: "place-{f.name}", {f.label.get(lang)} }
+                                select { id: "place-{f.name}", onchange: move |e| edit(model, |form| form.set(f.name, e.value())),
+                                    for term in list {
+                                        option { value: term.id, selected: form.text(f.name) == term.id, {term.label(lang)} }
+                                    }
+                                }
+                            }
+                        },
+                        FieldType::Targets => rsx! {
+                            super::TargetsField {
+                                selected: form.list(f.name),
+                                on_toggle: move |(id, on): (&str, bool)| edit(model, |form| {
+                                    let mut list = form.list(f.name);
+                                    super::toggle(&mut list, id, on);
+                                    form.set(f.name, list.join(","));
+                                }),
+                            }
+                        },
+                        FieldType::Flag => rsx! {
+                            label { class: "check",
+                                input { r#type: "checkbox", checked: form.flag(f.name), onchange: move |e| edit(model, |form| form.set(f.name, e.checked().to_string())) }
+                                {f.label.get(lang)}
+                            }
+                        },
+                        _ => rsx! {
+                            Field {
+                                name: f.name,
+                                value: form.text(f.name).to_string(),
+                                error: error_for(f.name),
+                                multiline: f.ty == FieldType::Prose,
+                                autofocus: f.name == "name" && form.id.is_none(),
+                                on_input: move |v| edit(model, |form| form.set(f.name, v)),
+                            }
+                            if f.name == "hours" {
+                                if let Some((state, next)) = hours_state {
+                                    p { class: "hours-state",
+                                        match state {
+                                            OpenState::Open => rsx! { span { class: "badge open", {t::OPEN.get(lang)} } },
+                                            OpenState::Closed => rsx! { span { class: "badge closed", {t::CLOSED.get(lang)} } },
+                                            OpenState::Unknown => rsx! { span { class: "badge", "?" } },
+                                        }
+                                        if let Some(next) = next {
+                                            span { {format!(" {} {}", t::OPENS_AT.get(lang), next.format("%m/%d %H:%M"))} }
+                                        }
+                                    }
+                                }
+                            }
+                        },
                     }
-                }
-                super::TargetsField { selected: form.targets.clone(), on_toggle: move |(id, on): (&str, bool)| edit(model, |f| super::toggle(&mut f.targets, id, on)) }
-                div { class: "row2",
-                    Field { name: "lat", value: form.lat.clone(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.lat = v) }
-                    Field { name: "lon", value: form.lon.clone(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.lon = v) }
-                }
-                if let Some(warning) = far_away {
-                    p { class: "warning", role: "note", id: "far-away", "{warning}" }
-                }
-                Field { name: "accuracy_m", value: form.accuracy_m.clone(), error: error_for("accuracy_m"), multiline: false, on_input: move |v| edit(model, |f| f.accuracy_m = v) }
-                Field { name: "address", value: form.address.clone(), error: error_for("address"), multiline: false, on_input: move |v| edit(model, |f| f.address = v) }
-                Field { name: "hours", value: form.hours.clone(), error: error_for("hours"), multiline: false, on_input: move |v| edit(model, |f| f.hours = v) }
-                if let Some((state, next)) = hours_state {
-                    p { class: "hours-state",
-                        match state {
-                            OpenState::Open => rsx! { span { class: "badge open", {t::OPEN.get(lang)} } },
-                            OpenState::Closed => rsx! { span { class: "badge closed", {t::CLOSED.get(lang)} } },
-                            OpenState::Unknown => rsx! { span { class: "badge", "?" } },
-                        }
-                        if let Some(next) = next {
-                            span { {format!(" {} {}", t::OPENS_AT.get(lang), next.format("%m/%d %H:%M"))} }
-                        }
-                    }
-                }
-                Field { name: "hours_checked_at", value: form.hours_checked_at.clone(), error: error_for("hours_checked_at"), multiline: false, on_input: move |v| edit(model, |f| f.hours_checked_at = v) }
-                Field { name: "contact", value: form.contact.clone(), error: error_for("contact"), multiline: false, on_input: move |v| edit(model, |f| f.contact = v) }
-                Field { name: "description", value: form.description.clone(), error: error_for("description"), multiline: true, on_input: move |v| edit(model, |f| f.description = v) }
-                div { class: "field",
-                    label { r#for: "place-status", {field_label("status").get(lang)} }
-                    select { id: "place-status", onchange: move |e| edit(model, |f| f.status = e.value()),
-                        for s in STATUSES {
-                            option { value: s.id, selected: form.status == s.id, {s.label(lang)} }
-                        }
-                    }
-                }
-                label { class: "check",
-                    input { r#type: "checkbox", checked: form.listing_consent, onchange: move |e| edit(model, |f| f.listing_consent = e.checked()) }
-                    {field_label("listing_consent").get(lang)}
                 }
                 if let Some(message) = other_error {
                     p { class: "error", role: "alert", "{message}" }
