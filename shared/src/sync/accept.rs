@@ -13,12 +13,16 @@ use automerge::{AutoCommit, ChangeHash, PatchAction, Prop, ReadDoc, Value};
 use std::collections::BTreeSet;
 
 /// Why a message was refused. Nothing of it was applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
     /// Kind of refusal.
     pub code: ErrorCode,
-    /// Words for people, naming the record and field where there is one.
+    /// Words for people (English, as the server sends them), naming the record and field where
+    /// there is one.
     pub message: String,
+    /// What the gate's checks found, when the changes themselves were at fault (not the message's
+    /// form, access, or the server): what tests and a device's own checks match on.
+    pub fault: Option<Fault>,
 }
 
 impl Rejection {
@@ -26,6 +30,7 @@ impl Rejection {
         Rejection {
             code,
             message: message.into(),
+            fault: None,
         }
     }
 }
@@ -45,7 +50,7 @@ pub struct Sender {
 }
 
 /// What receiving a message did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// Whether the document changed.
     pub changed: bool,

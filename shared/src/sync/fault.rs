@@ -123,6 +123,7 @@ impl Fault {
         Rejection {
             code,
             message: format!("{doc_id}: {}", self.message(Lang::En)),
+            fault: Some(self.clone()),
         }
     }
 }
