@@ -74,7 +74,7 @@ pub enum Error {
         /// The document.
         doc: String,
         /// Why.
-        fault: crate::sync::Fault,
+        fault: Box<crate::sync::Fault>,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

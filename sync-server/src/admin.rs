@@ -8,12 +8,22 @@ use ibasho_shared::sync::Role;
 use rusqlite::{Connection, params};
 use std::path::Path;
 
+/// A workspace's or team's name passes the shared rule for names (as a device checks them).
+fn valid_name(name: &str, what: &str) -> Result<()> {
+    use ibasho_shared::validate::{MAX_NAME_CHARS, required_text};
+    if let Err(e) = required_text("name", name, MAX_NAME_CHARS) {
+        bail!(
+            "--name: a {what} name of 1–{MAX_NAME_CHARS} characters is required ({})",
+            e.message(ibasho_shared::Lang::En)
+        );
+    }
+    Ok(())
+}
+
 /// Creates a workspace (and its workspace document); returns its id.
 pub fn create_workspace(conn: &mut Connection, name: &str) -> Result<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        bail!("--name: a workspace name of 1–120 characters is required");
-    }
+    valid_name(name, "workspace")?;
     let id = store::new_secret()[..16].to_string();
     conn.execute(
         "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
@@ -31,9 +41,7 @@ pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result
         bail!("--workspace: no workspace {workspace:?} (see `workspace create`)");
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        bail!("--name: a team name of 1–120 characters is required");
-    }
+    valid_name(name, "team")?;
     let id = store::new_secret()[..12].to_string();
     conn.execute(
         "INSERT INTO teams (id, workspace, name) VALUES (?1, ?2, ?3)",

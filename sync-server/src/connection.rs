@@ -381,11 +381,19 @@ pub(crate) async fn join(socket: WebSocket, state: AppState) {
             person,
             actor,
         }) if version == PROTOCOL_VERSION => {
-            if person.trim().is_empty() || person.chars().count() > 120 {
+            if let Err(e) = ibasho_shared::validate::required_text(
+                "person",
+                &person,
+                ibasho_shared::validate::MAX_NAME_CHARS,
+            ) {
                 Frame::error(
                     ErrorCode::BadFrame,
                     None,
-                    "a display name (1–120 characters) is required",
+                    format!(
+                        "a display name (1–{} characters) is required: {}",
+                        ibasho_shared::validate::MAX_NAME_CHARS,
+                        e.message(ibasho_shared::Lang::En)
+                    ),
                 )
             } else {
                 let now = chrono::Utc::now().timestamp();

@@ -17,7 +17,7 @@ pub mod tls;
 use axum::Extension;
 use axum::Router;
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hub::Hub;
@@ -61,62 +61,97 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The device token is checked before the upgrade: an unknown or revoked device never gets a socket.
+/// The device a request's bearer token names, known, not revoked, and holding fewer connections
+/// than it may: the `/sync` upgrade's extractor. An unknown or revoked device never gets a socket.
+#[derive(Debug)]
+pub struct AuthedDevice(pub store::Device);
+
+/// Why a request names no device that may connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthRejection {
+    /// No `Authorization: Bearer …` header.
+    MissingToken,
+    /// A token no device has.
+    UnknownToken,
+    /// The device was revoked.
+    Revoked,
+    /// The device holds as many connections as it may.
+    TooManyConnections,
+    /// The store could not be read.
+    Internal,
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let (status, words) = match self {
+            AuthRejection::MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                "missing device token (Authorization: Bearer …)\n",
+            ),
+            AuthRejection::UnknownToken => (StatusCode::UNAUTHORIZED, "unknown device token\n"),
+            AuthRejection::Revoked => (StatusCode::FORBIDDEN, "this device was revoked\n"),
+            AuthRejection::TooManyConnections => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "this device holds as many connections as it may; close one first\n",
+            ),
+            AuthRejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+        };
+        (status, words).into_response()
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for AuthedDevice {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AuthRejection::MissingToken)?;
+        let device = state
+            .hub
+            .with_store(|conn| store::device_by_token(conn, token))
+            .map_err(|e| {
+                tracing::error!(error = %e, "looking up a device failed");
+                AuthRejection::Internal
+            })?
+            .ok_or(AuthRejection::UnknownToken)?;
+        if device.revoked_at.is_some() {
+            return Err(AuthRejection::Revoked);
+        }
+        if state.hub.connections_of(&device.id) >= state.limits.max_connections_per_device {
+            return Err(AuthRejection::TooManyConnections);
+        }
+        Ok(AuthedDevice(device))
+    }
+}
+
+/// The device is authenticated by [`AuthedDevice`] before the upgrade.
 async fn sync_upgrade(
     State(state): State<AppState>,
     slot: Option<Extension<listener::AuthSlot>>,
-    headers: HeaderMap,
+    AuthedDevice(device): AuthedDevice,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = token else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "missing device token (Authorization: Bearer …)\n",
-        )
-            .into_response();
-    };
-    let device = state
-        .hub
-        .with_store(|conn| store::device_by_token(conn, token));
-    match device {
-        Ok(Some(device))
-            if device.revoked_at.is_none()
-                && state.hub.connections_of(&device.id)
-                    >= state.limits.max_connections_per_device =>
-        {
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                "this device holds as many connections as it may; close one first\n",
-            )
-                .into_response()
-        }
-        Ok(Some(device)) if device.revoked_at.is_none() => {
-            if let Some(Extension(slot)) = slot {
-                slot.authenticated();
-            }
-            let max = state.limits.max_frame_bytes.saturating_mul(2);
-            // Small buffers: an idle connection should cost little; frames grow them as needed.
-            // The read buffer is zeroed up to this size before every read (tungstenite), and
-            // devices' frames are mostly a few hundred bytes: 16 KiB made that zeroing 5 % of
-            // the server's time under load.
-            ws.max_message_size(max)
-                .max_frame_size(max)
-                .read_buffer_size(4 * 1024)
-                .write_buffer_size(16 * 1024)
-                .on_upgrade(move |socket| connection::run(socket, state, device))
-        }
-        Ok(Some(_)) => (StatusCode::FORBIDDEN, "this device was revoked\n").into_response(),
-        Ok(None) => (StatusCode::UNAUTHORIZED, "unknown device token\n").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "looking up a device failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
-        }
+    if let Some(Extension(slot)) = slot {
+        slot.authenticated();
     }
+    let max = state.limits.max_frame_bytes.saturating_mul(2);
+    // Small buffers: an idle connection should cost little; frames grow them as needed.
+    // The read buffer is zeroed up to this size before every read (tungstenite), and
+    // devices' frames are mostly a few hundred bytes: 16 KiB made that zeroing 5 % of
+    // the server's time under load.
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .on_upgrade(move |socket| connection::run(socket, state, device))
 }
 
 /// A join is short (the invite must come within ten seconds of the upgrade): it leaves the

@@ -23,9 +23,8 @@ pub fn run() -> ExitCode {
         Err(e) => {
             let text = if let Some(engine) = e.downcast_ref::<ibasho_shared::Error>() {
                 engine.message(lang)
-            } else if let Some(certificate) = e.downcast_ref::<crate::sync::tls::CertificateError>()
-            {
-                certificate.message(lang)
+            } else if let Some(transport) = e.downcast_ref::<crate::sync::error::TransportError>() {
+                transport.message(lang)
             } else {
                 format!("{e:#}")
             };

@@ -1,10 +1,12 @@
 //! The sync client: the websocket transport around the replica's sans-IO sync, one round at a time
 //! (`ibasho sync`) or staying connected with reconnects (`ibasho sync --watch`).
 
+pub mod error;
 pub mod tls;
 pub mod transport;
 
 use anyhow::{Context, Result, anyhow, bail};
+use error::{Lost, TransportError};
 use ibasho_shared::sync::{DocMessage, ErrorCode, Frame, PROTOCOL_VERSION, Role};
 use ibasho_shared::{DocId, JoinReport, Replica, ServerBinding};
 use serde::Serialize;
@@ -29,6 +31,10 @@ pub struct SyncReport {
     pub bytes_received: u64,
     /// What the server refused, in its words.
     pub refused: Vec<String>,
+    /// What the server refused, by code and document (what the sync bar says in the person's
+    /// language).
+    #[serde(skip)]
+    pub refusals: Vec<(ErrorCode, Option<String>)>,
     /// Edits to documents this device may only read: kept on the device, not merged.
     pub kept_local: Vec<String>,
     /// Records that changed here (ids), from the changes received; filled only when
@@ -106,9 +112,7 @@ pub async fn join_trusting(
 async fn connect(
     replica: &mut Replica,
 ) -> Result<(Connection, Vec<ibasho_shared::sync::ManifestEntry>)> {
-    let server = replica
-        .server()?
-        .context("this replica has not joined a server yet: run `ibasho join URL INVITE`")?;
+    let server = replica.server()?.ok_or(NotJoined)?;
     let mut conn = Connection::open_trusting(
         &server.url,
         "/sync",
@@ -124,9 +128,10 @@ async fn connect(
             ..
         } => {
             if version != PROTOCOL_VERSION {
-                bail!(
+                return Err(TransportError::Protocol(format!(
                     "the server speaks protocol {version}, this app {PROTOCOL_VERSION}: update one of them"
-                );
+                ))
+                .into());
             }
             if workspace != server.workspace {
                 bail!(
@@ -136,8 +141,15 @@ async fn connect(
             }
             Ok((conn, manifest))
         }
-        Frame::Error { message, .. } => bail!("the server refused the connection: {message}"),
-        other => bail!("unexpected first frame from the server: {other:?}"),
+        Frame::Error {
+            code: ErrorCode::Revoked,
+            ..
+        } => Err(TransportError::Revoked.into()),
+        Frame::Error { message, .. } => Err(transport::lost(Lost::Closed(Some(message)))),
+        other => Err(TransportError::Protocol(format!(
+            "unexpected first frame from the server: {other:?}"
+        ))
+        .into()),
     }
 }
 
@@ -175,21 +187,22 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
         }
         Frame::Error { code, doc, message } => {
             match code {
-                ErrorCode::Revoked => {
-                    bail!("this device was revoked by the workspace's coordinator")
-                }
+                ErrorCode::Revoked => return Err(TransportError::Revoked.into()),
                 ErrorCode::BadFrame
                 | ErrorCode::TooLarge
                 | ErrorCode::RateLimited
                 | ErrorCode::Internal
                     if doc.is_none() =>
                 {
-                    bail!("the server closed the connection: {message}")
+                    return Err(transport::lost(Lost::Closed(Some(message))));
                 }
                 // Edits to a document this role may only read stay on the device (joining said
                 // so); they are not a failure of the round.
                 ErrorCode::ReadOnly => report.kept_local.push(message),
-                _ => report.refused.push(message),
+                _ => {
+                    report.refusals.push((code, doc));
+                    report.refused.push(message);
+                }
             }
             Ok(false)
         }
@@ -372,12 +385,19 @@ pub async fn watch(
     }
 }
 
+/// Whether trying again cannot help: the device is revoked or unknown, or has not joined.
 fn is_fatal(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}");
-    text.contains("revoked")
-        || text.contains("has not joined")
-        || text.contains("unknown device token")
+    match e.downcast_ref::<TransportError>() {
+        Some(transport) => transport.is_fatal(),
+        // No server joined: retrying fails the same way.
+        None => e.downcast_ref::<NotJoined>().is_some(),
+    }
 }
+
+/// The replica has not joined a server.
+#[derive(Debug, thiserror::Error)]
+#[error("this replica has not joined a server yet: run `ibasho join URL INVITE`")]
+pub struct NotJoined;
 
 /// One connection of [`watch`]; `served_since` is set once its first exchange is done.
 async fn watch_connection(
@@ -396,7 +416,7 @@ async fn watch_connection(
         let report = tokio::select! {
             frame = session.recv_frame() => match frame? {
                 Some(frame) => session.take(replica, frame).await?,
-                None => bail!("the server closed the connection"),
+                None => return Err(transport::lost(Lost::Closed(None))),
             },
             _ = poll.tick() => {
                 session.keep_alive(silence).await?;

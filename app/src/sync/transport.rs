@@ -1,5 +1,6 @@
 //! The websocket under the sync client: frames in and out, byte counts, clear connection errors.
 
+use super::error::{Lost, TransportError};
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use ibasho_shared::sync::{Due, Frame, Liveness, SEND_TIMEOUT, SLOWEST_LINK, send_deadline};
@@ -28,16 +29,9 @@ pub fn base_url(url: &str) -> Result<String> {
     }
 }
 
-/// The server could not be reached at all: no network, no server at that address, or no answer
-/// in time. For a phone in the field this is the ordinary state, not a failure: what is unsent
-/// waits for the signal.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot reach {target} (offline, or no server there): {cause}")]
-pub struct Unreachable {
-    /// Where the device tried to connect.
-    pub target: String,
-    /// What the network said (or that nothing answered in time).
-    pub cause: String,
+/// A lost connection, as an error.
+pub fn lost(how: Lost) -> anyhow::Error {
+    TransportError::Lost(how).into()
 }
 
 /// An open websocket to the server.
@@ -100,7 +94,7 @@ impl Connection {
             tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector));
         let (ws, _) = match tokio::time::timeout(Duration::from_secs(15), connecting).await {
             Err(_) => {
-                return Err(Unreachable {
+                return Err(TransportError::Unreachable {
                     target,
                     cause: "no answer within 15 s".into(),
                 }
@@ -112,13 +106,17 @@ impl Connection {
                     .as_ref()
                     .map(|b| String::from_utf8_lossy(b).trim().to_string())
                     .unwrap_or_default();
-                bail!("the server refused: {} {body}", response.status())
+                return Err(TransportError::Refused {
+                    status: response.status().as_u16(),
+                    words: body,
+                }
+                .into());
             }
             Ok(Err(e)) => {
                 if let Some(certificate) = super::tls::certificate_error(&e, &host) {
-                    return Err(certificate.into());
+                    return Err(TransportError::from(certificate).into());
                 }
-                return Err(Unreachable {
+                return Err(TransportError::Unreachable {
                     target,
                     cause: e.to_string(),
                 }
@@ -181,10 +179,10 @@ impl Connection {
         };
         match tokio::time::timeout(deadline, sending).await {
             Ok(sent) => sent.context("sending to the server"),
-            Err(_) => bail!(
-                "the server did not take a frame of {len} bytes within {} s",
-                deadline.as_secs()
-            ),
+            Err(_) => Err(lost(Lost::NotTaken {
+                bytes: len,
+                secs: deadline.as_secs(),
+            })),
         }
     }
 
@@ -210,15 +208,15 @@ impl Connection {
     /// connection without closing it) would otherwise leave a device waiting for pushes forever.
     pub async fn keep_alive(&mut self, silence: Duration) -> Result<()> {
         match self.liveness.due(silence) {
-            Due::Gone(silent) => bail!("the server went silent for {} s", silent.as_secs()),
+            Due::Gone(silent) => Err(lost(Lost::Silent(silent.as_secs()))),
             Due::Ping => {
                 let ping = self.ws.send(Message::Ping(Vec::new().into()));
                 match tokio::time::timeout(self.send_timeout, ping).await {
                     Ok(sent) => sent.context("sending to the server"),
-                    Err(_) => bail!(
-                        "the server did not take a ping within {} s",
-                        self.send_timeout.as_secs()
-                    ),
+                    Err(_) => Err(lost(Lost::NotTaken {
+                        bytes: 0,
+                        secs: self.send_timeout.as_secs(),
+                    })),
                 }
             }
             Due::Nothing => Ok(()),
@@ -243,8 +241,8 @@ impl Connection {
     /// The next frame within `timeout`; a closed connection is an error here.
     pub async fn recv(&mut self, timeout: Duration) -> Result<Frame> {
         match tokio::time::timeout(timeout, self.recv_any()).await {
-            Err(_) => bail!("the server did not answer within {} s", timeout.as_secs()),
-            Ok(frame) => frame?.context("the server closed the connection"),
+            Err(_) => Err(lost(Lost::NoAnswer(timeout.as_secs()))),
+            Ok(frame) => frame?.ok_or_else(|| lost(Lost::Closed(None))),
         }
     }
 

@@ -5,7 +5,7 @@
 mod display;
 mod model;
 mod syncer;
-mod text;
+use ibasho_app::text;
 mod view;
 
 #[cfg(test)]

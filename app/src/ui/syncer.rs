@@ -4,6 +4,7 @@
 //! tries again every 15 seconds or when nudged (retry). The sync bar shows where it is.
 
 use super::model::{AppModel, SyncState, hhmm};
+use crate::sync::error::{Lost, TransportError, refusal_words};
 use crate::sync::{LiveSession, SERVER_SILENCE, SyncReport};
 use dioxus::prelude::*;
 use futures_util::StreamExt;
@@ -71,7 +72,10 @@ async fn connected(
             return Some(());
         }
         Err(_) => {
-            model.write().sync = SyncState::Failed("timeout".into());
+            let lang = model.read().lang;
+            model.write().sync = SyncState::Failed(
+                TransportError::Lost(Lost::NoAnswer(FIRST_ROUND.as_secs())).message(lang),
+            );
             return Some(());
         }
     };
@@ -86,7 +90,7 @@ async fn connected(
         let round = tokio::select! {
             frame = session.recv_frame() => match frame {
                 Ok(Some(frame)) => session.take(replica, frame).await,
-                Ok(None) => Err(anyhow::anyhow!("the server closed the connection")),
+                Ok(None) => Err(crate::sync::transport::lost(Lost::Closed(None))),
                 Err(e) => Err(e),
             },
             nudge = nudges.next() => {
@@ -148,7 +152,14 @@ async fn connected(
 fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport, compact: bool) {
     let mut m = model.write();
     if !report.refused.is_empty() {
-        m.sync = SyncState::Failed(report.refused.join("; "));
+        let lang = m.lang;
+        let mut words: Vec<String> = report
+            .refusals
+            .iter()
+            .map(|(code, doc)| refusal_words(*code, doc.as_deref(), lang))
+            .collect();
+        words.dedup();
+        m.sync = SyncState::Failed(words.join("; "));
     } else {
         let _ = replica.record_sync();
         let at = replica
@@ -168,25 +179,24 @@ fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport,
     }
 }
 
-/// What a failed connection puts in the sync bar. A server out of reach is being offline (calm,
-/// with the last sync). A server certificate that does not verify is said in the person's
-/// language. Anything else is shown as the error says it.
+/// What a failed connection puts in the sync bar, by the kind of failure: a server out of reach
+/// is being offline (calm, with the last sync); every other transport failure is said in the
+/// person's language; anything else (the replica's own error) as it says it.
 pub(crate) fn failure(e: &anyhow::Error, m: &super::model::AppModel) -> SyncState {
-    if e.downcast_ref::<crate::sync::transport::Unreachable>()
-        .is_some()
-    {
-        let last = m
-            .replica
-            .last_sync()
-            .ok()
-            .flatten()
-            .map(|at| super::model::hhmm_date(&at));
-        return SyncState::Offline(last);
-    }
-    SyncState::Failed(
-        match e.downcast_ref::<crate::sync::tls::CertificateError>() {
-            Some(certificate) => certificate.message(m.lang),
-            None => format!("{e:#}"),
+    match e.downcast_ref::<TransportError>() {
+        Some(transport) if transport.is_unreachable() => {
+            let last = m
+                .replica
+                .last_sync()
+                .ok()
+                .flatten()
+                .map(|at| super::model::hhmm_date(&at));
+            SyncState::Offline(last)
+        }
+        Some(transport) => SyncState::Failed(transport.message(m.lang)),
+        None => match e.downcast_ref::<ibasho_shared::Error>() {
+            Some(engine) => SyncState::Failed(engine.message(m.lang)),
+            None => SyncState::Failed(format!("{e:#}")),
         },
-    )
+    }
 }

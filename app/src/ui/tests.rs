@@ -401,22 +401,30 @@ fn the_unsent_count_drops_once_another_connection_sent_the_changes() {
     assert!(w.html().contains("0 未送信"), "{}", w.html());
 }
 
+/// A connection lost on the way is said in plain words, whichever way it was lost: the bar
+/// matches on the kind of failure, never on the words of an English message.
 #[test]
 fn a_lost_connection_is_said_in_plain_words() {
-    use super::model::SyncState;
+    use crate::sync::error::Lost;
     let mut w = Window::open(true, Some(Role::Coordinator));
-    for why in [
-        "the server went silent for 90 s",
-        "the server did not take a frame of 400000 bytes within 225 s",
-        "the server closed the connection",
+    for how in [
+        Lost::Silent(90),
+        Lost::NotTaken {
+            bytes: 400_000,
+            secs: 225,
+        },
+        Lost::Closed(None),
+        Lost::NoAnswer(60),
     ] {
-        w.with(|m| m.sync = SyncState::Failed(why.into()));
+        let english = how.to_string();
+        let lost = crate::sync::transport::lost(how);
+        w.with(|m| m.sync = super::syncer::failure(&lost, m));
         let html = w.html();
         assert!(
             html.contains("サーバーとの接続が切れました"),
-            "{why}: {html}"
+            "{english}: {html}"
         );
-        assert!(!html.contains(why), "{why}");
+        assert!(!html.contains(&english), "{english}");
     }
 }
 
@@ -425,9 +433,8 @@ fn a_lost_connection_is_said_in_plain_words() {
 /// a person (a refused change, a revoked device, a certificate that does not verify).
 #[test]
 fn out_of_reach_is_offline_and_calm_and_red_is_kept_for_what_needs_a_person() {
-    use super::model::SyncState;
     let mut w = Window::open(true, Some(Role::Worker));
-    let unreachable = anyhow::Error::new(crate::sync::transport::Unreachable {
+    let unreachable = anyhow::Error::new(crate::sync::error::TransportError::Unreachable {
         target: "ws://192.0.2.1:7700/sync".into(),
         cause: "Connection refused".into(),
     });
@@ -445,16 +452,21 @@ fn out_of_reach_is_offline_and_calm_and_red_is_kept_for_what_needs_a_person() {
     assert!(html.contains("最終同期"), "{html}");
     assert!(!html.contains("同期できませんでした"), "{html}");
 
-    let certificate = anyhow::Error::new(crate::sync::tls::CertificateError {
-        host: "sync.example.jp".into(),
-        reason: crate::sync::tls::CertificateReason::Expired,
-    });
+    let certificate = anyhow::Error::new(crate::sync::error::TransportError::from(
+        crate::sync::tls::CertificateError {
+            host: "sync.example.jp".into(),
+            reason: crate::sync::tls::CertificateReason::Expired,
+        },
+    ));
     w.with(|m| m.sync = super::syncer::failure(&certificate, m));
     let html = w.html();
     assert!(html.contains("sync failed"), "{html}");
     assert!(html.contains("有効期限が切れています"), "{html}");
-    w.with(|m| m.sync = SyncState::Failed("this device was revoked".into()));
-    assert!(w.html().contains("sync failed"));
+    let revoked = anyhow::Error::new(crate::sync::error::TransportError::Revoked);
+    w.with(|m| m.sync = super::syncer::failure(&revoked, m));
+    let html = w.html();
+    assert!(html.contains("sync failed"), "{html}");
+    assert!(html.contains("利用停止"), "{html}");
 }
 
 /// A place form open while another device changes the place: fields the person has not touched

@@ -249,7 +249,7 @@ impl Replica {
                 Err(fault) => {
                     return Err(Error::Refused {
                         doc: doc_id.to_string(),
-                        fault,
+                        fault: Box::new(fault),
                     });
                 }
             }

@@ -26,7 +26,7 @@ impl Replica {
             place.added_at = now.format("%Y-%m-%dT%H:%M:%S").to_string();
             ready.push(place.normalized(now)?);
         }
-        let edits = ready.iter().map(|p| RecordEdit::create(p)).collect();
+        let edits = ready.iter().map(RecordEdit::create).collect();
         self.apply(edits)?;
         Ok(ready)
     }

@@ -22,7 +22,7 @@ pub struct Rejection {
     pub message: String,
     /// What the gate's checks found, when the changes themselves were at fault (not the message's
     /// form, access, or the server): what tests and a device's own checks match on.
-    pub fault: Option<Fault>,
+    pub fault: Option<Box<Fault>>,
 }
 
 impl Rejection {

@@ -123,7 +123,7 @@ impl Fault {
         Rejection {
             code,
             message: format!("{doc_id}: {}", self.message(Lang::En)),
-            fault: Some(self.clone()),
+            fault: Some(Box::new(self.clone())),
         }
     }
 }

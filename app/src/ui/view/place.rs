@@ -144,7 +144,7 @@ pub(crate) fn PlaceScreen() -> Element {
                                 Field { name: "lat", value: form.text("lat").to_string(), error: error_for("lat"), multiline: false, on_input: move |v| edit(model, |f| f.set("lat", v)) }
                                 Field { name: "lon", value: form.text("lon").to_string(), error: error_for("lon"), multiline: false, on_input: move |v| edit(model, |f| f.set("lon", v)) }
                             }
-                            if let Some(warning) = far_away.clone() {
+                            if let Some(warning) = far_away {
                                 p { class: "warning", role: "note", id: "far-away", "{warning}" }
                             }
                         },

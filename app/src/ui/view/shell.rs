@@ -212,7 +212,7 @@ fn SyncBar() -> Element {
         ),
         SyncState::Failed(why) => (
             "sync failed",
-            format!("{}: {}", t::SYNC_FAILED.get(lang), plain_words(why, lang)),
+            format!("{}: {why}", t::SYNC_FAILED.get(lang)),
         ),
     };
     rsx! {
@@ -227,29 +227,6 @@ fn SyncBar() -> Element {
             }
         }
     }
-}
-
-/// Turns transport errors into words a person understands.
-fn plain_words(why: &str, lang: ibasho_shared::Lang) -> String {
-    // (A server out of reach is not a failure: it is the calm offline state.)
-    const PLAIN: [(&[&str], ibasho_shared::i18n::Text); 2] = [
-        // Lost on the way: the server went silent, stopped taking frames, or closed the
-        // connection (the next try connects again).
-        (
-            &[
-                "went silent",
-                "did not take",
-                "closed the connection",
-                "did not answer",
-            ],
-            t::CONNECTION_LOST,
-        ),
-        (&["revoked"], t::REVOKED),
-    ];
-    PLAIN
-        .iter()
-        .find(|(needles, _)| needles.iter().any(|n| why.contains(n)))
-        .map_or_else(|| why.to_string(), |(_, words)| words.get(lang).to_string())
 }
 
 #[component]

@@ -1,0 +1,245 @@
+//! Every word the app shows — the window, the command line and the sync client — in Japanese and
+//! English. Each constant is named for what it says.
+
+use ibasho_shared::i18n::{Text, t};
+
+pub const APP_NAME: Text = t("いばしょ", "ibasho");
+pub const TAB_MAP: Text = t("地図", "Map");
+pub const TAB_LIST: Text = t("一覧", "List");
+pub const TAB_VISITS: Text = t("訪問", "Visits");
+pub const TAB_DIRECTORY: Text = t("団体", "Directory");
+pub const TAB_SETTINGS: Text = t("設定", "Settings");
+pub const ZOOM_IN: Text = t("拡大", "Zoom in");
+pub const ZOOM_OUT: Text = t("縮小", "Zoom out");
+pub const CENTER: Text = t("全体を表示", "Show the workspace");
+pub const LOCATE: Text = t("現在地", "Locate me");
+pub const MAP_HINT: Text = t(
+    "地図をクリックすると、そこに場所を追加できます",
+    "Click the map to add a place there",
+);
+pub const SEARCH: Text = t(
+    "検索（名称・住所・説明）",
+    "Search (name, address, description)",
+);
+pub const ALL_CATEGORIES: Text = t("すべてのカテゴリ", "All categories");
+pub const ALL_TARGETS: Text = t("すべての対象", "All target groups");
+pub const ALL_STATUSES: Text = t("すべての状態", "All statuses");
+pub const OPEN_NOW: Text = t("開いている場所だけ", "Open now only");
+pub const OPEN: Text = t("営業中", "Open now");
+pub const CLOSED: Text = t("時間外", "Closed now");
+pub const OPENS_AT: Text = t("次の変更", "Changes at");
+pub const NEW_PLACE: Text = t("新しい場所", "New place");
+pub const EDIT_PLACE: Text = t("場所の編集", "Edit place");
+pub const SAVE: Text = t("保存", "Save");
+pub const CANCEL: Text = t("キャンセル", "Cancel");
+pub const DELETE: Text = t("削除", "Delete");
+pub const RESTORE: Text = t("元に戻す", "Restore");
+pub const SAVED: Text = t("保存しました", "Saved");
+pub const HISTORY: Text = t("変更履歴", "History");
+/// Next to a field another device changed while this one edits it.
+pub const CHANGED_ELSEWHERE: Text = t(
+    "他の端末で変更されました（保存するとこの入力が残ります）",
+    "changed on another device (saving keeps what you typed)",
+);
+/// After a name the server does not vouch for (what a change's note claims).
+pub const UNVERIFIED: Text = t("（未確認）", " (unverified)");
+pub const CONFLICTS: Text = t("同時に編集された項目", "Edited on two devices at once");
+pub const CHOOSE: Text = t("これにする", "Keep this");
+pub const LOG_VISIT: Text = t("訪問を記録", "Log a visit");
+pub const FOLLOW_UPS_DUE: Text = t("期日の来たフォローアップ", "Follow-ups due");
+pub const TEAM_LOG: Text = t("チームの記録", "Team log");
+pub const NO_VISITS: Text = t("記録はありません", "No visits");
+pub const PRIVATE_NOTE_HINT: Text = t("この端末だけに保存されます", "Stays on this device only");
+pub const MARK_DONE: Text = t("完了にする", "Mark done");
+pub const DIRECTORY: Text = t("参画団体", "Member organizations");
+pub const OFFLINE: Text = t("オフライン（この端末のみ）", "Offline (this device only)");
+pub const CONNECTING: Text = t("接続中…", "Connecting…");
+pub const SYNCING: Text = t("同期中…", "Syncing…");
+pub const SYNCED_AT: Text = t("同期済み", "Synced at");
+pub const UNSENT: Text = t("未送信", "unsent");
+pub const RETRY: Text = t("再試行", "Retry");
+pub const SYNC_FAILED: Text = t("同期できませんでした", "Could not sync");
+/// The calm bar of a device out of reach of the server.
+pub const OFFLINE_WAITING: Text = t(
+    "オフライン・電波が戻ったら送ります",
+    "Offline · sends when the signal is back",
+);
+pub const LAST_SYNC: Text = t("最終同期", "last sync");
+pub const CONNECTION_LOST: Text = t(
+    "サーバーとの接続が切れました（自動でつなぎ直します）",
+    "the connection to the server was lost (it reconnects by itself)",
+);
+pub const REVOKED: Text = t(
+    "この端末は利用停止されています。コーディネーターに連絡してください",
+    "this device was revoked; contact your coordinator",
+);
+pub const JOIN: Text = t("ワークスペースに参加", "Join a workspace");
+pub const SERVER_URL: Text = t("サーバーのURL", "Server URL");
+pub const INVITE: Text = t("招待コード", "Invite code");
+pub const DISPLAY_NAME: Text = t("表示名", "Display name");
+pub const LANGUAGE: Text = t("言語", "Language");
+pub const TILE_URL: Text = t(
+    "地図タイルのURL（オンライン時）",
+    "Map tile URL (when online)",
+);
+pub const TRY_DEMO: Text = t("デモを試す", "Try the demo");
+pub const WELCOME: Text = t(
+    "いばしょへようこそ。ワークスペースに参加するか、デモを試してください。",
+    "Welcome to ibasho. Join a workspace, or try the demo.",
+);
+pub const DISTANCE: Text = t("中心からの距離", "Distance from the map centre");
+pub const PLACES_COUNT: Text = t("件", "places");
+pub const KIND: Text = t("接触の種類", "Contact type");
+pub const PEOPLE: Text = t("人数", "People reached");
+pub const FOLLOW_UP: Text = t("フォローアップ期日", "Follow-up date");
+pub const REFER_TO: Text = t("つなぎ先", "Refer to");
+pub const NONE: Text = t("なし", "None");
+pub const NOTE: Text = t("個人メモ", "Private note");
+pub const ROLE: Text = t("役割", "Role");
+pub const DELETED: Text = t("削除済み", "Deleted");
+pub const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
+pub const ADDED_BY: Text = t("登録", "Added by");
+pub const JOINED: Text = t("参加しました", "Joined");
+
+/// The visit form's team (a coordinator chooses it).
+pub const TEAM: Text = t("チーム", "Team");
+pub const CHOOSE_TEAM: Text = t("チームを選んでください", "Choose a team");
+/// The visit form's place picker.
+pub const PLACE: Text = t("場所", "Place");
+pub const SEARCH_NEAREST: Text = t("名前で検索（近い順）", "Search by name (nearest first)");
+pub const NO_PLACE: Text = t(
+    "選ばなければ場所なしで記録します（電話など）",
+    "Without a place chosen, the visit has no place (a call, …)",
+);
+pub const CHANGE: Text = t("変更", "Change");
+
+/// Under the coordinates of a place that looks entered by mistake.
+pub const OUTSIDE_JAPAN: Text = t(
+    "この位置は日本の外です。緯度・経度を確かめてください",
+    "This position is outside Japan: check the latitude and longitude",
+);
+pub const FAR_FROM_OTHERS: Text = t(
+    "ほかの場所から遠く離れています。緯度・経度を確かめてください",
+    "This is far from the workspace's other places: check the latitude and longitude",
+);
+
+/// A server that cannot be reached (said where it is not the calm offline bar: the CLI).
+pub const UNREACHABLE: Text = t(
+    "サーバーに届きません（電波がない、またはそのアドレスにサーバーがありません）",
+    "cannot reach the server (no signal, or no server at that address)",
+);
+pub const UNKNOWN_DEVICE: Text = t(
+    "サーバーがこの端末を知りません。招待コードで参加し直してください",
+    "the server does not know this device; join again with an invite",
+);
+pub const SERVER_REFUSED: Text = t(
+    "サーバーが接続を断りました",
+    "the server refused the connection",
+);
+pub const PROTOCOL_MISMATCH: Text = t(
+    "サーバーとこのアプリの版が合いません。どちらかを更新してください",
+    "the server and this app do not speak the same version; update one of them",
+);
+pub const REFUSED_FORBIDDEN: Text = t(
+    "この端末の役割では送れない変更です",
+    "a change this device's role may not send",
+);
+pub const REFUSED_READ_ONLY: Text = t(
+    "この端末では閲覧のみの記録への変更です（端末に残ります）",
+    "a change to records this device may only read (kept on this device)",
+);
+pub const REFUSED_TOO_MUCH: Text = t(
+    "一度に送れる量を超えています。分けて送ってください",
+    "more than may be sent at once; send it in parts",
+);
+pub const REFUSED_UNKNOWN: Text = t(
+    "ワークスペースにない文書やチームへの変更です",
+    "a change to a document or team the workspace does not have",
+);
+pub const REFUSED_INVALID: Text = t(
+    "規則に合わないためサーバーが受け付けなかった変更があります",
+    "the server refused a change that breaks a rule",
+);
+pub const REFUSED_SERVER_FAULT: Text = t(
+    "サーバー側の問題で保存できませんでした（後でもう一度送ります）",
+    "the server could not store it (it is sent again later)",
+);
+
+#[cfg(test)]
+mod tests {
+    /// The string literals of `source` after each `Text = t(`, in pairs: (Japanese, English).
+    fn catalogue(source: &str) -> Vec<(String, String)> {
+        let mut pairs = Vec::new();
+        for (at, _) in source.match_indices("Text = t(") {
+            let mut rest = &source[at..];
+            let mut texts = Vec::new();
+            while texts.len() < 2 {
+                let Some(open) = rest.find('"') else { break };
+                let body = &rest[open + 1..];
+                let mut end = 0;
+                let mut escaped = false;
+                for (i, c) in body.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = i;
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                texts.push(body[..end].to_string());
+                rest = &body[end + 1..];
+            }
+            if let [ja, en] = texts.as_slice() {
+                pairs.push((ja.clone(), en.clone()));
+            }
+        }
+        pairs
+    }
+
+    fn japanese(text: &str) -> bool {
+        text.chars().any(|c| ('\u{3040}'..='\u{9fff}').contains(&c))
+    }
+
+    /// Every word the window shows exists in both languages: the Japanese in Japanese, the English
+    /// with no Japanese left in it. The taxonomy's terms too.
+    #[test]
+    fn every_text_is_in_japanese_and_in_english() {
+        let source = include_str!("text.rs");
+        let catalogue_part = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let pairs = catalogue(catalogue_part);
+        assert!(pairs.len() > 50, "the catalogue was read: {}", pairs.len());
+        for (ja, en) in &pairs {
+            assert!(japanese(ja), "not Japanese: {ja:?}");
+            assert!(
+                !en.is_empty() && !japanese(en),
+                "not English: {en:?} (for {ja:?})"
+            );
+            assert_ne!(ja, en);
+        }
+        use ibasho_shared::taxonomy::{
+            CATEGORIES, CONTACT_TYPES, PARTICIPATION, SECTORS, STATUSES, TARGET_GROUPS,
+        };
+        for list in [
+            CATEGORIES,
+            CONTACT_TYPES,
+            PARTICIPATION,
+            SECTORS,
+            STATUSES,
+            TARGET_GROUPS,
+        ] {
+            for term in list {
+                // An acronym Japanese writes in Latin letters (NPO, DV) is the one exception.
+                let acronym = term.label.ja.chars().all(|c| c.is_ascii_uppercase());
+                assert!(
+                    japanese(term.label.ja) || acronym,
+                    "{}: {:?}",
+                    term.id,
+                    term.label.ja
+                );
+                assert!(!japanese(term.label.en), "{}: {:?}", term.id, term.label.en);
+            }
+        }
+    }
+}
