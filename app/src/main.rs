@@ -1,7 +1,7 @@
 //! `ibasho`: the app window (`ibasho app`) and the command line over this device's replica.
 
 mod cli;
-use ibasho_app::{paths, sync};
+use ibasho_app::{paths, sync, text};
 #[cfg(feature = "ui")]
 mod ui;
 

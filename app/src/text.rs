@@ -97,6 +97,10 @@ pub const NONE: Text = t("なし", "None");
 pub const NOTE: Text = t("個人メモ", "Private note");
 pub const ROLE: Text = t("役割", "Role");
 pub const DELETED: Text = t("削除済み", "Deleted");
+pub const TILE_URL_SCHEME: Text = t(
+    "タイルURLは http:// か https:// で始めてください",
+    "the tile URL must start with http:// or https://",
+);
 pub const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
 pub const ADDED_BY: Text = t("登録", "Added by");
 pub const JOINED: Text = t("参加しました", "Joined");
@@ -165,6 +169,75 @@ pub const REFUSED_SERVER_FAULT: Text = t(
     "the server could not store it (it is sent again later)",
 );
 
+// The command line's words. `{name}` marks where [`fill`] puts a value.
+pub const ERROR_PREFIX: Text = t("エラー", "error");
+pub const FILES_REFUSED: Text = t(
+    "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",
+    "{refused} of {read} documents were refused (see above); the others were read, {changed} changed",
+);
+pub const FILES_READ: Text = t(
+    "{read} 文書を読み込み、{changed} 文書が更新されました",
+    "read {read} documents, {changed} changed",
+);
+pub const DEMO_CREATED: Text = t(
+    "デモを作成しました: 場所 {places} 件、団体 {orgs} 件、チーム {teams} 件、訪問 {visits} 件",
+    "demo created: {places} places, {orgs} organizations, {teams} teams, {visits} visits",
+);
+pub const COUNT_PLACES: Text = t("{n} 件", "{n} places");
+pub const COUNT_VISITS: Text = t("{n} 件", "{n} visits");
+pub const CREATED: Text = t("新規作成", "created");
+pub const NO_CONFLICTS: Text = t("競合はありません", "no conflicts");
+pub const CATEGORIES_HEADING: Text = t("カテゴリ", "Categories");
+pub const TARGETS_HEADING: Text = t("対象", "Target groups");
+pub const SECTORS_HEADING: Text = t("セクター", "Sectors");
+pub const CONTACT_TYPES_HEADING: Text = t("接触の種類", "Contact types");
+pub const STATUSES_HEADING: Text = t("状態", "Statuses");
+pub const PARTICIPATION_HEADING: Text = t("参画意向", "Willingness to join");
+pub const JOINED_AS: Text = t(
+    "参加しました: {url} （役割: {role}）",
+    "joined {url} as {role}",
+);
+pub const OFFLINE_EDITS_KEPT: Text = t(
+    "オフラインでの編集を残しました: 場所 {places} 件、訪問 {visits} 件（自分のチームに付け替え）",
+    "offline edits kept: {places} places, {visits} visits (re-filed under your team)",
+);
+pub const VISITS_LOCAL_ONLY: Text = t(
+    "訪問 {n} 件はこの端末だけに残ります（{role}の役割では訪問を共有できません）",
+    "{n} visits stay on this device only: the {role} role cannot share visits",
+);
+pub const ORGS_LOCAL_ONLY: Text = t(
+    "団体 {n} 件はこの端末だけに残ります（{role}の役割では団体名簿に追加できません）",
+    "{n} directory entries stay on this device only: the {role} role cannot add to the directory",
+);
+pub const SYNC_REPORT: Text = t(
+    "同期: 送信 {sent} 文書 / 更新 {changed} 文書 / {up} バイト送信, {down} バイト受信",
+    "sync: sent {sent} docs, {changed} changed here, {up} bytes up, {down} bytes down",
+);
+pub const SYNC_REFUSED: Text = t(
+    "サーバーが {n} 件の変更を受け付けませんでした。変更はこの端末に残ります（上を参照）",
+    "the server refused {n} change(s); they stay on this device (see above)",
+);
+pub const STATUS_WORKSPACE: Text = t("ワークスペース", "workspace");
+pub const STATUS_SERVER: Text = t("サーバー", "server");
+pub const STATUS_NO_SERVER: Text = t(
+    "サーバー: なし（この端末のみ）",
+    "server: none (this device only)",
+);
+pub const STATUS_UNSENT: Text = t("未送信の変更", "unsent changes");
+
+/// `text` in `lang` with each `{name}` replaced by its value in `values`.
+pub fn fill(
+    text: Text,
+    lang: ibasho_shared::Lang,
+    values: &[(&str, &dyn std::fmt::Display)],
+) -> String {
+    values
+        .iter()
+        .fold(text.get(lang).to_string(), |out, (name, value)| {
+            out.replace(&format!("{{{name}}}"), &value.to_string())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     /// The string literals of `source` after each `Text = t(`, in pairs: (Japanese, English).
@@ -196,6 +269,20 @@ mod tests {
             }
         }
         pairs
+    }
+
+    #[test]
+    fn values_fill_their_places_in_both_languages() {
+        use ibasho_shared::Lang;
+        let n: &dyn std::fmt::Display = &3;
+        assert_eq!(
+            super::fill(super::COUNT_PLACES, Lang::Ja, &[("n", n)]),
+            "3 件"
+        );
+        assert_eq!(
+            super::fill(super::COUNT_PLACES, Lang::En, &[("n", n)]),
+            "3 places"
+        );
     }
 
     fn japanese(text: &str) -> bool {

@@ -2,6 +2,7 @@
 
 use super::args::{ExportCmd, ExportPlaces, ImportCmd};
 use super::out::outln;
+use crate::text;
 use anyhow::{Context, Result, bail};
 use ibasho_shared::exchange;
 use ibasho_shared::{DocId, Error, Lang, PlaceQuery, Replica};
@@ -119,19 +120,27 @@ pub(super) fn import(replica: &mut Replica, cmd: &ImportCmd, lang: Lang) -> Resu
             }
             let read = files.len();
             if refused > 0 {
-                bail!(match lang {
-                    Lang::Ja => format!(
-                        "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました"
-                    ),
-                    Lang::En => format!(
-                        "{refused} of {read} documents were refused (see above); the others were read, {changed} changed"
-                    ),
-                });
+                bail!(
+                    "{}",
+                    text::fill(
+                        text::FILES_REFUSED,
+                        lang,
+                        &[
+                            ("read", &read),
+                            ("refused", &refused),
+                            ("changed", &changed)
+                        ]
+                    )
+                );
             }
-            match lang {
-                Lang::Ja => outln!("{read} 文書を読み込み、{changed} 文書が更新されました"),
-                Lang::En => outln!("read {read} documents, {changed} changed"),
-            }
+            outln!(
+                "{}",
+                text::fill(
+                    text::FILES_READ,
+                    lang,
+                    &[("read", &read), ("changed", &changed)]
+                )
+            );
             Ok(())
         }
         ImportCmd::Csv { file, skip_invalid } => {

@@ -10,7 +10,7 @@ mod sync;
 use anyhow::Result;
 use args::{Cli, Command, ConflictCmd, TeamCmd};
 use clap::Parser;
-use ibasho_shared::{Lang, Replica};
+use ibasho_shared::Replica;
 use out::outln;
 use std::process::ExitCode;
 
@@ -28,11 +28,7 @@ pub fn run() -> ExitCode {
             } else {
                 format!("{e:#}")
             };
-            let prefix = if lang == Lang::Ja {
-                "エラー"
-            } else {
-                "error"
-            };
+            let prefix = crate::text::ERROR_PREFIX.get(lang);
             eprintln!("{prefix}: {text}");
             ExitCode::FAILURE
         }
@@ -61,22 +57,19 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Demo { places, seed } => {
             let mut replica = open(&cli)?;
             let report = make_demo(&mut replica, *places, *seed)?;
-            match lang {
-                Lang::Ja => outln!(
-                    "デモを作成しました: 場所 {} 件、団体 {} 件、チーム {} 件、訪問 {} 件",
-                    report.places,
-                    report.orgs,
-                    report.teams,
-                    report.visits
-                ),
-                Lang::En => outln!(
-                    "demo created: {} places, {} organizations, {} teams, {} visits",
-                    report.places,
-                    report.orgs,
-                    report.teams,
-                    report.visits
-                ),
-            }
+            outln!(
+                "{}",
+                crate::text::fill(
+                    crate::text::DEMO_CREATED,
+                    lang,
+                    &[
+                        ("places", &report.places),
+                        ("orgs", &report.orgs),
+                        ("teams", &report.teams),
+                        ("visits", &report.visits),
+                    ]
+                )
+            );
             Ok(())
         }
         Command::App => {

@@ -3,6 +3,7 @@
 use super::args::{PlaceAdd, PlaceCmd, PlaceList};
 use super::out::outln;
 use super::print_json;
+use crate::text;
 use anyhow::{Context, Result};
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::taxonomy::{self, CATEGORIES};
@@ -49,9 +50,8 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                     outln!("{}  {}  ({category}){distance}{deleted}", p.id, p.name);
                 }
                 eprintln!(
-                    "{} {}",
-                    hits.len(),
-                    if lang == Lang::Ja { "件" } else { "places" }
+                    "{}",
+                    text::fill(text::COUNT_PLACES, lang, &[("n", &hits.len())])
                 );
             }
         }
@@ -63,18 +63,15 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                 // Once joined, a name the server does not vouch for is marked.
                 let joined = replica.server()?.is_some();
                 for h in history {
-                    let unverified = match (h.vouched || !joined, lang) {
-                        (true, _) => "",
-                        (false, Lang::Ja) => "（未確認）",
-                        (false, Lang::En) => " (unverified)",
+                    let unverified = if h.vouched || !joined {
+                        ""
+                    } else {
+                        text::UNVERIFIED.get(lang)
                     };
                     let what = if h.changes.is_empty() {
-                        match lang {
-                            Lang::Ja => "新規作成".to_string(),
-                            Lang::En => "created".to_string(),
-                        }
+                        text::CREATED.get(lang)
                     } else {
-                        String::new()
+                        ""
                     };
                     outln!(
                         "{}  {}{unverified} ({})  {what}",
@@ -177,12 +174,10 @@ fn show(p: &Place, lang: Lang) {
         .ok()
         .filter(|_| !p.hours.is_empty())
         .map(|h| {
-            let word = match (h.state(now), lang) {
-                (OpenState::Open, Lang::Ja) => "営業中",
-                (OpenState::Open, Lang::En) => "open now",
-                (OpenState::Closed, Lang::Ja) => "時間外",
-                (OpenState::Closed, Lang::En) => "closed now",
-                (OpenState::Unknown, _) => "?",
+            let word = match h.state(now) {
+                OpenState::Open => text::OPEN.get(lang),
+                OpenState::Closed => text::CLOSED.get(lang),
+                OpenState::Unknown => "?",
             };
             match h.next_change(now) {
                 Some(next) => format!(" [{word}, → {}]", next.format("%m/%d %H:%M")),

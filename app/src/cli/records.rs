@@ -3,8 +3,10 @@
 use super::args::{OrgCmd, VisitAdd, VisitCmd};
 use super::out::outln;
 use super::print_json;
+use crate::text;
 use anyhow::Result;
 use ibasho_shared::hours::now_jst;
+use ibasho_shared::i18n::Text;
 use ibasho_shared::taxonomy::{self, Term};
 use ibasho_shared::{Lang, Org, Replica, Visit, VisitQuery, validate};
 
@@ -13,16 +15,16 @@ pub(super) fn taxonomy(json: bool, lang: Lang) -> Result<()> {
     if json {
         return print_json(&tax);
     }
-    let sections: [(&str, &str, &[Term]); 6] = [
-        ("カテゴリ", "Categories", tax.categories),
-        ("対象", "Target groups", tax.target_groups),
-        ("セクター", "Sectors", tax.sectors),
-        ("接触の種類", "Contact types", tax.contact_types),
-        ("状態", "Statuses", tax.statuses),
-        ("参画意向", "Willingness to join", tax.participation),
+    let sections: [(Text, &[Term]); 6] = [
+        (text::CATEGORIES_HEADING, tax.categories),
+        (text::TARGETS_HEADING, tax.target_groups),
+        (text::SECTORS_HEADING, tax.sectors),
+        (text::CONTACT_TYPES_HEADING, tax.contact_types),
+        (text::STATUSES_HEADING, tax.statuses),
+        (text::PARTICIPATION_HEADING, tax.participation),
     ];
-    for (ja, en, terms) in sections {
-        outln!("# {}", if lang == Lang::Ja { ja } else { en });
+    for (heading, terms) in sections {
+        outln!("# {}", heading.get(lang));
         for t in terms {
             outln!("{:<24} {}  /  {}", t.id, t.label.ja, t.label.en);
         }
@@ -74,9 +76,8 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
                     );
                 }
                 eprintln!(
-                    "{} {}",
-                    visits.len(),
-                    if lang == Lang::Ja { "件" } else { "visits" }
+                    "{}",
+                    text::fill(text::COUNT_VISITS, lang, &[("n", &visits.len())])
                 );
             }
         }
@@ -161,14 +162,7 @@ pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result
         return print_json(&conflicts);
     }
     if conflicts.is_empty() {
-        outln!(
-            "{}",
-            if lang == Lang::Ja {
-                "競合はありません"
-            } else {
-                "no conflicts"
-            }
-        );
+        outln!("{}", text::NO_CONFLICTS.get(lang));
     }
     for c in &conflicts {
         outln!("{} {} {}", c.kind, c.record, c.field);

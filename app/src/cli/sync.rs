@@ -3,6 +3,7 @@
 use super::out::outln;
 use super::print_json;
 use crate::sync::{self, SyncReport};
+use crate::text;
 use anyhow::{Context, Result, bail};
 use ibasho_shared::{Lang, Replica};
 use serde_json::json;
@@ -44,54 +45,47 @@ pub(super) fn join(
         ca.as_deref(),
     ))?;
     let server = replica.server()?.expect("just joined");
-    match lang {
-        Lang::Ja => outln!(
-            "参加しました: {} （役割: {}）",
-            server.url,
-            server.role.label(lang)
-        ),
-        Lang::En => outln!("joined {} as {}", server.url, server.role.label(lang)),
-    }
-    if report.places + report.visits_refiled > 0 {
-        match lang {
-            Lang::Ja => outln!(
-                "オフラインでの編集を残しました: 場所 {} 件、訪問 {} 件（自分のチームに付け替え）",
-                report.places,
-                report.visits_refiled
-            ),
-            Lang::En => outln!(
-                "offline edits kept: {} places, {} visits (re-filed under your team)",
-                report.places,
-                report.visits_refiled
-            ),
-        }
-    }
     let role = server.role.label(lang);
+    outln!(
+        "{}",
+        text::fill(
+            text::JOINED_AS,
+            lang,
+            &[("url", &server.url), ("role", &role)]
+        )
+    );
+    if report.places + report.visits_refiled > 0 {
+        outln!(
+            "{}",
+            text::fill(
+                text::OFFLINE_EDITS_KEPT,
+                lang,
+                &[
+                    ("places", &report.places),
+                    ("visits", &report.visits_refiled)
+                ]
+            )
+        );
+    }
     if report.visits_local_only > 0 {
-        match lang {
-            Lang::Ja => outln!(
-                "訪問 {} 件はこの端末だけに残ります（{}の役割では訪問を共有できません）",
-                report.visits_local_only,
-                role
-            ),
-            Lang::En => outln!(
-                "{} visits stay on this device only: the {role} role cannot share visits",
-                report.visits_local_only
-            ),
-        }
+        outln!(
+            "{}",
+            text::fill(
+                text::VISITS_LOCAL_ONLY,
+                lang,
+                &[("n", &report.visits_local_only), ("role", &role)]
+            )
+        );
     }
     if report.orgs_local_only > 0 {
-        match lang {
-            Lang::Ja => outln!(
-                "団体 {} 件はこの端末だけに残ります（{}の役割では団体名簿に追加できません）",
-                report.orgs_local_only,
-                role
-            ),
-            Lang::En => outln!(
-                "{} directory entries stay on this device only: the {role} role cannot add to the directory",
-                report.orgs_local_only
-            ),
-        }
+        outln!(
+            "{}",
+            text::fill(
+                text::ORGS_LOCAL_ONLY,
+                lang,
+                &[("n", &report.orgs_local_only), ("role", &role)]
+            )
+        );
     }
     // Bring the workspace down right away.
     let first = rt.block_on(sync::sync_once(replica))?;
@@ -107,30 +101,30 @@ fn warn_if_clear_text(url: &str, lang: Lang) {
 }
 
 fn print_report(r: &SyncReport, lang: Lang) {
-    match lang {
-        Lang::Ja => eprintln!(
-            "同期: 送信 {} 文書 / 更新 {} 文書 / {} バイト送信, {} バイト受信",
-            r.docs_sent,
-            r.docs_changed.len(),
-            r.bytes_sent,
-            r.bytes_received
-        ),
-        Lang::En => eprintln!(
-            "sync: sent {} docs, {} changed here, {} bytes up, {} bytes down",
-            r.docs_sent,
-            r.docs_changed.len(),
-            r.bytes_sent,
-            r.bytes_received
-        ),
-    }
+    eprintln!(
+        "{}",
+        text::fill(
+            text::SYNC_REPORT,
+            lang,
+            &[
+                ("sent", &r.docs_sent),
+                ("changed", &r.docs_changed.len()),
+                ("up", &r.bytes_sent),
+                ("down", &r.bytes_received),
+            ]
+        )
+    );
     for d in &r.docs_changed {
         eprintln!("  ← {d}");
     }
     for kept in &r.kept_local {
         eprintln!("  · {kept}");
     }
-    for refused in &r.refused {
-        eprintln!("  ✗ {refused}");
+    for (refused, (code, doc)) in r.refused.iter().zip(&r.refusals) {
+        eprintln!(
+            "  ✗ {}: {refused}",
+            sync::error::refusal_words(*code, doc.as_deref(), lang)
+        );
     }
 }
 
@@ -162,8 +156,8 @@ pub(super) fn sync(
     }
     if !report.refused.is_empty() {
         bail!(
-            "the server refused {} change(s); they stay on this device (see above)",
-            report.refused.len()
+            "{}",
+            text::fill(text::SYNC_REFUSED, lang, &[("n", &report.refused.len())])
         );
     }
     Ok(())
@@ -183,52 +177,25 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
             "device": replica.device_id(),
         }));
     }
-    let ja = lang == Lang::Ja;
     if let Some(ws) = &workspace {
-        outln!(
-            "{}: {}",
-            if ja {
-                "ワークスペース"
-            } else {
-                "workspace"
-            },
-            ws.name
-        );
+        outln!("{}: {}", text::STATUS_WORKSPACE.get(lang), ws.name);
     }
     match &server {
         Some(s) => {
-            outln!("{}: {}", if ja { "サーバー" } else { "server" }, s.url);
+            outln!("{}: {}", text::STATUS_SERVER.get(lang), s.url);
+            outln!("{}: {}", text::ROLE.get(lang), s.role.label(lang));
             outln!(
                 "{}: {}",
-                if ja { "役割" } else { "role" },
-                s.role.label(lang)
-            );
-            outln!(
-                "{}: {}",
-                if ja { "チーム" } else { "team" },
+                text::TEAM.get(lang),
                 s.team.as_deref().unwrap_or("-")
             );
         }
-        None => outln!(
-            "{}",
-            if ja {
-                "サーバー: なし（この端末のみ）"
-            } else {
-                "server: none (this device only)"
-            }
-        ),
+        None => outln!("{}", text::STATUS_NO_SERVER.get(lang)),
     }
-    outln!(
-        "{}: {unsent}",
-        if ja {
-            "未送信の変更"
-        } else {
-            "unsent changes"
-        }
-    );
+    outln!("{}: {unsent}", text::STATUS_UNSENT.get(lang));
     outln!(
         "{}: {}",
-        if ja { "最終同期" } else { "last sync" },
+        text::LAST_SYNC.get(lang),
         last.as_deref()
             .map_or_else(|| "-".to_string(), ibasho_shared::hours::shown_jst)
     );

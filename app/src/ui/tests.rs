@@ -161,8 +161,11 @@ fn the_place_form_shows_validation_errors_and_saves_valid_input() {
     let mut w = Window::open(true, None);
     let before = w.model().peek().replica.place_count().unwrap();
     w.with(|m| {
-        let (x, y) = (m.viewport.width / 2.0 + 3.0, m.viewport.height / 2.0 + 3.0);
-        let (lat, lon) = m.viewport.unproject(x, y);
+        let (x, y) = (
+            m.map.viewport.width / 2.0 + 3.0,
+            m.map.viewport.height / 2.0 + 3.0,
+        );
+        let (lat, lon) = m.map.viewport.unproject(x, y);
         m.form = None;
         m.click_map_at_empty(lat, lon);
     });
@@ -289,7 +292,7 @@ fn the_directory_and_settings_render_in_english_too() {
     let html = w.html();
     assert!(html.contains("Display name") && html.contains("Map tile URL"));
     w.with(|m| {
-        m.tile_url = "ftp://tiles".into();
+        m.settings.tile_url = "ftp://tiles".into();
         m.save_settings().unwrap();
     });
     assert!(w.html().contains("must start with http"));
@@ -301,6 +304,7 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
     let mut moved = None;
     w.with(|m| {
         let marker = m
+            .map
             .markers()
             .into_iter()
             .find(|mk| !mk.is_cluster())
@@ -308,8 +312,8 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
         let (x, y) = marker.position();
         let id = marker.ids()[0].clone();
         let before = m.replica.get::<Place>(&id).unwrap();
-        m.pointer_down(x, y, Some(id.clone()));
-        m.pointer_move(x + 40.0, y + 30.0);
+        m.map.pointer_down(x, y, Some(id.clone()));
+        m.map.pointer_move(x + 40.0, y + 30.0);
         m.pointer_up(x + 40.0, y + 30.0).unwrap();
         moved = Some((id, before));
     });
@@ -328,14 +332,14 @@ fn dragging_a_pin_moves_the_place_and_dragging_the_map_pans() {
     );
     assert!(history.last().unwrap().fields.contains(&"lat".to_string()));
 
-    let center = w.model().peek().viewport.center_lon;
+    let center = w.model().peek().map.viewport.center_lon;
     w.with(|m| {
-        m.pointer_down(100.0, 100.0, None);
-        m.pointer_move(300.0, 100.0);
+        m.map.pointer_down(100.0, 100.0, None);
+        m.map.pointer_move(300.0, 100.0);
         m.pointer_up(300.0, 100.0).unwrap();
     });
     assert!(
-        w.model().peek().viewport.center_lon < center,
+        w.model().peek().map.viewport.center_lon < center,
         "dragging right pans the map west"
     );
     assert_eq!(
@@ -702,9 +706,9 @@ fn a_pin_far_away_does_not_wreck_the_view_and_is_flagged() {
         let place = ibasho_shared::Place::new("パリの店", "cafe", 48.8566, 2.3522);
         paris = m.replica.add_place(place).unwrap().id;
         m.reload().unwrap();
-        m.resize(390.0, 700.0);
-        m.center_workspace();
-        let (s, west, n, e) = m.viewport.bounds();
+        m.map.resize(390.0, 700.0);
+        m.map.center_workspace();
+        let (s, west, n, e) = m.map.viewport.bounds();
         assert!(
             s > 30.0 && n < 40.0 && west > 130.0 && e < 145.0,
             "the view fits the city, not the world: {s} {west} {n} {e}"

@@ -10,7 +10,7 @@ use ibasho_shared::taxonomy::{PARTICIPATION, SECTORS};
 pub(crate) fn DirectoryScreen() -> Element {
     let model = use_model();
     let lang = model.read().lang;
-    let orgs = model.read().orgs().unwrap_or_default();
+    let orgs = model.read().lists.orgs.clone();
     rsx! {
         section { class: "directory",
             h2 { {t::DIRECTORY.get(lang)} " ({orgs.len()})" }

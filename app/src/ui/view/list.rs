@@ -1,5 +1,6 @@
 //! List & search: Japanese full-text search, filters, distance from the map centre.
 
+use super::super::model::ListFilter;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
@@ -9,11 +10,12 @@ use ibasho_shared::taxonomy::{CATEGORIES, STATUSES, TARGET_GROUPS};
 #[component]
 pub(crate) fn ListScreen() -> Element {
     let model = use_model();
-    let (lang, filter) = {
-        let m = model.read();
-        (m.lang, m.filter.clone())
-    };
-    let hits = model.read().list().unwrap_or_default();
+    let mut filters = use_context::<Signal<ListFilter>>();
+    let lang = model.read().lang;
+    let filter = filters.read().clone();
+    // Read again when the filters or the data change, not on every draw.
+    let hits = use_memo(move || model.read().list(&filters.read()).unwrap_or_default());
+    let hits = hits.read().clone();
     let now = now_jst();
     rsx! {
         section { class: "list",
@@ -25,12 +27,12 @@ pub(crate) fn ListScreen() -> Element {
                         r#type: "search",
                         placeholder: t::SEARCH.get(lang),
                         initial_value: "{filter.search}",
-                        oninput: move |e| { let mut m = model; m.write().filter.search = e.value(); },
+                        oninput: move |e| filters.write().search = e.value(),
                     }
                 }
                 select {
                     "aria-label": t::ALL_CATEGORIES.get(lang),
-                    onchange: move |e| { let mut m = model; m.write().filter.category = e.value(); },
+                    onchange: move |e| filters.write().category = e.value(),
                     option { value: "", {t::ALL_CATEGORIES.get(lang)} }
                     for c in CATEGORIES {
                         option { value: c.id, selected: filter.category == c.id, {c.label(lang)} }
@@ -38,7 +40,7 @@ pub(crate) fn ListScreen() -> Element {
                 }
                 select {
                     "aria-label": t::ALL_TARGETS.get(lang),
-                    onchange: move |e| { let mut m = model; m.write().filter.target = e.value(); },
+                    onchange: move |e| filters.write().target = e.value(),
                     option { value: "", {t::ALL_TARGETS.get(lang)} }
                     for g in TARGET_GROUPS {
                         option { value: g.id, selected: filter.target == g.id, {g.label(lang)} }
@@ -46,7 +48,7 @@ pub(crate) fn ListScreen() -> Element {
                 }
                 select {
                     "aria-label": t::ALL_STATUSES.get(lang),
-                    onchange: move |e| { let mut m = model; m.write().filter.status = e.value(); },
+                    onchange: move |e| filters.write().status = e.value(),
                     option { value: "", {t::ALL_STATUSES.get(lang)} }
                     for s in STATUSES {
                         option { value: s.id, selected: filter.status == s.id, {s.label(lang)} }
@@ -56,7 +58,7 @@ pub(crate) fn ListScreen() -> Element {
                     input {
                         r#type: "checkbox",
                         checked: filter.open_now,
-                        onchange: move |e| { let mut m = model; m.write().filter.open_now = e.checked(); },
+                        onchange: move |e| filters.write().open_now = e.checked(),
                     }
                     {t::OPEN_NOW.get(lang)}
                 }

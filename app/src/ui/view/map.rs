@@ -2,31 +2,10 @@
 //! when online), pins coloured by category, clusters that split as you zoom; pan and zoom with mouse,
 //! touch and buttons; click to add a place there; drag a pin to correct it.
 
-use super::super::model::AppModel;
 use super::super::text as t;
 use super::{act, category_color, use_model};
 use dioxus::prelude::*;
 use ibasho_shared::map::{BasemapKind, Marker, tiles_for};
-
-/// Tiles from `home/tiles.mbtiles`, as data URLs, when the pack exists.
-fn mbtiles_image(model: &AppModel, z: u8, x: u32, y: u32) -> Option<String> {
-    use base64::Engine;
-    let path = model.home.join("tiles.mbtiles");
-    if !path.exists() {
-        return None;
-    }
-    let pack = ibasho_shared::map::MbTiles::open(&path).ok()?;
-    let bytes = pack.tile(z, x, y).ok()??;
-    let mime = if bytes.starts_with(&[0xff, 0xd8]) {
-        "image/jpeg"
-    } else {
-        "image/png"
-    };
-    Some(format!(
-        "data:{mime};base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    ))
-}
 
 #[component]
 pub(crate) fn MapScreen() -> Element {
@@ -34,15 +13,16 @@ pub(crate) fn MapScreen() -> Element {
     let mut origin = use_signal(|| (0.0f64, 0.0f64));
     let m = model.read();
     let lang = m.lang;
-    let vp = m.viewport;
+    let vp = m.map.viewport;
     let (w, h) = (vp.width, vp.height);
     let basemap = ibasho_shared::map::Basemap::japan().svg_paths(&vp);
     let tiles: Vec<(String, f64, f64, f64)> = tiles_for(&vp)
         .into_iter()
         .filter_map(|tr| {
-            let href = mbtiles_image(&m, tr.z, tr.x, tr.y).or_else(|| {
-                (!m.tile_url.is_empty()).then(|| {
-                    m.tile_url
+            let href = m.map.pack_tile(tr.z, tr.x, tr.y).or_else(|| {
+                (!m.settings.tile_url.is_empty()).then(|| {
+                    m.settings
+                        .tile_url
                         .replace("{z}", &tr.z.to_string())
                         .replace("{x}", &tr.x.to_string())
                         .replace("{y}", &tr.y.to_string())
@@ -51,8 +31,8 @@ pub(crate) fn MapScreen() -> Element {
             Some((href, tr.left, tr.top, tr.size))
         })
         .collect();
-    let markers = m.markers();
-    let dragged = m.dragged_pin.clone();
+    let markers = m.map.markers();
+    let dragged = m.map.dragged_pin.clone();
     drop(m);
     // Pointer positions relative to the map, from client coordinates (the event target may be a pin).
     let local = move |cx: f64, cy: f64| (cx - origin().0, cy - origin().1);
@@ -62,13 +42,13 @@ pub(crate) fn MapScreen() -> Element {
                 if let Ok(rect) = e.get_client_rect().await {
                     origin.set((rect.origin.x, rect.origin.y));
                     let mut m = model;
-                    m.write().resize(rect.size.width, rect.size.height);
+                    m.write().map.resize(rect.size.width, rect.size.height);
                 }
             },
             onresize: move |e| {
                 if let Ok(size) = e.get_border_box_size() {
                     let mut m = model;
-                    m.write().resize(size.width, size.height);
+                    m.write().map.resize(size.width, size.height);
                 }
             },
             svg {
@@ -83,16 +63,16 @@ pub(crate) fn MapScreen() -> Element {
                     let c = e.data().client_coordinates();
                     let (x, y) = local(c.x, c.y);
                     act(model, |m| {
-                        m.pointer_down(x, y, None);
+                        m.map.pointer_down(x, y, None);
                         Ok(())
                     });
                 },
                 onmousemove: move |e| {
-                    if model.peek().drag.is_some() {
+                    if model.peek().map.drag.is_some() {
                         let c = e.data().client_coordinates();
                     let (x, y) = local(c.x, c.y);
                         let mut m = model;
-                        m.write().pointer_move(x, y);
+                        m.write().map.pointer_move(x, y);
                     }
                 },
                 onmouseup: move |e| {
@@ -107,14 +87,14 @@ pub(crate) fn MapScreen() -> Element {
                     let (x, y) = local(c.x, c.y);
                     let step = if d.y < 0.0 { 0.5 } else { -0.5 };
                     let mut m = model;
-                    m.write().viewport.zoom_at(step, x, y);
+                    m.write().map.viewport.zoom_at(step, x, y);
                 },
                 ontouchstart: move |e| {
                     if let Some(p) = e.data().touches().first() {
                         let c = p.client_coordinates();
                         let (x, y) = (c.x - origin().0, c.y - origin().1);
                         act(model, |m| {
-                            m.pointer_down(x, y, None);
+                            m.map.pointer_down(x, y, None);
                             Ok(())
                         });
                     }
@@ -123,7 +103,7 @@ pub(crate) fn MapScreen() -> Element {
                     if let Some(p) = e.data().touches().first() {
                         let c = p.client_coordinates();
                         let mut m = model;
-                        m.write().pointer_move(c.x - origin().0, c.y - origin().1);
+                        m.write().map.pointer_move(c.x - origin().0, c.y - origin().1);
                     }
                 },
                 ontouchend: move |e| {
@@ -171,7 +151,7 @@ pub(crate) fn MapScreen() -> Element {
                     let (x, y) = local(c.x, c.y);
                                         let id = pin_id.clone();
                                         act(model, |m| {
-                                            m.pointer_down(x, y, Some(id));
+                                            m.map.pointer_down(x, y, Some(id));
                                             Ok(())
                                         });
                                     },
@@ -191,13 +171,13 @@ pub(crate) fn MapScreen() -> Element {
                 }
             }
             div { class: "map-controls",
-                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { let mut m = model; m.write().zoom_by(1.0); }, "+" }
-                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { let mut m = model; m.write().zoom_by(-1.0); }, "−" }
-                button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().center_workspace(); }, "⌂" }
+                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
+                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
+                button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().map.center_workspace(); }, "⌂" }
                 button {
                     "aria-label": t::LOCATE.get(lang),
                     title: t::LOCATE.get(lang),
-                    onclick: move |_| { let mut m = model; m.write().center_workspace(); },
+                    onclick: move |_| { let mut m = model; m.write().map.center_workspace(); },
                     "◎"
                 }
             }

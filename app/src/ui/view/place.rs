@@ -5,7 +5,6 @@ use super::super::model::{PlaceForm, form_fields};
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
-use ibasho_shared::Place;
 use ibasho_shared::domain::schema::FieldType;
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::i18n::field_label;
@@ -100,7 +99,7 @@ pub(crate) fn PlaceScreen() -> Element {
         form.text("lat").trim().parse::<f64>(),
         form.text("lon").trim().parse::<f64>(),
     ) {
-        (Ok(lat), Ok(lon)) => model.read().far_away_warning(lat, lon),
+        (Ok(lat), Ok(lon)) => model.read().map.far_away_warning(lat, lon, lang),
         _ => None,
     };
     let hours_state = Hours::parse(form.text("hours"))
@@ -210,12 +209,7 @@ pub(crate) fn PlaceScreen() -> Element {
                         button {
                             r#type: "button",
                             id: "log-visit",
-                            onclick: move |_| act(model, |m| {
-                                let id = m.form.as_ref().and_then(|f| f.id.clone()).unwrap_or_default();
-                                let place = m.replica.get::<Place>(&id)?;
-                                m.start_visit(Some(&place));
-                                Ok(())
-                            }),
+                            onclick: move |_| act(model, |m| m.log_visit_here()),
                             {t::LOG_VISIT.get(lang)}
                         }
                     }
@@ -249,11 +243,7 @@ pub(crate) fn PlaceScreen() -> Element {
                                             button {
                                                 onclick: move |_| {
                                                     let (record, field) = (record.clone(), field.clone());
-                                                    act(model, |m| {
-                                                        m.replica.resolve_conflict(&record, &field, i + 1)?;
-                                                        m.open_place(&record)?;
-                                                        m.reload()
-                                                    });
+                                                    act(model, |m| m.resolve_conflict(&record, &field, i + 1));
                                                 },
                                                 {t::CHOOSE.get(lang)}
                                             }

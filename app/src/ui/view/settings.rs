@@ -1,5 +1,6 @@
 //! Settings and joining: join with an invite (URL + token), display name, language, tile URL.
 
+use super::super::model::join;
 use super::super::text as t;
 use super::{act, use_model};
 use dioxus::prelude::*;
@@ -13,9 +14,9 @@ pub(crate) fn JoinForm() -> Element {
         let m = model.read();
         (
             m.lang,
-            m.join_url.clone(),
-            m.join_invite.clone(),
-            m.person.clone(),
+            m.settings.join_url.clone(),
+            m.settings.join_invite.clone(),
+            m.settings.person.clone(),
             m.role.is_some(),
         )
     };
@@ -27,41 +28,23 @@ pub(crate) fn JoinForm() -> Element {
             class: "join",
             onsubmit: move |e| async move {
                 e.prevent_default();
-                let (url, invite, person) = {
-                    let m = model.read();
-                    (m.join_url.trim().to_string(), m.join_invite.trim().to_string(), m.person.trim().to_string())
-                };
-                let home = model.peek().home.clone();
-                let result = async {
-                    let mut replica = ibasho_shared::Replica::open(&crate::paths::replica_file(&home))?;
-                    crate::sync::join(&mut replica, &url, &invite, &person).await?;
-                    crate::sync::sync_once(&mut replica).await?;
-                    anyhow::Ok(())
-                }
-                .await;
+                let (home, url, invite, person) = model.peek().join_request();
+                let result = join(home, url, invite, person).await;
                 let mut m = model;
-                let mut w = m.write();
-                match result {
-                    Ok(()) => {
-                        w.flash = Some(t::JOINED.get(w.lang).to_string());
-                        let _ = w.reload();
-                        w.center_workspace();
-                    }
-                    Err(e) => w.flash = Some(format!("{e:#}")),
-                }
+                m.write().joined(result);
             },
             h2 { {t::JOIN.get(lang)} }
             div { class: "field",
                 label { r#for: "join-url", {t::SERVER_URL.get(lang)} }
-                input { id: "join-url", placeholder: "http://192.0.2.10:7700", initial_value: "{url}", oninput: move |e| { let mut m = model; m.write().join_url = e.value(); } }
+                input { id: "join-url", placeholder: "http://192.0.2.10:7700", initial_value: "{url}", oninput: move |e| { let mut m = model; m.write().settings.join_url = e.value(); } }
             }
             div { class: "field",
                 label { r#for: "join-invite", {t::INVITE.get(lang)} }
-                input { id: "join-invite", initial_value: "{invite}", oninput: move |e| { let mut m = model; m.write().join_invite = e.value(); } }
+                input { id: "join-invite", initial_value: "{invite}", oninput: move |e| { let mut m = model; m.write().settings.join_invite = e.value(); } }
             }
             div { class: "field",
                 label { r#for: "join-person", {t::DISPLAY_NAME.get(lang)} }
-                input { id: "join-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+                input { id: "join-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().settings.person = e.value(); } }
             }
             button { r#type: "submit", class: "primary", {t::JOIN.get(lang)} }
         }
@@ -73,7 +56,12 @@ pub(crate) fn SettingsScreen() -> Element {
     let model = use_model();
     let (lang, person, tile_url, role) = {
         let m = model.read();
-        (m.lang, m.person.clone(), m.tile_url.clone(), m.role)
+        (
+            m.lang,
+            m.settings.person.clone(),
+            m.settings.tile_url.clone(),
+            m.role,
+        )
     };
     rsx! {
         section { class: "settings",
@@ -81,7 +69,7 @@ pub(crate) fn SettingsScreen() -> Element {
                 onsubmit: move |e| { e.prevent_default(); act(model, |m| m.save_settings()); },
                 div { class: "field",
                     label { r#for: "settings-person", {t::DISPLAY_NAME.get(lang)} }
-                    input { id: "settings-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().person = e.value(); } }
+                    input { id: "settings-person", initial_value: "{person}", oninput: move |e| { let mut m = model; m.write().settings.person = e.value(); } }
                 }
                 div { class: "field",
                     label { r#for: "settings-lang", {t::LANGUAGE.get(lang)} }
@@ -94,7 +82,7 @@ pub(crate) fn SettingsScreen() -> Element {
                 }
                 div { class: "field",
                     label { r#for: "settings-tiles", {t::TILE_URL.get(lang)} }
-                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", initial_value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().tile_url = e.value(); } }
+                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", initial_value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().settings.tile_url = e.value(); } }
                 }
                 if let Some(role) = role {
                     p { {t::ROLE.get(lang)} ": {role.label(lang)}" }

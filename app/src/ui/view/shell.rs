@@ -57,6 +57,8 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
     let mut model = use_context_provider(|| {
         Signal::new(slot.0.borrow_mut().take().expect("the model is taken once"))
     });
+    // The list's filters are their own signal: typing a search re-draws the list, not the window.
+    use_context_provider(|| Signal::new(super::super::model::ListFilter::default()));
     #[cfg(test)]
     TEST_MODEL.with(|m| *m.borrow_mut() = Some(model));
     let syncer = use_coroutine(move |nudges: UnboundedReceiver<()>| async move {

@@ -5,7 +5,6 @@ use super::super::model::VisitForm;
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
-use ibasho_shared::Visit;
 use ibasho_shared::taxonomy::CONTACT_TYPES;
 
 fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut VisitForm)) {
@@ -18,7 +17,7 @@ fn edit(model: Signal<super::super::model::AppModel>, f: impl FnOnce(&mut VisitF
 
 #[component]
 pub(crate) fn VisitsScreen() -> Element {
-    let mut model = use_model();
+    let model = use_model();
     if !model.read().can_see_visits() {
         return rsx! {};
     }
@@ -26,25 +25,20 @@ pub(crate) fn VisitsScreen() -> Element {
         let m = model.read();
         (m.lang, m.visit_form.clone())
     };
-    let teams = model.write().visit_teams();
+    let teams = model.read().visit_teams();
     let choices = if form.as_ref().is_some_and(|f| f.place_id.is_none()) {
         model.read().visit_place_choices()
     } else {
         Vec::new()
     };
-    let due = model.read().due_visits().unwrap_or_default();
-    let log = model.read().team_log().unwrap_or_default();
-    let orgs = model.read().orgs().unwrap_or_default();
-    let names: std::collections::HashMap<String, String> = {
-        let mut m = model.write();
-        log.iter()
-            .chain(due.iter())
-            .filter_map(|v| v.place_id.clone())
-            .map(|id| {
-                let name = m.place_name(&id);
-                (id, name)
-            })
-            .collect()
+    let (due, log, orgs, names) = {
+        let lists = &model.read().lists;
+        (
+            lists.due.clone(),
+            lists.log.clone(),
+            lists.orgs.clone(),
+            lists.place_names.clone(),
+        )
     };
     let place_of = |v: &ibasho_shared::Visit| {
         v.place_id
@@ -154,7 +148,7 @@ pub(crate) fn VisitsScreen() -> Element {
                                 span { class: "date", "{v.follow_up.clone().unwrap_or_default()}" }
                                 span { "{place_of(v)}" }
                                 span { class: "meta", {label(CONTACT_TYPES, &v.kind, lang)} }
-                                button { onclick: move |_| { let id = id.clone(); act(model, |m| { m.replica.set::<Visit>(&id, "follow_up_done", "true")?; m.reload() }); }, {t::MARK_DONE.get(lang)} }
+                                button { onclick: move |_| { let id = id.clone(); act(model, |m| m.mark_follow_up_done(&id)); }, {t::MARK_DONE.get(lang)} }
                             }
                         }
                     }

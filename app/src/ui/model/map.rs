@@ -1,0 +1,200 @@
+//! The map's state: the viewport, the pins and their clusters, a drag in progress, and the tiles
+//! drawn under them (the offline pack opened once, not for every tile).
+
+use super::AppModel;
+use ibasho_shared::map::{Marker, MbTiles, Pin, PinIndex, Viewport, hit_test};
+use ibasho_shared::{Lang, Place};
+use std::path::Path;
+
+/// A pointer drag on the map: panning, or moving a pin.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Drag {
+    pub start: (f64, f64),
+    pub last: (f64, f64),
+    pub pin: Option<String>,
+    pub moved: bool,
+}
+
+const CLUSTER_RADIUS_PX: f64 = 22.0;
+const CLICK_SLOP_PX: f64 = 4.0;
+const PIN_HIT_PX: f64 = 12.0;
+
+/// The map: what it shows and how it is being moved.
+#[derive(Debug)]
+pub(crate) struct MapView {
+    pub viewport: Viewport,
+    /// Whether the map area's size is known yet (see [`MapView::resize`]).
+    measured: bool,
+    pins: PinIndex,
+    pin_list: Vec<Pin>,
+    pub drag: Option<Drag>,
+    /// A pin being dragged: its id and where it is now (screen px).
+    pub dragged_pin: Option<(String, f64, f64)>,
+    /// The device's offline tile pack (`home/tiles.mbtiles`), opened once.
+    pack: Option<MbTiles>,
+}
+
+impl MapView {
+    /// Japan, before any place is known; the pack in `home` when there is one.
+    pub(super) fn new(home: &Path) -> MapView {
+        let path = home.join("tiles.mbtiles");
+        MapView {
+            viewport: Viewport::japan(960.0, 600.0),
+            measured: false,
+            pins: PinIndex::new(&[]),
+            pin_list: Vec::new(),
+            drag: None,
+            dragged_pin: None,
+            pack: path.exists().then(|| MbTiles::open(&path).ok()).flatten(),
+        }
+    }
+
+    /// The places to draw.
+    pub(super) fn set_pins(&mut self, pins: Vec<Pin>) {
+        self.pins = PinIndex::new(&pins);
+        self.pin_list = pins;
+    }
+
+    /// Pins and clusters for the current viewport.
+    pub(crate) fn markers(&self) -> Vec<Marker> {
+        self.pins.cluster(&self.viewport, CLUSTER_RADIUS_PX)
+    }
+
+    /// Fits the map to the bulk of the places (or Japan when there are none): a pin entered far
+    /// away by mistake does not shrink everything else to a dot.
+    pub(crate) fn center_workspace(&mut self) {
+        let points: Vec<(f64, f64)> = self.pin_list.iter().map(|p| (p.lat, p.lon)).collect();
+        match ibasho_shared::map::bulk::bulk_bounds(&points) {
+            Some((s, w, n, e)) => self.viewport.fit(s, w, n, e),
+            None => self.viewport = Viewport::japan(self.viewport.width, self.viewport.height),
+        }
+    }
+
+    /// The map area's size in CSS pixels. The first real size refits the first view to it (it
+    /// was worked out for a default size before the window was measured): a phone's first view
+    /// fits the phone.
+    pub(crate) fn resize(&mut self, width: f64, height: f64) {
+        if width > 10.0 && height > 10.0 {
+            let first = !self.measured;
+            self.viewport.width = width;
+            self.viewport.height = height;
+            self.measured = true;
+            if first {
+                self.center_workspace();
+            }
+        }
+    }
+
+    /// Why the place at (`lat`, `lon`) looks entered by mistake, in words, if it does: outside
+    /// Japan, or far from the workspace's other places.
+    pub(crate) fn far_away_warning(&self, lat: f64, lon: f64, lang: Lang) -> Option<&'static str> {
+        use ibasho_shared::map::bulk::{FarAway, far_away};
+        let others: Vec<(f64, f64)> = self.pin_list.iter().map(|p| (p.lat, p.lon)).collect();
+        Some(match far_away((lat, lon), &others)? {
+            FarAway::OutsideJapan => crate::ui::text::OUTSIDE_JAPAN.get(lang),
+            FarAway::FarFromTheOthers => crate::ui::text::FAR_FROM_OTHERS.get(lang),
+        })
+    }
+
+    /// Zoom by `delta` levels around the map centre.
+    pub(crate) fn zoom_by(&mut self, delta: f64) {
+        let (x, y) = (self.viewport.width / 2.0, self.viewport.height / 2.0);
+        self.viewport.zoom_at(delta, x, y);
+    }
+
+    /// Pointer pressed on the map (`on_pin` when on a pin).
+    pub(crate) fn pointer_down(&mut self, x: f64, y: f64, on_pin: Option<String>) {
+        self.drag = Some(Drag {
+            start: (x, y),
+            last: (x, y),
+            pin: on_pin,
+            moved: false,
+        });
+    }
+
+    /// Pointer moved: pans the map, or moves the pin being dragged.
+    pub(crate) fn pointer_move(&mut self, x: f64, y: f64) {
+        let Some(drag) = &mut self.drag else { return };
+        let (dx, dy) = (x - drag.last.0, y - drag.last.1);
+        drag.last = (x, y);
+        if (x - drag.start.0).hypot(y - drag.start.1) > CLICK_SLOP_PX {
+            drag.moved = true;
+        }
+        if !drag.moved {
+            return;
+        }
+        match &drag.pin {
+            Some(id) => self.dragged_pin = Some((id.clone(), x, y)),
+            None => self.viewport.pan_by(dx, dy),
+        }
+    }
+
+    /// A tile of the offline pack as a data URL, when the pack has it.
+    pub(crate) fn pack_tile(&self, z: u8, x: u32, y: u32) -> Option<String> {
+        use base64::Engine;
+        let bytes = self.pack.as_ref()?.tile(z, x, y).ok()??;
+        let mime = if bytes.starts_with(&[0xff, 0xd8]) {
+            "image/jpeg"
+        } else {
+            "image/png"
+        };
+        Some(format!(
+            "data:{mime};base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ))
+    }
+}
+
+impl AppModel {
+    /// Pointer released at (x, y): a click when it barely moved, else the end of a drag.
+    pub(crate) fn pointer_up(&mut self, x: f64, y: f64) -> anyhow::Result<()> {
+        let Some(drag) = self.map.drag.take() else {
+            return Ok(());
+        };
+        self.map.dragged_pin = None;
+        if !drag.moved {
+            return self.click_map(x, y);
+        }
+        if let Some(id) = drag.pin {
+            let (lat, lon) = self.map.viewport.unproject(x, y);
+            let mut place = self.replica.get::<Place>(&id)?;
+            place.lat = (lat * 1e6).round() / 1e6;
+            place.lon = (lon * 1e6).round() / 1e6;
+            match self.replica.update_place(place) {
+                Ok(_) => self.reload()?,
+                Err(e) => self.flash = Some(e.message(self.lang)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A click on the map: a pin opens its place, a cluster zooms in, elsewhere starts a new place.
+    pub(crate) fn click_map(&mut self, x: f64, y: f64) -> anyhow::Result<()> {
+        let markers = self.map.markers();
+        match hit_test(&markers, x, y, PIN_HIT_PX) {
+            Some(Marker::Pin { id, .. }) => {
+                let id = id.clone();
+                self.open_place(&id)?;
+            }
+            Some(Marker::Cluster {
+                south,
+                west,
+                north,
+                east,
+                ..
+            }) => {
+                let (s, w, n, e) = (*south, *west, *north, *east);
+                if (n - s).abs() < 1e-6 && (e - w).abs() < 1e-6 {
+                    self.map.viewport.zoom_at(2.0, x, y);
+                } else {
+                    self.map.viewport.fit(s, w, n, e);
+                }
+            }
+            None => {
+                let (lat, lon) = self.map.viewport.unproject(x, y);
+                self.click_map_at_empty(lat, lon);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! Everything the window shows, as a plain struct in parts with methods: the logic is testable
+//! without a webview, components stay thin, and every button calls a method here. All data goes
+//! through the replica API; lists are read when the data changes ([`AppModel::reload`]), not when
+//! a screen draws.
+
+mod map;
+mod place_editor;
+mod settings;
+mod visit_editor;
+
+pub(crate) use map::MapView;
+pub(crate) use place_editor::{PlaceForm, form_fields};
+pub(crate) use settings::{SettingsForm, join};
+pub(crate) use visit_editor::VisitForm;
+
+use ibasho_shared::doc::Team;
+use ibasho_shared::hours::now_jst;
+use ibasho_shared::map::Pin;
+use ibasho_shared::sync::Role;
+use ibasho_shared::{Lang, Org, Place, PlaceHit, PlaceQuery, Replica, Visit, VisitQuery};
+use std::path::{Path, PathBuf};
+
+/// Which screen is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Screen {
+    Map,
+    List,
+    Place,
+    Visits,
+    Directory,
+    Settings,
+}
+
+/// The sync bar's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SyncState {
+    /// Not joined to any server.
+    Local,
+    Connecting,
+    Syncing,
+    /// Last completed round, HH:MM.
+    Synced(String),
+    /// The server cannot be reached (no signal): calm, not a failure; unsent changes wait. With
+    /// when the last sync was, in Japan time.
+    Offline(Option<String>),
+    /// In words a person understands.
+    Failed(String),
+}
+
+/// List filters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ListFilter {
+    pub search: String,
+    pub category: String,
+    pub target: String,
+    pub status: String,
+    pub open_now: bool,
+}
+
+/// What the screens list, read again when the data changes (not on every draw).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lists {
+    /// The directory, by name.
+    pub orgs: Vec<Org>,
+    /// Visits with an open follow-up due today or earlier.
+    pub due: Vec<Visit>,
+    /// Every visit this device may see, newest first.
+    pub log: Vec<Visit>,
+    /// The workspace's teams.
+    pub teams: Vec<Team>,
+    /// The names of the places the visits name, by id.
+    pub place_names: std::collections::HashMap<String, String>,
+}
+
+/// The window's whole state, in parts: the map, the place and visit editors, the settings forms,
+/// and the lists the screens show.
+#[derive(Debug)]
+pub(crate) struct AppModel {
+    pub replica: Replica,
+    pub home: PathBuf,
+    pub lang: Lang,
+    pub screen: Screen,
+    /// The screen the place screen was opened from (the map or the list): its tab stays
+    /// highlighted, and Cancel goes back to it.
+    pub place_from: Screen,
+    pub map: MapView,
+    pub lists: Lists,
+    pub form: Option<PlaceForm>,
+    pub visit_form: Option<VisitForm>,
+    pub settings: SettingsForm,
+    pub sync: SyncState,
+    pub unsent: usize,
+    pub role: Option<Role>,
+    pub flash: Option<String>,
+}
+
+impl AppModel {
+    /// Opens the replica in `home` (creating it when missing).
+    pub(crate) fn open(home: &Path, lang: Lang) -> anyhow::Result<AppModel> {
+        let replica = Replica::open(&crate::paths::replica_file(home))?;
+        let lang = match replica.setting("lang")? {
+            Some(l) => l.parse().unwrap_or(lang),
+            None => lang,
+        };
+        let settings = SettingsForm {
+            tile_url: replica.setting("tile_url")?.unwrap_or_default(),
+            person: replica.person()?,
+            ..SettingsForm::default()
+        };
+        let mut model = AppModel {
+            replica,
+            home: home.to_path_buf(),
+            lang,
+            screen: Screen::Map,
+            place_from: Screen::Map,
+            map: MapView::new(home),
+            lists: Lists::default(),
+            form: None,
+            visit_form: None,
+            settings,
+            sync: SyncState::Local,
+            unsent: 0,
+            role: None,
+            flash: None,
+        };
+        model.reload()?;
+        model.map.center_workspace();
+        Ok(model)
+    }
+
+    /// Whether the replica holds a workspace (else the welcome screen shows).
+    pub(crate) fn has_workspace(&mut self) -> bool {
+        self.replica.workspace().is_ok()
+    }
+
+    /// Re-reads what the index holds (after an edit, or after sync brought changes): the pins,
+    /// the lists, the unsent count, and an open place form.
+    pub(crate) fn reload(&mut self) -> anyhow::Result<()> {
+        self.replica.refresh_if_changed()?;
+        self.role = self.replica.server()?.map(|s| s.role);
+        if self.replica.workspace().is_err() {
+            return Ok(());
+        }
+        let pins = self
+            .replica
+            .places(&PlaceQuery::default())?
+            .into_iter()
+            .map(|h| Pin {
+                id: h.place.id,
+                lat: h.place.lat,
+                lon: h.place.lon,
+                category: h.place.category,
+            })
+            .collect();
+        self.map.set_pins(pins);
+        let due = self.replica.visits(&VisitQuery {
+            due_by: Some(now_jst().date()),
+            ..Default::default()
+        })?;
+        let log = self.replica.visits(&VisitQuery::default())?;
+        let place_names = log
+            .iter()
+            .chain(&due)
+            .filter_map(|v| v.place_id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|id| {
+                let name = self.place_name(&id);
+                (id, name)
+            })
+            .collect();
+        self.lists = Lists {
+            orgs: self.replica.orgs()?,
+            due,
+            log,
+            teams: self.replica.workspace()?.teams,
+            place_names,
+        };
+        self.unsent = self.replica.unsent_changes().unwrap_or(0);
+        self.refresh_form();
+        Ok(())
+    }
+
+    /// Whether the visit screens and buttons exist for this device (never for members).
+    pub(crate) fn can_see_visits(&self) -> bool {
+        self.role != Some(Role::Member)
+    }
+
+    /// Places for the list screen, filtered by `filter`; with distance from the map centre.
+    pub(crate) fn list(&self, filter: &ListFilter) -> anyhow::Result<Vec<PlaceHit>> {
+        let opt = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let q = PlaceQuery {
+            search: opt(&filter.search),
+            category: opt(&filter.category),
+            target: opt(&filter.target),
+            status: opt(&filter.status),
+            open_at: filter.open_now.then(now_jst),
+            near: Some((
+                self.map.viewport.center_lat,
+                self.map.viewport.center_lon,
+                20_000_000.0,
+            )),
+            ..Default::default()
+        };
+        Ok(self.replica.places(&q)?)
+    }
+
+    /// The name of a place by id (for visit lists).
+    pub(crate) fn place_name(&mut self, id: &str) -> String {
+        self.replica
+            .get::<Place>(id)
+            .map(|p| p.name)
+            .unwrap_or_default()
+    }
+}
+
+/// An error in words for the person: the engine's and the transport's in their language.
+pub(crate) fn error_words(e: &anyhow::Error, lang: Lang) -> String {
+    if let Some(engine) = e.downcast_ref::<ibasho_shared::Error>() {
+        return engine.message(lang);
+    }
+    if let Some(transport) = e.downcast_ref::<crate::sync::error::TransportError>() {
+        return transport.message(lang);
+    }
+    format!("{e:#}")
+}
+
+/// Two-digit HH:MM of an RFC 3339 time, in Japan time.
+pub(crate) fn hhmm(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(9))
+                .format("%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// `YYYY-MM-DD HH:MM` of an RFC 3339 time, in Japan time.
+pub(crate) fn hhmm_date(rfc3339: &str) -> String {
+    ibasho_shared::hours::shown_jst(rfc3339)
+}
