@@ -62,62 +62,6 @@ impl FieldValue {
 /// A record's fields by name.
 pub type FieldMap = BTreeMap<String, FieldValue>;
 
-/// Typed, forgiving reads from a [`FieldMap`]: a missing or mistyped field reads as empty, so a
-/// record written by an older or newer device still shows.
-pub trait FieldMapExt {
-    /// Text, or empty.
-    fn text(&self, key: &str) -> String;
-    /// Text, or `None` when missing, null or empty.
-    fn opt_text(&self, key: &str) -> Option<String>;
-    /// A number, or `None`.
-    fn num(&self, key: &str) -> Option<f64>;
-    /// An integer, or `None`.
-    fn int(&self, key: &str) -> Option<i64>;
-    /// A yes/no, or `false`.
-    fn flag(&self, key: &str) -> bool;
-    /// A comma-separated list.
-    fn list(&self, key: &str) -> Vec<String>;
-}
-
-impl FieldMapExt for FieldMap {
-    fn text(&self, key: &str) -> String {
-        self.opt_text(key).unwrap_or_default()
-    }
-    fn opt_text(&self, key: &str) -> Option<String> {
-        match self.get(key) {
-            Some(FieldValue::Str(s)) if !s.is_empty() => Some(s.clone()),
-            Some(FieldValue::F64(_) | FieldValue::Int(_)) => self.get(key).map(FieldValue::as_text),
-            _ => None,
-        }
-    }
-    fn num(&self, key: &str) -> Option<f64> {
-        match self.get(key) {
-            Some(FieldValue::F64(f)) => Some(*f),
-            Some(FieldValue::Int(i)) => Some(*i as f64),
-            Some(FieldValue::Str(s)) => s.parse().ok(),
-            _ => None,
-        }
-    }
-    fn int(&self, key: &str) -> Option<i64> {
-        match self.get(key) {
-            Some(FieldValue::Int(i)) => Some(*i),
-            Some(FieldValue::F64(f)) => Some(*f as i64),
-            Some(FieldValue::Str(s)) => s.parse().ok(),
-            _ => None,
-        }
-    }
-    fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some(FieldValue::Bool(true)))
-    }
-    fn list(&self, key: &str) -> Vec<String> {
-        self.text(key)
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    }
-}
-
 /// Builds a text value, or null when empty.
 pub fn text_or_null(value: &str) -> FieldValue {
     if value.is_empty() {

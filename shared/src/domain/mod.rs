@@ -7,7 +7,7 @@ mod record;
 pub mod schema;
 mod visit;
 
-pub use fields::{FieldMap, FieldMapExt, FieldValue};
+pub use fields::{FieldMap, FieldValue};
 pub use org::Org;
 pub use place::Place;
 pub use record::{ForKind, Record, RecordKind, UnknownKind};

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 /// A directory entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Org {
     /// Device-generated id.
     pub id: String,
@@ -133,17 +133,7 @@ impl Record for Org {
     fn blank(id: &str) -> Org {
         Org {
             id: id.to_string(),
-            name: String::new(),
-            sector: String::new(),
-            contact: String::new(),
-            offers: String::new(),
-            participation: String::new(),
-            introduced_by: String::new(),
-            listing_consent: false,
-            added_by: String::new(),
-            added_at: String::new(),
-            owner: None,
-            deleted_at: None,
+            ..Org::default()
         }
     }
 

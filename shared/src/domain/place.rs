@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 /// A gathering place pin, as `DOMAIN.md` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     /// Device-generated id.
     pub id: String,
@@ -120,23 +120,10 @@ impl Record for Place {
     fn blank(id: &str) -> Place {
         Place {
             id: id.to_string(),
-            name: String::new(),
-            reading: String::new(),
-            category: String::new(),
-            targets: Vec::new(),
             lat: f64::NAN,
             lon: f64::NAN,
-            accuracy_m: None,
-            address: String::new(),
-            hours: String::new(),
-            contact: String::new(),
-            description: String::new(),
             status: "active".to_string(),
-            listing_consent: false,
-            added_by: String::new(),
-            added_at: String::new(),
-            hours_checked_at: None,
-            deleted_at: None,
+            ..Place::default()
         }
     }
 

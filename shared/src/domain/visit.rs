@@ -12,7 +12,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 /// A visit record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Visit {
     /// Device-generated id.
     pub id: String,
@@ -177,22 +177,7 @@ impl Record for Visit {
     fn blank(id: &str) -> Visit {
         Visit {
             id: id.to_string(),
-            team: String::new(),
-            place_id: None,
-            lat: None,
-            lon: None,
-            at: String::new(),
-            worker: String::new(),
-            kind: String::new(),
-            targets: Vec::new(),
-            people: 0,
-            follow_up: None,
-            follow_up_done: false,
-            follows: None,
-            referral_to: None,
-            referral_reason: String::new(),
-            referral_outcome: String::new(),
-            deleted_at: None,
+            ..Visit::default()
         }
     }
 
