@@ -164,12 +164,34 @@ pub const REFUSED_INVALID: Text = t(
     "規則に合わないためサーバーが受け付けなかった変更があります",
     "the server refused a change that breaks a rule",
 );
+pub const WIPED: Text = t(
+    "この端末は利用停止されたため、ワークスペースのデータ（記録・個人メモ・同期の鍵）を消去しました",
+    "this device was revoked, so the workspace's data on it (records, private notes, its key) was deleted",
+);
+pub const REFUSED_CLOSED_EPOCH: Text = t(
+    "消去のあと作り直された記録への古い変更です（もう一度同期すると新しい版に載せ直します）",
+    "an old change to records rewritten by an erasure (sync again to make it on the new version)",
+);
 pub const REFUSED_SERVER_FAULT: Text = t(
     "サーバー側の問題で保存できませんでした（後でもう一度送ります）",
     "the server could not store it (it is sent again later)",
 );
 
 // The command line's words. `{name}` marks where [`fill`] puts a value.
+pub const DISCARDED: Text = t(
+    "送信されていない変更を取り消しました（項目 {fields} 件、記録 {records} 件）",
+    "discarded unsent changes ({fields} fields, {records} records)",
+);
+pub const NO_ERASURES: Text = t("消去の記録はありません", "nothing was erased");
+pub const EVERY_RECORD: Text = t("すべての記録", "every record");
+pub const REPORT_VISITS: Text = t(
+    "訪問 {visits} 件、{people} 人",
+    "{visits} visits, {people} people reached",
+);
+pub const ERASED: Text = t(
+    "{doc} の {what} を消去しました（第 {epoch} 版）。同期した端末から消えます",
+    "erased {what} in {doc} (epoch {epoch}); it is gone from every device once it syncs",
+);
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

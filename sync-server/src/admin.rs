@@ -35,6 +35,19 @@ pub fn create_workspace(conn: &mut Connection, name: &str) -> Result<String> {
     Ok(id)
 }
 
+/// Sets how many months a workspace keeps visits (0: for ever) and erases the months past it now.
+pub fn set_visit_retention(
+    conn: &mut Connection,
+    workspace: &str,
+    months: u32,
+) -> Result<Vec<ibasho_shared::doc::epoch::Erasure>> {
+    if !store::workspace_exists(conn, workspace)? {
+        bail!("--workspace: no workspace {workspace:?}");
+    }
+    store::set_visit_retention(conn, workspace, (months > 0).then_some(months))?;
+    crate::erase::apply_retention(conn, workspace, chrono::Utc::now().date_naive())
+}
+
 /// Creates a team in a workspace; returns its id.
 pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result<String> {
     if !store::workspace_exists(conn, workspace)? {

@@ -6,6 +6,7 @@ use crate::limits::RateLimiter;
 use crate::store::{self, Device};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use ibasho_shared::doc::DocId;
 use ibasho_shared::sync::{DocMessage, Due, ErrorCode, Frame, Liveness, PROTOCOL_VERSION};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -139,6 +140,7 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         role: session.device.role.to_string(),
         team: session.device.team.clone(),
         manifest,
+        erasures: hub.erasures(&session),
     };
     outbox.send(&state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);
@@ -193,6 +195,11 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 let (docs, answer) = match Frame::decode(&bytes) {
                     Ok(Frame::Sync { docs }) => (docs, false),
                     Ok(Frame::Answer { docs }) => (docs, true),
+                    Ok(Frame::Erase { record, field, reason }) => {
+                        let reply = erase(&hub, &session, record, field, reason);
+                        outbox.send(&state, &reply).await;
+                        continue;
+                    }
                     Ok(_) => {
                         outbox.refuse(&state, ErrorCode::BadFrame, "only Sync and Answer frames are expected on /sync").await;
                         break true;
@@ -228,12 +235,27 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
                 }
             }
             event = events.recv() => {
-                let Some(PeerEvent::Changed(mut docs)) = event else { break false };
+                let mut docs = match event {
+                    Some(PeerEvent::Changed(docs)) => docs,
+                    Some(PeerEvent::NewEpoch(doc)) => {
+                        new_epoch(&mut outbox, &state, &doc).await;
+                        break true;
+                    }
+                    None => break false,
+                };
                 // Let the frames already waiting be handled first, and gather what else they
                 // change into the same push.
                 tokio::task::yield_now().await;
-                while let Ok(PeerEvent::Changed(more)) = events.try_recv() {
-                    docs.extend(more);
+                while let Ok(event) = events.try_recv() {
+                    match event {
+                        PeerEvent::Changed(more) => docs.extend(more),
+                        PeerEvent::NewEpoch(doc) => {
+                            new_epoch(&mut outbox, &state, &doc).await;
+                            hub.disconnect(&mut session);
+                            linger(&mut stream, &mut shutdown).await;
+                            return;
+                        }
+                    }
                 }
                 docs.sort();
                 docs.dedup();
@@ -280,6 +302,45 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         linger(&mut stream, &mut shutdown).await;
     }
     tracing::info!(device = %session.device.id, "disconnected");
+}
+
+/// A coordinator's erasure, done by the hub; its answer (`Erased`, or why not).
+fn erase(
+    hub: &Hub,
+    session: &Session,
+    record: String,
+    field: Option<String>,
+    reason: String,
+) -> Frame {
+    if session.device.role != ibasho_shared::sync::Role::Coordinator {
+        return Frame::error(
+            ErrorCode::NotAllowed,
+            None,
+            "only coordinators erase records",
+        );
+    }
+    let request = crate::erase::EraseRequest {
+        record,
+        field,
+        reason,
+        by: session.device.person.clone(),
+    };
+    match hub.erase(&session.device.workspace, &request) {
+        Ok(erasure) => Frame::Erased { erasure },
+        Err(e) => Frame::error(ErrorCode::Invalid, None, format!("{e:#}")),
+    }
+}
+
+/// Tells the device that `doc` started a new epoch and ends the connection: the device connects
+/// again, takes the new epoch and sends its own edits on it.
+async fn new_epoch(outbox: &mut Outbox, state: &AppState, doc: &DocId) {
+    let word = Frame::error(
+        ErrorCode::NewEpoch,
+        Some(&doc.to_string()),
+        format!("{doc} started a new epoch (values were erased): connect again"),
+    );
+    outbox.send(state, &word).await;
+    outbox.close(state).await;
 }
 
 /// How long a frame's documents are handled before other connections get their turn: one frame

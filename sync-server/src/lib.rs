@@ -7,6 +7,7 @@
 pub mod admin;
 mod connection;
 pub mod durable;
+pub mod erase;
 pub mod hub;
 pub mod limits;
 pub mod listener;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/sync", get(sync_upgrade))
         .route("/join", get(join_upgrade))
+        .route("/wiped", get(wiped))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -122,6 +124,12 @@ impl axum::extract::FromRequestParts<AppState> for AuthedDevice {
                 AuthRejection::Internal
             })?
             .ok_or(AuthRejection::UnknownToken)?;
+        if let Err(e) = state
+            .hub
+            .with_store(|conn| store::touch_device(conn, &device.id))
+        {
+            tracing::warn!(error = %e, "recording a device's contact failed");
+        }
         if device.revoked_at.is_some() {
             return Err(AuthRejection::Revoked);
         }
@@ -152,6 +160,41 @@ async fn sync_upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| connection::run(socket, state, device))
+}
+
+/// A revoked device says it deleted the workspace's data (after being refused as revoked):
+/// recorded for `devices`. Only a revoked device's own token is taken; the answer is a websocket
+/// closed at once.
+async fn wiped(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return AuthRejection::MissingToken.into_response();
+    };
+    let found: rusqlite::Result<Option<store::Device>> = state.hub.with_store(|conn| {
+        let device = store::device_by_token(conn, token)?;
+        if let Some(d) = device.as_ref().filter(|d| d.revoked_at.is_some()) {
+            store::mark_wiped(conn, &d.id)?;
+        }
+        Ok(device)
+    });
+    match found {
+        // A websocket the device opens and the server closes at once: the device needs no other
+        // client than its sync client to say so.
+        Ok(Some(d)) if d.revoked_at.is_some() => {
+            ws.on_upgrade(|socket| async move { drop(socket) })
+        }
+        Ok(Some(_)) => (StatusCode::CONFLICT, "this device is not revoked\n").into_response(),
+        Ok(None) => AuthRejection::UnknownToken.into_response(),
+        Err(_) => AuthRejection::Internal.into_response(),
+    }
 }
 
 /// A join is short (the invite must come within ten seconds of the upgrade): it leaves the

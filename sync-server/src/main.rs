@@ -125,8 +125,27 @@ enum Command {
         #[arg(long)]
         workspace: String,
     },
-    /// Revoke a device: it is refused at once, also on a live connection.
+    /// Revoke a device: it is refused at once, also on a live connection; its next contact tells
+    /// it to delete the workspace's data.
     Revoke { device: String },
+    /// Erase a record, or one field's past values, everywhere: the document holding it is
+    /// rewritten without them (a new epoch); devices take it on their next sync.
+    Erase {
+        #[arg(long)]
+        workspace: String,
+        /// The record's id.
+        id: String,
+        /// Only this field's past values (its current value stays).
+        field: Option<String>,
+        /// Why (kept in the erase log; never the erased value).
+        #[arg(long)]
+        reason: String,
+    },
+    /// The erase log of a workspace.
+    Erasures {
+        #[arg(long)]
+        workspace: String,
+    },
     /// Write a consistent copy of the store (safe while serving).
     Backup {
         #[arg(long)]
@@ -140,6 +159,20 @@ enum WorkspaceCmd {
     Create {
         #[arg(long)]
         name: String,
+    },
+    /// Change a workspace's settings.
+    Set {
+        #[arg(long)]
+        workspace: String,
+        /// How many months visits are kept (0: for ever); older months are erased at once, on
+        /// the server and on every device at its next sync, their counts kept for reports.
+        #[arg(long)]
+        visit_retention_months: Option<u32>,
+    },
+    /// Show a workspace's settings.
+    Show {
+        #[arg(long)]
+        workspace: String,
     },
 }
 
@@ -293,6 +326,62 @@ fn main() -> Result<()> {
         Command::Workspace(WorkspaceCmd::Create { name }) => {
             println!("{}", admin::create_workspace(&mut conn, &name)?)
         }
+        Command::Workspace(WorkspaceCmd::Set {
+            workspace,
+            visit_retention_months,
+        }) => {
+            if let Some(months) = visit_retention_months {
+                let erased = admin::set_visit_retention(&mut conn, &workspace, months)?;
+                println!(
+                    "visits are kept {}; {} month document(s) erased now",
+                    if months == 0 {
+                        "for ever".to_string()
+                    } else {
+                        format!("{months} months")
+                    },
+                    erased.len()
+                );
+            }
+        }
+        Command::Workspace(WorkspaceCmd::Show { workspace }) => {
+            let months = store::visit_retention(&conn, &workspace)?;
+            println!(
+                "visit_retention_months: {}",
+                months.map_or_else(|| "none (kept for ever)".to_string(), |m| m.to_string())
+            );
+        }
+        Command::Erase {
+            workspace,
+            id,
+            field,
+            reason,
+        } => {
+            let erasure = ibasho_sync_server::erase::erase(
+                &mut conn,
+                &workspace,
+                &ibasho_sync_server::erase::EraseRequest {
+                    record: id,
+                    field,
+                    reason,
+                    by: "admin".into(),
+                },
+            )?;
+            println!("{} epoch {}", erasure.doc, erasure.epoch);
+        }
+        Command::Erasures { workspace } => {
+            for e in store::erasures(&conn, &workspace)? {
+                println!(
+                    "{}  {}  epoch {}  {}{}  by {}  — {}",
+                    e.at,
+                    e.doc,
+                    e.epoch,
+                    e.record.as_deref().unwrap_or("(every record)"),
+                    e.field.map(|f| format!(" {f}")).unwrap_or_default(),
+                    e.by,
+                    e.reason
+                );
+            }
+        }
         Command::Team(TeamCmd::Create { workspace, name }) => {
             println!("{}", admin::create_team(&mut conn, &workspace, &name)?)
         }
@@ -314,8 +403,17 @@ fn main() -> Result<()> {
                     .revoked_at
                     .map(|t| format!("  revoked {t}"))
                     .unwrap_or_default();
+                let seen = d
+                    .last_seen_at
+                    .map(|t| format!("  last seen {t}"))
+                    .unwrap_or_default();
+                let wiped = match (&d.wiped_at, revoked.is_empty()) {
+                    (Some(t), _) => format!("  wiped {t}"),
+                    (None, false) => "  not wiped yet".to_string(),
+                    (None, true) => String::new(),
+                };
                 println!(
-                    "{}  {}  {}  {}{revoked}",
+                    "{}  {}  {}  {}{revoked}{seen}{wiped}",
                     d.id,
                     d.role,
                     d.team.unwrap_or_else(|| "-".into()),
@@ -364,6 +462,18 @@ async fn serve(
         loop {
             tick.tick().await;
             evictor.evict(idle, max_docs);
+        }
+    });
+    // Visits past each workspace's retention: erased at start, then hourly.
+    let keeper = hub.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let emptied = keeper.apply_retention(chrono::Utc::now().date_naive());
+            if emptied > 0 {
+                tracing::info!(emptied, "visits past retention erased");
+            }
         }
     });
     let tls = match &certificate {

@@ -55,6 +55,29 @@ CREATE TABLE IF NOT EXISTS doc_heads (
     heads     BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS doc_heads_by_workspace ON doc_heads (workspace, doc_id);
+CREATE TABLE IF NOT EXISTS doc_epochs (
+    workspace TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    epoch     INTEGER NOT NULL,
+    PRIMARY KEY (workspace, doc_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS erasures (
+    workspace TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    epoch     INTEGER NOT NULL,
+    json      TEXT NOT NULL,
+    PRIMARY KEY (workspace, doc_id, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS closed_changes (
+    workspace TEXT NOT NULL,
+    doc_id    TEXT NOT NULL,
+    hash      BLOB NOT NULL,
+    PRIMARY KEY (workspace, doc_id, hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workspace_settings (
+    workspace              TEXT PRIMARY KEY REFERENCES workspaces (id),
+    visit_retention_months INTEGER
+);
 CREATE TABLE IF NOT EXISTS sync_states (
     device TEXT NOT NULL,
     key    TEXT NOT NULL,
@@ -80,6 +103,10 @@ pub struct Device {
     pub revoked_at: Option<String>,
     /// The Automerge actors bound to it at join: the only ones whose new changes it may send.
     pub actors: Vec<automerge::ActorId>,
+    /// When it last connected (or tried to, once revoked).
+    pub last_seen_at: Option<String>,
+    /// When a revoked device said it deleted the workspace's data.
+    pub wiped_at: Option<String>,
 }
 
 /// Why an invite was refused.
@@ -149,8 +176,21 @@ pub fn open(data_dir: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // What is deleted is overwritten, not left in free pages (erasures, see `crate::erase`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.execute_batch(ibasho_shared::store::schema::DOC_TABLES)?;
     conn.execute_batch(SCHEMA)?;
+    // Stores made before devices' last contact and wiping were kept.
+    for column in ["last_seen_at", "wiped_at"] {
+        let has: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('devices') WHERE name = ?1)",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE devices ADD COLUMN {column} TEXT"))?;
+        }
+    }
     Ok(conn)
 }
 
@@ -251,6 +291,8 @@ pub fn redeem_invite(
         team,
         person: person.to_string(),
         revoked_at: None,
+        last_seen_at: None,
+        wiped_at: None,
         actors: vec![automerge::ActorId::from(actor)],
     };
     tx.execute(
@@ -274,6 +316,8 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         person: r.get(4)?,
         revoked_at: r.get(5)?,
         actors: Vec::new(),
+        last_seen_at: r.get(6)?,
+        wiped_at: r.get(7)?,
     })
 }
 
@@ -290,7 +334,7 @@ pub fn device_actors(conn: &Connection, device: &str) -> rusqlite::Result<Vec<au
 pub fn device_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Option<Device>> {
     let device = conn
         .query_row(
-            "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE token_hash = ?1",
+            "SELECT id, workspace, role, team, person, revoked_at, last_seen_at, wiped_at FROM devices WHERE token_hash = ?1",
             [hash_secret(token)],
             device_from_row,
         )
@@ -307,7 +351,7 @@ pub fn device_by_token(conn: &Connection, token: &str) -> rusqlite::Result<Optio
 pub fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
     // Checked on every frame (revocation): a cached statement.
     conn.prepare_cached(
-        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE id = ?1",
+        "SELECT id, workspace, role, team, person, revoked_at, last_seen_at, wiped_at FROM devices WHERE id = ?1",
     )?
     .query_row([id], device_from_row)
     .optional()
@@ -316,9 +360,107 @@ pub fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
 /// The devices of a workspace.
 pub fn devices(conn: &Connection, workspace: &str) -> rusqlite::Result<Vec<Device>> {
     let mut stmt = conn.prepare(
-        "SELECT id, workspace, role, team, person, revoked_at FROM devices WHERE workspace = ?1 ORDER BY created_at",
+        "SELECT id, workspace, role, team, person, revoked_at, last_seen_at, wiped_at FROM devices WHERE workspace = ?1 ORDER BY created_at",
     )?;
     stmt.query_map([workspace], device_from_row)?.collect()
+}
+
+/// Records that a device connected (or tried to) now.
+pub fn touch_device(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE devices SET last_seen_at = ?1 WHERE id = ?2")?
+        .execute(params![chrono::Utc::now().to_rfc3339(), id])?;
+    Ok(())
+}
+
+/// Records that a revoked device deleted the workspace's data.
+pub fn mark_wiped(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE devices SET wiped_at = COALESCE(wiped_at, ?1) WHERE id = ?2 AND revoked_at IS NOT NULL",
+        params![chrono::Utc::now().to_rfc3339(), id],
+    )?;
+    Ok(())
+}
+
+/// The epoch of every document of a workspace that has been rewritten (others are at 0).
+pub fn epochs(
+    conn: &Connection,
+    workspace: &str,
+) -> rusqlite::Result<std::collections::HashMap<String, u32>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT doc_id, epoch FROM doc_epochs WHERE workspace = ?1")?;
+    stmt.query_map([workspace], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// The epoch of one document (0 when never rewritten).
+pub fn epoch_of(conn: &Connection, workspace: &str, doc: &str) -> rusqlite::Result<u32> {
+    Ok(conn
+        .prepare_cached("SELECT epoch FROM doc_epochs WHERE workspace = ?1 AND doc_id = ?2")?
+        .query_row([workspace, doc], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Whether a change belongs to an epoch of the document an erasure closed.
+pub fn is_closed(
+    conn: &Connection,
+    workspace: &str,
+    doc: &str,
+    hash: &ChangeHash,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM closed_changes WHERE workspace = ?1 AND doc_id = ?2 AND hash = ?3)",
+    )?
+    .query_row(params![workspace, doc, hash.0.as_slice()], |r| r.get(0))
+}
+
+/// The erase log of a workspace, oldest first.
+pub fn erasures(
+    conn: &Connection,
+    workspace: &str,
+) -> rusqlite::Result<Vec<ibasho_shared::doc::epoch::Erasure>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT json FROM erasures WHERE workspace = ?1 ORDER BY json ->> '$.at', doc_id, epoch",
+    )?;
+    let rows = stmt.query_map([workspace], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for json in rows {
+        if let Ok(erasure) = serde_json::from_str(&json?) {
+            out.push(erasure);
+        }
+    }
+    Ok(out)
+}
+
+/// How many months a workspace keeps visits (`None`: for ever).
+pub fn visit_retention(conn: &Connection, workspace: &str) -> rusqlite::Result<Option<u32>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT visit_retention_months FROM workspace_settings WHERE workspace = ?1",
+        )?
+        .query_row([workspace], |r| r.get::<_, Option<u32>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// Sets how many months a workspace keeps visits.
+pub fn set_visit_retention(
+    conn: &Connection,
+    workspace: &str,
+    months: Option<u32>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO workspace_settings (workspace, visit_retention_months) VALUES (?1, ?2)
+         ON CONFLICT (workspace) DO UPDATE SET visit_retention_months = excluded.visit_retention_months",
+        params![workspace, months],
+    )?;
+    Ok(())
+}
+
+/// Every workspace's id.
+pub fn workspace_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM workspaces ORDER BY id")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
 }
 
 /// Revokes a device; returns whether it existed.

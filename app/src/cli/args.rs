@@ -91,6 +91,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Erase a record, or one field's past values, everywhere (coordinators; needs the server):
+    /// the document holding it is rewritten without them, on the server and on every device at
+    /// its next sync.
+    Erase {
+        /// The record's id.
+        id: String,
+        /// Only this field's past values (its current value stays).
+        field: Option<String>,
+        /// Why (kept in the erase log; never the erased value).
+        #[arg(long)]
+        reason: String,
+    },
+    /// The erase log: what was erased, when, by whom and why (never the erased values).
+    Erasures {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop this device's unsent change to a record (one field, or all of the record) that the
+    /// server refuses, so that sync is clean again.
+    Discard {
+        /// The record's id.
+        id: String,
+        /// Only this field.
+        field: Option<String>,
+    },
+    /// Outcome figures: visits and people reached by month, also for months whose visits were
+    /// erased by retention.
+    Report {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Server, role, team, unsent changes and last sync.
     Status {
         #[arg(long)]
@@ -235,6 +268,10 @@ pub enum VisitCmd {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
+    /// Delete a visit (it can be restored; to wipe it everywhere, a coordinator uses `erase`).
+    Delete { id: String },
+    /// Restore a deleted visit.
+    Restore { id: String },
 }
 
 #[derive(Debug, Args)]

@@ -131,6 +131,26 @@ fn execute(cli: Cli) -> Result<()> {
             sync::sync(&mut open(&cli)?, watch, *json, lang)
         }
         Command::Status { json } => sync::status(&mut open(&cli)?, *json, lang),
+        Command::Erase { id, field, reason } => {
+            sync::erase(&mut open(&cli)?, id, field.as_deref(), reason, lang)
+        }
+        Command::Erasures { json } => records::erasures(&open(&cli)?, *json, lang),
+        Command::Discard { id, field } => {
+            let discarded = open(&cli)?.discard(id, field.as_deref())?;
+            outln!(
+                "{}",
+                crate::text::fill(
+                    crate::text::DISCARDED,
+                    lang,
+                    &[
+                        ("fields", &discarded.fields),
+                        ("records", &discarded.records)
+                    ]
+                )
+            );
+            Ok(())
+        }
+        Command::Report { json } => records::report(&mut open(&cli)?, *json, lang),
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
     }

@@ -84,6 +84,8 @@ pub(super) fn visit(replica: &mut Replica, cmd: &VisitCmd, lang: Lang) -> Result
         VisitCmd::Set { id, field, value } => {
             replica.set::<Visit>(id, field, value)?;
         }
+        VisitCmd::Delete { id } => replica.delete::<Visit>(id)?,
+        VisitCmd::Restore { id } => replica.restore::<Visit>(id)?,
     }
     Ok(())
 }
@@ -176,6 +178,60 @@ pub(super) fn conflicts(replica: &mut Replica, json: bool, lang: Lang) -> Result
                 ibasho_shared::hours::shown_jst(&v.at)
             );
         }
+    }
+    Ok(())
+}
+
+/// The erase log (coordinators see who and why).
+pub(super) fn erasures(replica: &Replica, json: bool, lang: Lang) -> Result<()> {
+    let log = replica.erasures()?;
+    if json {
+        return print_json(&log);
+    }
+    if log.is_empty() {
+        outln!("{}", text::NO_ERASURES.get(lang));
+    }
+    for e in log {
+        let what = match (&e.record, &e.field) {
+            (None, _) => text::EVERY_RECORD.get(lang).to_string(),
+            (Some(r), None) => r.clone(),
+            (Some(r), Some(f)) => format!("{r} {}", ibasho_shared::i18n::field_label(f).get(lang)),
+        };
+        outln!(
+            "{}  {}  {what}  {}  {}",
+            ibasho_shared::hours::shown_jst(&e.at),
+            e.doc,
+            e.by,
+            e.reason
+        );
+    }
+    Ok(())
+}
+
+/// Visits and people reached by month.
+pub(super) fn report(replica: &mut Replica, json: bool, lang: Lang) -> Result<()> {
+    let visits = replica.visit_report()?;
+    if json {
+        return print_json(&serde_json::json!({ "visits": visits }));
+    }
+    outln!(
+        "{}",
+        text::fill(
+            text::REPORT_VISITS,
+            lang,
+            &[("visits", &visits.total), ("people", &visits.people)]
+        )
+    );
+    for (month, n) in &visits.by_month {
+        let people = visits.people_by_month.get(month).copied().unwrap_or(0);
+        outln!(
+            "  {month}  {}",
+            text::fill(
+                text::REPORT_VISITS,
+                lang,
+                &[("visits", n), ("people", &people)]
+            )
+        );
     }
     Ok(())
 }

@@ -201,3 +201,33 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     );
     Ok(())
 }
+
+/// Erases a record, or one field's past values, everywhere (coordinators).
+pub(super) fn erase(
+    replica: &mut Replica,
+    id: &str,
+    field: Option<&str>,
+    reason: &str,
+    lang: Lang,
+) -> Result<()> {
+    let rt = runtime()?;
+    let (erasure, report) = rt.block_on(sync::erase(replica, id, field, reason))?;
+    let what = match &erasure.field {
+        Some(f) => format!("{id} {}", ibasho_shared::i18n::field_label(f).get(lang)),
+        None => id.to_string(),
+    };
+    outln!(
+        "{}",
+        text::fill(
+            text::ERASED,
+            lang,
+            &[
+                ("doc", &erasure.doc),
+                ("what", &what),
+                ("epoch", &erasure.epoch)
+            ]
+        )
+    );
+    print_report(&report, lang);
+    Ok(())
+}

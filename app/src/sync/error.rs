@@ -33,6 +33,11 @@ pub enum TransportError {
     /// The workspace's coordinator revoked this device.
     #[error("this device was revoked by the workspace's coordinator")]
     Revoked,
+    /// This device was revoked, and the workspace's data on it is deleted.
+    #[error(
+        "this device was revoked by the workspace's coordinator; the workspace's data on it was deleted"
+    )]
+    Wiped,
     /// The connection was lost on the way; the next try connects again.
     #[error("{0}")]
     Lost(Lost),
@@ -69,6 +74,7 @@ impl TransportError {
         matches!(
             self,
             TransportError::Revoked
+                | TransportError::Wiped
                 | TransportError::Refused {
                     status: 401 | 403,
                     ..
@@ -89,6 +95,7 @@ impl TransportError {
             TransportError::Revoked | TransportError::Refused { status: 403, .. } => {
                 text::REVOKED.get(lang).to_string()
             }
+            TransportError::Wiped => text::WIPED.get(lang).to_string(),
             TransportError::Refused { status: 401, .. } => {
                 text::UNKNOWN_DEVICE.get(lang).to_string()
             }
@@ -116,6 +123,8 @@ pub fn refusal_words(code: ErrorCode, doc: Option<&str>, lang: Lang) -> String {
         ErrorCode::UnknownDoc => text::REFUSED_UNKNOWN,
         ErrorCode::Revoked => text::REVOKED,
         ErrorCode::Internal => text::REFUSED_SERVER_FAULT,
+        ErrorCode::ClosedEpoch | ErrorCode::NewEpoch => text::REFUSED_CLOSED_EPOCH,
+        ErrorCode::NotAllowed => text::REFUSED_FORBIDDEN,
         _ => text::REFUSED_INVALID,
     };
     match doc {

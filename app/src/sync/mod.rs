@@ -113,18 +113,23 @@ async fn connect(
     replica: &mut Replica,
 ) -> Result<(Connection, Vec<ibasho_shared::sync::ManifestEntry>)> {
     let server = replica.server()?.ok_or(NotJoined)?;
-    let mut conn = Connection::open_trusting(
+    let opened = Connection::open_trusting(
         &server.url,
         "/sync",
         Some(&server.token),
         server.ca_cert.as_deref(),
     )
-    .await?;
+    .await;
+    let mut conn = match opened {
+        Ok(conn) => conn,
+        Err(e) => return Err(wipe_if_revoked(replica, e).await),
+    };
     match conn.recv(REPLY_TIMEOUT).await? {
         Frame::Welcome {
             version,
             workspace,
             manifest,
+            erasures,
             ..
         } => {
             if version != PROTOCOL_VERSION {
@@ -139,12 +144,14 @@ async fn connect(
                     server.workspace
                 );
             }
+            // Documents rewritten by an erasure are replaced before anything is exchanged.
+            replica.take_epochs(&manifest, &erasures)?;
             Ok((conn, manifest))
         }
         Frame::Error {
             code: ErrorCode::Revoked,
             ..
-        } => Err(TransportError::Revoked.into()),
+        } => Err(wipe_if_revoked(replica, TransportError::Revoked.into()).await),
         Frame::Error { message, .. } => Err(transport::lost(Lost::Closed(Some(message)))),
         other => Err(TransportError::Protocol(format!(
             "unexpected first frame from the server: {other:?}"
@@ -188,6 +195,10 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
         Frame::Error { code, doc, message } => {
             match code {
                 ErrorCode::Revoked => return Err(TransportError::Revoked.into()),
+                // A document started a new epoch: connect again to take it.
+                ErrorCode::NewEpoch => {
+                    return Err(transport::lost(Lost::Closed(Some(message))));
+                }
                 ErrorCode::BadFrame
                 | ErrorCode::TooLarge
                 | ErrorCode::RateLimited
@@ -208,6 +219,66 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
         }
         other => bail!("unexpected frame from the server: {other:?}"),
     }
+}
+
+/// After the server refused this device as revoked: the workspace's data on the device is deleted
+/// (documents, index, private notes, the token), the server is told so, and the error says the
+/// device was wiped. Other errors pass as they are.
+async fn wipe_if_revoked(replica: &mut Replica, e: anyhow::Error) -> anyhow::Error {
+    let revoked = matches!(
+        e.downcast_ref::<TransportError>(),
+        Some(TransportError::Revoked | TransportError::Refused { status: 403, .. })
+    );
+    if !revoked {
+        return e;
+    }
+    let Ok(Some(server)) = replica.server() else {
+        return e;
+    };
+    if let Err(wipe) = replica.wipe() {
+        return wipe.into();
+    }
+    // Telling the server is a courtesy: the data is gone either way.
+    if let Ok(conn) = Connection::open_trusting(
+        &server.url,
+        "/wiped",
+        Some(&server.token),
+        server.ca_cert.as_deref(),
+    )
+    .await
+    {
+        conn.close().await;
+    }
+    TransportError::Wiped.into()
+}
+
+/// Erases a record, or one field's past values, everywhere (coordinators): the server rewrites the
+/// document holding it as a new epoch; then this device takes it in one sync round.
+pub async fn erase(
+    replica: &mut Replica,
+    record: &str,
+    field: Option<&str>,
+    reason: &str,
+) -> Result<(ibasho_shared::doc::epoch::Erasure, SyncReport)> {
+    let (mut conn, _) = connect(replica).await?;
+    conn.send(&Frame::Erase {
+        record: record.to_string(),
+        field: field.map(String::from),
+        reason: reason.to_string(),
+    })
+    .await?;
+    let erasure = loop {
+        match conn.recv(REPLY_TIMEOUT).await? {
+            Frame::Erased { erasure } => break erasure,
+            Frame::Error { code, message, .. } if code != ErrorCode::NewEpoch => {
+                bail!("the server did not erase: {message}")
+            }
+            _ => continue,
+        }
+    };
+    conn.close().await;
+    let report = sync_once(replica).await?;
+    Ok((erasure, report))
 }
 
 /// Sends messages in frames of at most `DOCS_PER_FRAME` documents, as `Sync` frames (each

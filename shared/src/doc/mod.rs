@@ -6,6 +6,7 @@
 //! which records. History and conflict authorship are read back from that change metadata.
 
 mod doc_id;
+pub mod epoch;
 mod genesis;
 mod history;
 mod records;

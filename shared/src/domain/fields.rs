@@ -4,7 +4,8 @@ use automerge::ScalarValue;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One scalar field value of a record.
+/// One scalar field value of a record. As JSON: a string, a number (integers stay integers), a
+/// boolean or null.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum FieldValue {
@@ -18,6 +19,22 @@ pub enum FieldValue {
     Bool(bool),
     /// No value.
     Null,
+}
+
+impl<'de> serde::Deserialize<'de> for FieldValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde_json::Value;
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => FieldValue::Str(s),
+            Value::Bool(b) => FieldValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => FieldValue::Int(i),
+                None => FieldValue::F64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::Null => FieldValue::Null,
+            other => FieldValue::Str(other.to_string()),
+        })
+    }
 }
 
 impl FieldValue {

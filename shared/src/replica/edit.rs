@@ -281,6 +281,19 @@ impl Replica {
         Ok(())
     }
 
+    /// Re-indexes every record of `doc_id` from what is stored (after its document was replaced).
+    pub(super) fn reindex_doc(&mut self, doc_id: &DocId) -> Result<()> {
+        let rows = index_rows(&mut self.loaded(doc_id)?.doc, doc_id);
+        let key = doc_id.to_string();
+        let tx = self.conn.transaction()?;
+        index::clear_doc(&tx, &key)?;
+        for row in &rows {
+            row.write(&tx, &key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Where a record lives: its kind and document.
     pub(super) fn locate(&self, id: &str) -> Result<(RecordKind, DocId)> {
         let found: Option<(String, String)> = self

@@ -16,12 +16,15 @@
 //! ```
 
 mod edit;
+mod epochs;
 mod orgs;
 mod places;
 mod sync;
 mod visits;
 
+pub use epochs::Discarded;
 pub use sync::{JoinReport, ServerBinding};
+pub use visits::VisitReport;
 
 use crate::doc::{self, DocId, Team, WorkspaceInfo};
 use crate::error::{Error, Result};
@@ -343,6 +346,16 @@ impl Replica {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Deletes a document's bytes, index rows and sync bookkeeping (the caller commits).
+pub(super) fn drop_doc_rows(tx: &Connection, key: &str) -> rusqlite::Result<()> {
+    crate::store::index::clear_doc(tx, key)?;
+    tx.execute("DELETE FROM doc_snapshots WHERE doc_id = ?1", [key])?;
+    tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [key])?;
+    tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [key])?;
+    tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [key])?;
+    Ok(())
 }
 
 fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

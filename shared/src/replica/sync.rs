@@ -6,7 +6,6 @@ use super::{LoadedDoc, META_TEAM, META_WORKSPACE, Replica, meta_get, meta_set};
 use crate::doc::{self, DocId, storable};
 use crate::domain::{FieldMap, FieldValue, Record, RecordKind, Visit};
 use crate::error::{Error, Result};
-use crate::store::index;
 use crate::sync::{Access, AccessPolicy, DocMessage, ManifestEntry, Role};
 use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{AutoCommit, ChangeHash};
@@ -233,11 +232,7 @@ impl Replica {
     fn drop_doc(&mut self, doc_id: &DocId) -> Result<()> {
         let key = doc_id.to_string();
         let tx = self.conn.transaction()?;
-        index::clear_doc(&tx, &key)?;
-        tx.execute("DELETE FROM doc_snapshots WHERE doc_id = ?1", [&key])?;
-        tx.execute("DELETE FROM doc_chunks WHERE doc_id = ?1", [&key])?;
-        tx.execute("DELETE FROM sync_states WHERE doc_id = ?1", [&key])?;
-        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [&key])?;
+        super::drop_doc_rows(&tx, &key)?;
         tx.commit()?;
         self.docs.remove(doc_id);
         self.sync_states.remove(doc_id);
@@ -261,7 +256,7 @@ impl Replica {
 
     /// The sync state of `doc_id` as last stored, by this process or another one (the app's
     /// background sync, `ibasho sync`).
-    fn stored_sync_state(&self, doc_id: &DocId) -> Result<State> {
+    pub(super) fn stored_sync_state(&self, doc_id: &DocId) -> Result<State> {
         let stored: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT state FROM sync_states WHERE doc_id = ?1")?
@@ -273,7 +268,7 @@ impl Replica {
     }
 
     /// The heads the server last said it has for `doc_id`, as stored.
-    fn stored_server_heads(&self, doc_id: &DocId) -> Result<Vec<ChangeHash>> {
+    pub(super) fn stored_server_heads(&self, doc_id: &DocId) -> Result<Vec<ChangeHash>> {
         let stored: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT heads FROM server_heads WHERE doc_id = ?1")?
@@ -421,6 +416,15 @@ impl Replica {
                 self.sync_states.remove(doc_id);
             }
             self.evict(touched);
+        }
+        // Edits kept from an earlier epoch are made again once the new one is here.
+        if let Ok(received) = &result {
+            let arrived: Vec<DocId> = received
+                .iter()
+                .filter(|(_, changed)| changed.is_some())
+                .map(|(doc_id, _)| doc_id.clone())
+                .collect();
+            self.make_pending_again(&arrived)?;
         }
         result
     }

@@ -95,6 +95,28 @@ CREATE TABLE IF NOT EXISTS private_notes (
     note       TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+-- Each document's epoch as this device holds it (0 when never rewritten; see `doc::epoch`).
+CREATE TABLE IF NOT EXISTS doc_epochs (
+    doc_id TEXT PRIMARY KEY,
+    epoch  INTEGER NOT NULL
+);
+-- The erasures the server told of (the log coordinators see; never an erased value).
+CREATE TABLE IF NOT EXISTS erasures (
+    doc_id TEXT NOT NULL,
+    epoch  INTEGER NOT NULL,
+    json   TEXT NOT NULL,
+    PRIMARY KEY (doc_id, epoch)
+);
+-- Edits made here on an earlier epoch of a document, kept while the new epoch comes in and then
+-- made again on it (nothing is lost between the two, also across a crash).
+CREATE TABLE IF NOT EXISTS rebase_pending (
+    doc_id  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    record  TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    fields  TEXT NOT NULL,
+    PRIMARY KEY (doc_id, record)
+);
 "#;
 
 /// The tables `doc_store` keeps document bytes in (the replica's and the server's store share them).
@@ -118,6 +140,9 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the call that made the edit returns, also across power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // What is deleted is overwritten, not left in free pages: an erased value is gone from the
+    // file (see `doc::epoch`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // A larger page cache (up to 16 MiB, used only as needed) keeps a big transaction such as a
     // cold sync from spilling pages to the log before it commits.
     conn.pragma_update(None, "cache_size", -16384)?;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the frame format; both ends refuse another.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// One document's Automerge sync message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub struct ManifestEntry {
     pub heads: Vec<[u8; 32]>,
     /// Whether the device may change it.
     pub writable: bool,
+    /// Its epoch: how many times the server rewrote it to erase values (see
+    /// [`crate::doc::epoch`]). A device holding an earlier epoch replaces its copy.
+    pub epoch: u32,
 }
 
 /// Why the server refused something.
@@ -49,6 +52,14 @@ pub enum ErrorCode {
     BadInvite,
     /// Something failed on the server.
     Internal,
+    /// The changes are built on an epoch of the document that an erasure closed: nothing of them
+    /// was taken; the device takes the new epoch and sends its edits again.
+    ClosedEpoch,
+    /// A document the device holds started a new epoch: the server ends the connection, and the
+    /// device connects again to take it.
+    NewEpoch,
+    /// The role may not do this (erase, as anyone but a coordinator).
+    NotAllowed,
 }
 
 /// A frame, either way.
@@ -94,6 +105,24 @@ pub enum Frame {
         team: Option<String>,
         /// Every document the device may read.
         manifest: Vec<ManifestEntry>,
+        /// The erasures of those documents, oldest first: what a device drops of its own edits
+        /// made on an earlier epoch. Reasons and names only for coordinators.
+        erasures: Vec<crate::doc::epoch::Erasure>,
+    },
+    /// Client → server on `/sync`, coordinators only: erase a record, or one field's past values,
+    /// everywhere (the document holding it starts a new epoch).
+    Erase {
+        /// The record.
+        record: String,
+        /// The field whose past values go (its current value stays); `None`: the whole record.
+        field: Option<String>,
+        /// Why (kept in the erase log; never the erased value).
+        reason: String,
+    },
+    /// Server → client: the erasure done.
+    Erased {
+        /// What was erased, as logged.
+        erasure: crate::doc::epoch::Erasure,
     },
     /// Sync messages of several documents. A client's `Sync` is always answered by exactly one
     /// `SyncReply` (possibly empty); the server's unsolicited pushes of new changes are `Sync`

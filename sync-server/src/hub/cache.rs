@@ -8,8 +8,10 @@ pub(super) struct DocSlot {
     pub(super) doc: AutoCommit,
     pub(super) saved_heads: Vec<ChangeHash>,
     pub(super) last_used: Instant,
-    /// [`Inner::epoch`] when `saved_heads` were last compared with the store.
-    pub(super) epoch: u64,
+    /// [`Inner::store_version`] when `saved_heads` were last compared with the store.
+    pub(super) store_version: u64,
+    /// The document's epoch as loaded (see `ibasho_shared::doc::epoch`).
+    pub(super) doc_epoch: u32,
     /// Sync work done at the document's current heads, reused for devices in the same state.
     pub(super) memo: SyncMemo,
     /// Chunks stored after the document's snapshot, when known (counted again after another
@@ -41,14 +43,14 @@ pub(super) fn forget_unknown_heads(doc: &mut AutoCommit, state: &mut State) {
 
 impl Inner {
     /// Reads SQLite's `data_version` (at most every [`OBSERVE_EVERY`] unless `now`); returns
-    /// [`Inner::epoch`], advanced if another process committed since the last read.
+    /// [`Inner::store_version`], advanced if another process committed since the last read.
     pub(super) fn observe_external_writes(&mut self, now: bool) -> u64 {
         if !now
             && self
                 .observed_at
                 .is_some_and(|t| t.elapsed() < OBSERVE_EVERY)
         {
-            return self.epoch;
+            return self.store_version;
         }
         self.observed_at = Some(Instant::now());
         let version = self
@@ -59,12 +61,12 @@ impl Inner {
             Ok(v) if v == self.data_version => {}
             Ok(v) => {
                 self.data_version = v;
-                self.epoch += 1;
+                self.store_version += 1;
             }
             // Unknown: assume someone wrote.
-            Err(_) => self.epoch += 1,
+            Err(_) => self.store_version += 1,
         }
-        self.epoch
+        self.store_version
     }
 
     /// Whether the workspace has this team: created by the admin CLI, or by a coordinator in the
@@ -96,9 +98,9 @@ impl Inner {
         doc_id: &DocId,
     ) -> Result<&mut DocSlot, doc_store::LoadError> {
         let key = store::doc_key(ws, &doc_id.to_string());
-        let epoch = self.epoch;
+        let version = self.store_version;
         if let Some(slot) = self.docs.get_mut(&key)
-            && slot.epoch == epoch
+            && slot.store_version == version
         {
             // Nothing else wrote to the store since the slot was compared with it.
             slot.last_used = Instant::now();
@@ -116,6 +118,16 @@ impl Inner {
             (Some(_), None) => false,
             (None, _) => true,
         };
+        // Another process (the admin CLI) rewrote the document for a new epoch: what memory holds
+        // is the closed epoch, never merged with the new one; the devices connect again.
+        let doc_epoch = store::epoch_of(&self.conn, ws, &doc_id.to_string())?;
+        if stale
+            && let Some(old) = self.docs.get(&key)
+            && old.doc_epoch != doc_epoch
+        {
+            self.docs.remove(&key);
+            self.announce_epoch(ws, doc_id);
+        }
         if stale {
             let loaded = doc_store::load(&self.conn, &key).and_then(|mut doc| {
                 // Every head stored with the document must be in what loads.
@@ -174,7 +186,8 @@ impl Inner {
                         doc,
                         saved_heads,
                         last_used: Instant::now(),
-                        epoch,
+                        store_version: version,
+                        doc_epoch,
                         memo: SyncMemo::default(),
                         chunks: None,
                         unsaved_chunks: None,
@@ -185,7 +198,7 @@ impl Inner {
         }
         let slot = self.docs.get_mut(&key).expect("loaded above");
         slot.last_used = Instant::now();
-        slot.epoch = epoch;
+        slot.store_version = version;
         Ok(slot)
     }
 }

@@ -8,6 +8,8 @@ use super::*;
 pub enum PeerEvent {
     /// These documents have new changes the device may not have.
     Changed(Vec<DocId>),
+    /// This document started a new epoch (an erasure): the device must connect again.
+    NewEpoch(DocId),
 }
 
 pub(super) struct Peer {
@@ -33,8 +35,8 @@ pub struct Session {
     pub(super) notified: HashSet<DocId>,
     /// Sync states changed since they were last saved ([`Hub::save_states`]).
     pub(super) unsaved: HashSet<DocId>,
-    /// [`Inner::epoch`] at the last revocation check.
-    pub(super) checked_epoch: u64,
+    /// [`Inner::store_version`] at the last revocation check.
+    pub(super) checked_version: u64,
 }
 
 impl Session {
@@ -74,7 +76,7 @@ impl Hub {
                 states: HashMap::default(),
                 notified: HashSet::default(),
                 unsaved: HashSet::default(),
-                checked_epoch: 0,
+                checked_version: 0,
             },
             rx,
         )
@@ -138,6 +140,26 @@ pub(super) fn load_state<'a>(
 }
 
 impl Inner {
+    /// After `erasure` rewrote its document in the store: what memory holds of it goes, and the
+    /// devices connect again.
+    pub(super) fn took_new_epoch(
+        &mut self,
+        ws: &str,
+        erasure: &ibasho_shared::doc::epoch::Erasure,
+    ) {
+        if let Ok(doc_id) = erasure.doc.parse::<DocId>() {
+            self.docs.remove(&store::doc_key(ws, &erasure.doc));
+            self.announce_epoch(ws, &doc_id);
+        }
+    }
+
+    /// Tells every connected device of `ws` that `doc` started a new epoch: they connect again.
+    pub(super) fn announce_epoch(&self, ws: &str, doc: &DocId) {
+        for peer in self.peers.values().filter(|p| p.workspace == ws) {
+            let _ = peer.tx.send(PeerEvent::NewEpoch(doc.clone()));
+        }
+    }
+
     /// Tells the connected devices of `ws` (but connection `except`) that `changed` documents have
     /// new changes, each device only of those it may read.
     pub(super) fn announce(&self, ws: &str, except: Option<u64>, changed: &[DocId]) {

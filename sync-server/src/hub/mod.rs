@@ -46,7 +46,7 @@ struct Inner {
     data_version: i64,
     /// Counts the changes of `data_version` seen. While it stays the same, nothing but this hub
     /// wrote to the store: documents in memory are current and no device was revoked.
-    epoch: u64,
+    store_version: u64,
     /// When `data_version` was last read.
     observed_at: Option<Instant>,
     /// Teams known to exist (`workspace/team`); teams are never removed.
@@ -107,7 +107,7 @@ impl Hub {
                 actor: ActorId::random(),
                 max_docs: max_docs.max(1),
                 data_version: 0,
-                epoch: 1,
+                store_version: 1,
                 observed_at: None,
                 known_teams: HashSet::default(),
                 damaged: Default::default(),
@@ -218,7 +218,7 @@ impl Hub {
         slot.accepted = None;
         if let Err(e) = inner.persist(ws, &DocId::Workspace, &[]) {
             inner.docs.remove(&store::doc_key(ws, "workspace"));
-            return Err(e.into());
+            return Err(e);
         }
         inner.announce(ws, None, &[DocId::Workspace]);
         Ok(self.durability.wrote())
@@ -255,6 +255,7 @@ impl Hub {
         let ws = &session.device.workspace;
         let stored: HashMap<String, Vec<u8>> =
             store::doc_heads(&inner.conn, ws)?.into_iter().collect();
+        let epochs = store::epochs(&inner.conn, ws)?;
         let mut ids: Vec<DocId> = vec![DocId::Workspace, DocId::Orgs];
         ids.extend(DocId::all_place_shards());
         ids.extend(
@@ -280,12 +281,73 @@ impl Hub {
                         .collect(),
                 };
                 Some(ManifestEntry {
+                    epoch: epochs.get(&name).copied().unwrap_or(0),
                     doc: name,
                     heads,
                     writable: access == Access::Write,
                 })
             })
             .collect())
+    }
+
+    /// The erase log of the device's workspace for the documents it may read, oldest first: what
+    /// it drops of its own edits made on an earlier epoch. Who asked and why only for coordinators.
+    pub fn erasures(&self, session: &Session) -> Vec<ibasho_shared::doc::epoch::Erasure> {
+        let inner = self.lock();
+        let all = store::erasures(&inner.conn, &session.device.workspace).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the erase log failed");
+            Vec::new()
+        });
+        let coordinator = session.device.role == ibasho_shared::sync::Role::Coordinator;
+        all.into_iter()
+            .filter(|e| {
+                e.doc
+                    .parse::<DocId>()
+                    .is_ok_and(|d| session.policy.access(&d) != Access::None)
+            })
+            .map(|mut e| {
+                if !coordinator {
+                    e.reason.clear();
+                    e.by.clear();
+                }
+                e
+            })
+            .collect()
+    }
+
+    /// Erases a record, or one field's past values, everywhere (see [`crate::erase`]): the
+    /// document holding it starts a new epoch, and every connected device of the workspace
+    /// connects again to take it.
+    pub fn erase(
+        &self,
+        ws: &str,
+        request: &crate::erase::EraseRequest,
+    ) -> anyhow::Result<ibasho_shared::doc::epoch::Erasure> {
+        let mut inner = self.lock();
+        inner.observe_external_writes(true);
+        let erasure = crate::erase::erase(&mut inner.conn, ws, request)?;
+        inner.took_new_epoch(ws, &erasure);
+        Ok(erasure)
+    }
+
+    /// Erases the visits of every workspace older than its retention (see
+    /// [`crate::erase::apply_retention`]); returns how many documents were emptied.
+    pub fn apply_retention(&self, today: chrono::NaiveDate) -> usize {
+        let mut inner = self.lock();
+        inner.observe_external_writes(true);
+        let mut emptied = 0;
+        for ws in store::workspace_ids(&inner.conn).unwrap_or_default() {
+            match crate::erase::apply_retention(&mut inner.conn, &ws, today) {
+                Ok(done) => {
+                    emptied += done.len();
+                    for erasure in &done {
+                        inner.took_new_epoch(&ws, erasure);
+                    }
+                }
+                Err(e) => tracing::error!(workspace = %ws, error = %e, "retention failed"),
+            }
+        }
+        emptied
     }
 
     /// Handles the documents of one client `Sync` frame, in the order given (the caller puts the
@@ -377,13 +439,13 @@ impl Hub {
     /// revoked by the admin CLI, another process: the store is read again only after it wrote.
     pub fn is_revoked(&self, session: &mut Session) -> bool {
         let mut inner = self.lock();
-        let epoch = inner.observe_external_writes(false);
-        if session.checked_epoch == epoch {
+        let version = inner.observe_external_writes(false);
+        if session.checked_version == version {
             return false;
         }
         match store::device(&inner.conn, &session.device.id) {
             Ok(Some(d)) if d.revoked_at.is_none() => {
-                session.checked_epoch = epoch;
+                session.checked_version = version;
                 false
             }
             Ok(_) => true,
@@ -392,6 +454,25 @@ impl Hub {
                 false
             }
         }
+    }
+}
+
+impl Inner {
+    /// Whether a message's changes are, or build on, changes of an epoch of `doc` that an erasure
+    /// closed (sent by a device that has not taken the new epoch): taking them would bring erased
+    /// values back.
+    fn built_on_closed_epoch(&self, ws: &str, doc: &str, message: &[u8]) -> bool {
+        if store::epoch_of(&self.conn, ws, doc).unwrap_or(0) == 0 {
+            return false;
+        }
+        let Ok(message) = automerge::sync::Message::decode(message) else {
+            return false;
+        };
+        let closed = |h: &ChangeHash| store::is_closed(&self.conn, ws, doc, h).unwrap_or(false);
+        message.changes.iter().any(|chunk| {
+            automerge::Change::try_from(chunk)
+                .is_ok_and(|c| closed(&c.hash()) || c.deps().iter().any(closed))
+        })
     }
 }
 
@@ -440,6 +521,20 @@ impl Inner {
         let access = session.policy.access(&doc_id);
         if access == Access::None {
             return Err(DocRefusal::NotReadable { doc: named() });
+        }
+        if carries_changes(message) {
+            if self.built_on_closed_epoch(&ws, doc, message) {
+                return Err(DocRefusal::ClosedEpoch { doc: named() });
+            }
+            if let DocId::Visits { month, .. } = &doc_id
+                && let Ok(Some(months)) = store::visit_retention(&self.conn, &ws)
+                && *month < crate::erase::first_kept_month(chrono::Utc::now().date_naive(), months)
+            {
+                return Err(DocRefusal::PastRetention {
+                    doc: named(),
+                    months,
+                });
+            }
         }
         let state = load_state(&self.conn, &mut session.states, &session.device, &doc_id);
         // Tell the device this document is read-only for it (Automerge's read-only flag), so its
@@ -536,7 +631,8 @@ mod tests {
             doc: server,
             saved_heads: Vec::new(),
             last_used: Instant::now(),
-            epoch: 0,
+            store_version: 0,
+            doc_epoch: 0,
             memo: SyncMemo::default(),
             chunks: None,
             unsaved_chunks: None,
@@ -606,6 +702,8 @@ mod tests {
             team: None,
             person: "p".into(),
             revoked_at: None,
+            last_seen_at: None,
+            wiped_at: None,
             actors: vec![actor.clone()],
         };
         let (mut session, _events) = hub.connect(device);

@@ -10,23 +10,41 @@ impl Inner {
         ws: &str,
         doc_id: &DocId,
         created: &[String],
-    ) -> rusqlite::Result<()> {
+    ) -> anyhow::Result<()> {
         let name = doc_id.to_string();
         let key = store::doc_key(ws, &name);
         // The admin CLI writes to the same store from another process: take in what it stored
         // since this document was loaded, so its changes are neither overwritten nor compacted away.
-        let epoch = self.observe_external_writes(true);
-        let unchecked = self.docs.get(&key).is_some_and(|s| s.epoch != epoch);
+        let version = self.observe_external_writes(true);
+        let unchecked = self
+            .docs
+            .get(&key)
+            .is_some_and(|s| s.store_version != version);
         let stored = if unchecked {
             store::heads_of(&self.conn, ws, &name)?.map(|b| store::decode_heads(&b))
         } else {
             None
         };
+        // An erasure rewrote the document meanwhile (the admin CLI): what memory holds belongs to
+        // the closed epoch and is not stored; the devices connect again and send their edits on
+        // the new one.
+        if unchecked
+            && self
+                .docs
+                .get(&key)
+                .is_some_and(|s| store::epoch_of(&self.conn, ws, &name).ok() != Some(s.doc_epoch))
+        {
+            self.docs.remove(&key);
+            self.announce_epoch(ws, doc_id);
+            anyhow::bail!(
+                "{name} started a new epoch meanwhile; nothing of the closed one is stored"
+            );
+        }
         let slot = self
             .docs
             .get_mut(&key)
             .expect("persisted documents are loaded");
-        slot.epoch = epoch;
+        slot.store_version = version;
         let chunks = slot.unsaved_chunks.take();
         let mut mine: Vec<[u8; 32]> = slot.saved_heads.iter().map(|h| h.0).collect();
         mine.sort();

@@ -41,6 +41,18 @@ pub enum DocRefusal {
         /// The document.
         doc: String,
     },
+    /// Changes of, or built on, an epoch of the document that an erasure closed.
+    ClosedEpoch {
+        /// The document.
+        doc: String,
+    },
+    /// Visits of a month older than the workspace keeps visits.
+    PastRetention {
+        /// The document.
+        doc: String,
+        /// How many months the workspace keeps visits.
+        months: u32,
+    },
     /// The gate refused the message (its form, or what its changes do; see
     /// [`ibasho_shared::sync::Fault`]).
     Gate {
@@ -88,6 +100,20 @@ impl DocRefusal {
                 ErrorCode::Internal,
                 doc,
                 "the server could not store these changes".to_string(),
+            ),
+            DocRefusal::ClosedEpoch { doc } => (
+                ErrorCode::ClosedEpoch,
+                doc,
+                format!(
+                    "{doc}: these changes are built on an epoch an erasure closed; nothing of them was taken (take the new epoch: sync again with a current app)"
+                ),
+            ),
+            DocRefusal::PastRetention { doc, months } => (
+                ErrorCode::Invalid,
+                doc,
+                format!(
+                    "{doc}: this workspace keeps visits {months} months; older ones are not taken"
+                ),
             ),
             DocRefusal::Gate { doc, rejection } => (rejection.code, doc, rejection.message.clone()),
         };
