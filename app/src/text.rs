@@ -192,6 +192,16 @@ pub const ERASED: Text = t(
     "{doc} の {what} を消去しました（第 {epoch} 版）。同期した端末から消えます",
     "erased {what} in {doc} (epoch {epoch}); it is gone from every device once it syncs",
 );
+pub const STUCK: Text = t(
+    "送れない変更: {what} — {why}。取り消すには: {discard}",
+    "stuck change: {what} — {why}; to discard it: {discard}",
+);
+pub const STUCK_HEADING: Text = t("サーバーが受け付けない変更", "Changes the server refuses");
+pub const DISCARD: Text = t("取り消す", "Discard");
+pub const RETENTION: Text = t("訪問記録の保存期間", "Visits are kept");
+pub const RETENTION_MONTHS: Text = t("{n} か月", "{n} months");
+pub const RETENTION_FOREVER: Text = t("期限なし", "for ever");
+pub const ERASE_LOG: Text = t("消去の記録", "Erase log");
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

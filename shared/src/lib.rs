@@ -29,5 +29,5 @@ pub use doc::DocId;
 pub use domain::{Org, Place, Record, RecordKind, Visit};
 pub use error::{Error, Permission, Result};
 pub use i18n::Lang;
-pub use replica::{Discarded, JoinReport, Replica, ServerBinding, VisitReport};
+pub use replica::{Discarded, JoinReport, Replica, ServerBinding, Stuck, VisitReport};
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

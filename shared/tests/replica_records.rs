@@ -4,7 +4,9 @@
 mod support;
 
 use chrono::NaiveDate;
-use ibasho_shared::{Error, Org, Place, PlaceQuery, Replica, Visit, VisitQuery, hours::now_jst};
+use ibasho_shared::{
+    DocId, Error, Org, Place, PlaceQuery, Replica, Visit, VisitQuery, hours::now_jst,
+};
 use support::*;
 
 #[test]
@@ -581,5 +583,97 @@ fn a_file_with_changes_the_server_would_refuse_is_refused_and_the_replica_keeps_
     assert_eq!(
         r.get::<Place>(&p.id).unwrap().description,
         "週末は子ども食堂"
+    );
+}
+
+/// Exchanges `doc_id` between the replica and `server` until neither has anything to say, as the
+/// server would (without the gate): afterwards the replica knows what the server has.
+fn sync_with(r: &mut Replica, server: &mut automerge::AutoCommit, doc_id: &DocId) {
+    use automerge::sync::{Message, State, SyncDoc};
+    let mut state = State::new();
+    for _ in 0..10 {
+        let mine = r.sync_message(doc_id).unwrap();
+        if let Some(m) = &mine {
+            server
+                .sync()
+                .receive_sync_message(&mut state, Message::decode(m).unwrap())
+                .unwrap();
+        }
+        let theirs = server
+            .sync()
+            .generate_sync_message(&mut state)
+            .map(Message::encode);
+        if let Some(m) = &theirs {
+            r.receive_sync_message(doc_id, m).unwrap();
+        }
+        if mine.is_none() && theirs.is_none() {
+            return;
+        }
+    }
+    panic!("no end to the exchange");
+}
+
+/// A change the server refuses can be discarded, one field or a whole record: the document goes
+/// back to what the server has, the other unsent edits stay, the discarded value is gone from
+/// the document, and there is nothing left to discard.
+#[test]
+fn a_refused_change_is_discarded_and_the_other_unsent_edits_stay() {
+    const MARKER: &str = "046-DISCARD-ME";
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Replica::open(&dir.path().join("r.sqlite3")).unwrap();
+    r.init("座間市PF", "佐藤").unwrap();
+    let place = r
+        .add_place(Place::new("喫茶ランドリー", "cafe", 35.5, 139.4))
+        .unwrap();
+    let doc_id = DocId::for_place(&place.id);
+    let mut server = automerge::AutoCommit::new();
+    sync_with(&mut r, &mut server, &doc_id);
+    // (The workspace document, not exchanged here, counts as unsent.)
+    let synced = r.unsent_changes().unwrap();
+
+    r.set::<Place>(&place.id, "contact", MARKER).unwrap();
+    r.set::<Place>(&place.id, "description", "朝から開いています")
+        .unwrap();
+    let added = r
+        .add_place(Place::new("別の居場所", "ibasho", 35.5, 139.4))
+        .unwrap();
+    r.record_refusal(
+        &doc_id.to_string(),
+        Some(&place.id),
+        Some("contact"),
+        ibasho_shared::sync::ErrorCode::Forbidden,
+        "refused",
+    )
+    .unwrap();
+    assert_eq!(r.stuck().unwrap().len(), 1);
+
+    let discarded = r.discard(&place.id, Some("contact")).unwrap();
+    assert_eq!(discarded.fields, 1);
+    let now = r.get::<Place>(&place.id).unwrap();
+    assert_eq!(now.contact, "", "back to what the server has");
+    assert_eq!(
+        now.description, "朝から開いています",
+        "the other edit stays"
+    );
+    assert!(
+        r.get::<Place>(&added.id).is_ok(),
+        "a place added here stays"
+    );
+    assert!(r.unsent_changes().unwrap() > synced);
+    let bytes = r.doc_bytes(&doc_id).unwrap();
+    assert!(!bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()));
+    assert!(r.stuck().unwrap().is_empty());
+    assert!(matches!(
+        r.discard(&place.id, Some("contact")),
+        Err(ibasho_shared::Error::NotFound { .. })
+    ));
+
+    // A record created here is dropped whole.
+    let whole = r.discard(&added.id, None).unwrap();
+    assert_eq!(whole.records, 1);
+    assert!(r.get::<Place>(&added.id).is_err());
+    assert_eq!(
+        r.get::<Place>(&place.id).unwrap().description,
+        "朝から開いています"
     );
 }

@@ -57,6 +57,7 @@ fn worker() -> Sender {
         role: Role::Worker,
         device: "dev-worker".into(),
         actors: Vec::new(),
+        closed: Default::default(),
     }
 }
 
@@ -65,6 +66,7 @@ fn member(device: &str) -> Sender {
         role: Role::Member,
         device: device.into(),
         actors: Vec::new(),
+        closed: Default::default(),
     }
 }
 
@@ -1238,6 +1240,7 @@ fn concurrent_team_renames_are_kept_and_only_plain_names_are() {
         role: Role::Coordinator,
         device: "dev-coordinator".into(),
         actors: Vec::new(),
+        closed: Default::default(),
     };
     let mut server = genesis(&DocId::Workspace, automerge::ActorId::random());
     write_workspace(&mut server, "ws-1", "座間市PF", 1).unwrap();

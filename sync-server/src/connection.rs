@@ -141,6 +141,9 @@ pub(crate) async fn run(socket: WebSocket, state: AppState, device: Device) {
         team: session.device.team.clone(),
         manifest,
         erasures: hub.erasures(&session),
+        visit_retention_months: hub.with_store(|conn| {
+            store::visit_retention(conn, &session.device.workspace).unwrap_or(None)
+        }),
     };
     outbox.send(&state, &welcome).await;
     let mut limiter = RateLimiter::new(&state.limits);

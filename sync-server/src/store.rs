@@ -401,17 +401,20 @@ pub fn epoch_of(conn: &Connection, workspace: &str, doc: &str) -> rusqlite::Resu
         .unwrap_or(0))
 }
 
-/// Whether a change belongs to an epoch of the document an erasure closed.
-pub fn is_closed(
+/// The changes of a document's epochs that erasures closed.
+pub fn closed_changes(
     conn: &Connection,
     workspace: &str,
     doc: &str,
-    hash: &ChangeHash,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM closed_changes WHERE workspace = ?1 AND doc_id = ?2 AND hash = ?3)",
-    )?
-    .query_row(params![workspace, doc, hash.0.as_slice()], |r| r.get(0))
+) -> rusqlite::Result<std::collections::HashSet<ChangeHash>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT hash FROM closed_changes WHERE workspace = ?1 AND doc_id = ?2")?;
+    stmt.query_map([workspace, doc], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|hash| {
+            let hash = hash?;
+            Ok(ChangeHash(hash.as_slice().try_into().unwrap_or([0; 32])))
+        })
+        .collect()
 }
 
 /// The erase log of a workspace, oldest first.

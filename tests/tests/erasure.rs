@@ -264,10 +264,34 @@ fn visits_past_retention_are_erased_everywhere_and_their_counts_stay() {
         assert_eq!(report["visits"]["people_by_month"][&old_month], 6);
         assert_eq!(report["visits"]["total"], before["visits"]["total"]);
     }
-    // A visit of that month is not taken any more.
-    worker.ok(&["visit", "add", "--kind", "visit", "--at", &old]);
+    // A visit of that month is not taken any more: the change is stuck, `status` says where and
+    // why, and once discarded sync is clean again.
+    let late = worker
+        .ok(&["visit", "add", "--kind", "visit", "--at", &old])
+        .trim()
+        .to_string();
     let refused = worker.fails(&["sync"]);
     assert!(refused.contains("refused"), "{refused}");
+    let status = worker.json(&["status", "--json"]);
+    let stuck = &status["stuck"][0];
+    assert_eq!(stuck["doc"], format!("visits/{team}/{old_month}"));
+    assert!(
+        stuck["message"]
+            .as_str()
+            .unwrap()
+            .contains("keeps visits 1 months"),
+        "{stuck}"
+    );
+    assert!(worker.ok(&["status"]).contains("stuck change"));
+    worker.ok(&["discard", &late]);
+    worker.sync();
+    assert!(
+        worker.json(&["status", "--json"])["stuck"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(visits(&worker).iter().all(|v| v["id"] != late));
 }
 
 /// A revoked device's next contact wipes it: its replica no longer holds any visit, and the

@@ -757,7 +757,9 @@ async fn a_document_named_many_times_in_one_frame_is_answered_once() {
     let mut refusals = 0;
     loop {
         match next(&mut ws).await {
-            Some(Frame::Error { code, message, doc }) => {
+            Some(Frame::Error {
+                code, message, doc, ..
+            }) => {
                 assert_eq!(code, ErrorCode::TooLarge, "{message}");
                 assert_eq!(doc.as_deref(), Some("places/00"));
                 assert!(message.contains("more than once"), "{message}");
@@ -1137,7 +1139,9 @@ async fn a_reply_holds_at_most_its_bound_and_the_rest_is_asked_for_again() {
     let mut refused = Vec::new();
     let answered = loop {
         match next(&mut ws).await {
-            Some(Frame::Error { code, doc, message }) => {
+            Some(Frame::Error {
+                code, doc, message, ..
+            }) => {
                 assert_eq!(code, ErrorCode::TooLarge, "{message}");
                 refused.push(doc.expect("names the document"));
             }

@@ -168,6 +168,7 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
     let unsent = replica.unsent_changes()?;
     let last = replica.last_sync()?;
     let workspace = replica.workspace().ok();
+    let stuck = replica.stuck()?;
     if json {
         return print_json(&json!({
             "workspace": workspace,
@@ -175,6 +176,7 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
             "unsent_changes": unsent,
             "last_sync": last,
             "device": replica.device_id(),
+            "stuck": stuck,
         }));
     }
     if let Some(ws) = &workspace {
@@ -193,6 +195,9 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
         None => outln!("{}", text::STATUS_NO_SERVER.get(lang)),
     }
     outln!("{}: {unsent}", text::STATUS_UNSENT.get(lang));
+    for s in &stuck {
+        outln!("{}", stuck_words(s, lang));
+    }
     outln!(
         "{}: {}",
         text::LAST_SYNC.get(lang),
@@ -230,4 +235,30 @@ pub(super) fn erase(
     );
     print_report(&report, lang);
     Ok(())
+}
+
+/// A change the server refused, in the person's language: which record and field, why, and how
+/// to discard it.
+pub(crate) fn stuck_words(s: &ibasho_shared::Stuck, lang: Lang) -> String {
+    let why = sync::error::refusal_words(s.code, Some(&s.doc), lang);
+    let what = match (&s.record, &s.field) {
+        (Some(r), Some(f)) => format!("{r} {}", ibasho_shared::i18n::field_label(f).get(lang)),
+        (Some(r), None) => r.clone(),
+        _ => s.doc.clone(),
+    };
+    let discard = match (&s.record, &s.field) {
+        (Some(r), Some(f)) => format!("ibasho discard {r} {f}"),
+        (Some(r), None) => format!("ibasho discard {r}"),
+        _ => String::new(),
+    };
+    let detail = if lang == Lang::En {
+        format!(" ({})", s.message)
+    } else {
+        String::new()
+    };
+    text::fill(
+        text::STUCK,
+        lang,
+        &[("what", &what), ("why", &why), ("discard", &discard)],
+    ) + &detail
 }

@@ -130,6 +130,7 @@ async fn connect(
             workspace,
             manifest,
             erasures,
+            visit_retention_months,
             ..
         } => {
             if version != PROTOCOL_VERSION {
@@ -146,6 +147,12 @@ async fn connect(
             }
             // Documents rewritten by an erasure are replaced before anything is exchanged.
             replica.take_epochs(&manifest, &erasures)?;
+            replica.set_setting(
+                "visit_retention_months",
+                &visit_retention_months
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            )?;
             Ok((conn, manifest))
         }
         Frame::Error {
@@ -192,7 +199,13 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
             receive(replica, docs, report)?;
             Ok(false)
         }
-        Frame::Error { code, doc, message } => {
+        Frame::Error {
+            code,
+            doc,
+            message,
+            record,
+            field,
+        } => {
             match code {
                 ErrorCode::Revoked => return Err(TransportError::Revoked.into()),
                 // A document started a new epoch: connect again to take it.
@@ -211,6 +224,15 @@ fn handle(replica: &mut Replica, frame: Frame, report: &mut SyncReport) -> Resul
                 // so); they are not a failure of the round.
                 ErrorCode::ReadOnly => report.kept_local.push(message),
                 _ => {
+                    if let Some(doc) = &doc {
+                        replica.record_refusal(
+                            doc,
+                            record.as_deref(),
+                            field.as_deref(),
+                            code,
+                            &message,
+                        )?;
+                    }
                     report.refusals.push((code, doc));
                     report.refused.push(message);
                 }
@@ -307,6 +329,9 @@ async fn exchange(
 ) -> Result<()> {
     while !outgoing.is_empty() {
         report.docs_sent += outgoing.len();
+        // What is sent again is judged again: refusals of these documents are recorded anew.
+        let docs: Vec<String> = outgoing.iter().map(|m| m.doc.clone()).collect();
+        replica.clear_refusals(&docs)?;
         let mut awaiting = send_in_frames(conn, outgoing, false).await?;
         while awaiting > 0 {
             let frame = conn.recv(REPLY_TIMEOUT).await?;
@@ -323,6 +348,7 @@ async fn exchange(
 pub async fn sync_once(replica: &mut Replica) -> Result<SyncReport> {
     let (mut conn, manifest) = connect(replica).await?;
     replica.begin_sync_session();
+    replica.forget_refusals()?;
     let mut report = SyncReport::default();
     let plan = replica.sync_plan(&manifest)?;
     exchange(&mut conn, replica, plan, &mut report).await?;
@@ -349,6 +375,7 @@ impl LiveSession {
     pub async fn open(replica: &mut Replica) -> Result<(LiveSession, SyncReport)> {
         let (mut conn, manifest) = connect(replica).await?;
         replica.begin_sync_session();
+        replica.forget_refusals()?;
         let mut report = SyncReport::default();
         let plan = replica.sync_plan(&manifest)?;
         exchange(&mut conn, replica, plan, &mut report).await?;

@@ -67,8 +67,7 @@ async fn connected(
             session
         }
         Ok(Err(e)) => {
-            let state = failure(&e, &model.read());
-            model.write().sync = state;
+            fail(model, &e);
             return Some(());
         }
         Err(_) => {
@@ -120,8 +119,7 @@ async fn connected(
                 if deferred {
                     let _ = model.write().reload();
                 }
-                let state = failure(&e, &model.read());
-                model.write().sync = state;
+                fail(model, &e);
                 return Some(());
             }
         };
@@ -176,6 +174,18 @@ fn show(replica: &mut Replica, mut model: Signal<AppModel>, report: &SyncReport,
         if m.reload().is_ok() && compact {
             let _ = m.replica.maintain();
         }
+    }
+}
+
+/// Shows a failed connection in the sync bar; a device wiped after its revocation shows the
+/// first-run screen again.
+fn fail(mut model: Signal<AppModel>, e: &anyhow::Error) {
+    let state = failure(e, &model.read());
+    let mut m = model.write();
+    m.sync = state;
+    if matches!(e.downcast_ref(), Some(TransportError::Wiped)) {
+        m.flash = Some(crate::ui::text::WIPED.get(m.lang).to_string());
+        let _ = m.reload();
     }
 }
 

@@ -359,6 +359,7 @@ impl Replica {
         if !again.is_empty() {
             self.apply(again)?;
         }
+        self.forget_refusals_of(&doc_id.to_string(), record)?;
         self.scrub()?;
         Ok(discarded)
     }
@@ -373,7 +374,7 @@ impl Replica {
              DELETE FROM place_targets; DELETE FROM places; DELETE FROM orgs; DELETE FROM visits;
              DELETE FROM conflicts; DELETE FROM sync_states; DELETE FROM server_heads;
              DELETE FROM private_notes; DELETE FROM doc_epochs; DELETE FROM erasures;
-             DELETE FROM rebase_pending;
+             DELETE FROM rebase_pending; DELETE FROM stuck;
              DELETE FROM meta WHERE key NOT IN ('actor', 'lang', 'person');",
         )?;
         tx.commit()?;

@@ -19,10 +19,12 @@ mod edit;
 mod epochs;
 mod orgs;
 mod places;
+mod stuck;
 mod sync;
 mod visits;
 
 pub use epochs::Discarded;
+pub use stuck::Stuck;
 pub use sync::{JoinReport, ServerBinding};
 pub use visits::VisitReport;
 

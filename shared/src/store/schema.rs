@@ -107,6 +107,15 @@ CREATE TABLE IF NOT EXISTS erasures (
     json   TEXT NOT NULL,
     PRIMARY KEY (doc_id, epoch)
 );
+-- Changes of this device's that the server refused at the last try (see `Replica::stuck`).
+CREATE TABLE IF NOT EXISTS stuck (
+    doc_id  TEXT NOT NULL,
+    record  TEXT NOT NULL,
+    field   TEXT NOT NULL,
+    code    TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at      TEXT NOT NULL
+);
 -- Edits made here on an earlier epoch of a document, kept while the new epoch comes in and then
 -- made again on it (nothing is lost between the two, also across a crash).
 CREATE TABLE IF NOT EXISTS rebase_pending (

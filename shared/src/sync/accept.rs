@@ -47,6 +47,10 @@ pub struct Sender {
     /// not new, and pass (a device may relay them); ones it lacks are refused, so that no device
     /// can take another's next sequence number and block its sync.
     pub actors: Vec<automerge::ActorId>,
+    /// The changes of the document's epochs that an erasure closed (see
+    /// [`crate::doc::epoch`]): a change among them, or built on one, is refused, since it would
+    /// bring erased values back (it builds on the same genesis as the new epoch, so it applies).
+    pub closed: std::sync::Arc<std::collections::HashSet<ChangeHash>>,
 }
 
 /// What receiving a message did.
@@ -513,6 +517,7 @@ fn check(
         }
     }
     let changes = doc::storable::check(doc, before)?;
+    check_epoch(&changes, owner)?;
     check_authors(&changes, owner)?;
     if let Some(sender) = owner {
         within_bounds(&changes, sender.role)?;
@@ -654,6 +659,20 @@ fn within_bounds(changes: &[automerge::Change], role: Role) -> Result<(), Fault>
             what: "operations",
             limit: max_operations(role) as usize,
         });
+    }
+    Ok(())
+}
+
+/// No new change is, or builds on, a change of a closed epoch.
+fn check_epoch(changes: &[automerge::Change], sender: Option<&Sender>) -> Result<(), Fault> {
+    let Some(closed) = sender.map(|s| &s.closed).filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    if changes
+        .iter()
+        .any(|c| closed.contains(&c.hash()) || c.deps().iter().any(|d| closed.contains(d)))
+    {
+        return Err(Fault::ClosedEpoch);
     }
     Ok(())
 }

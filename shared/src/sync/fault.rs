@@ -51,6 +51,8 @@ pub enum Fault {
         /// The bound.
         limit: usize,
     },
+    /// A change is, or builds on, a change of an epoch of the document an erasure closed.
+    ClosedEpoch,
     /// A change is dated further ahead of the server's clock than drift explains.
     FutureTime {
         /// Its time (seconds since 1970, UTC).
@@ -102,6 +104,8 @@ impl Fault {
                     "新しい記録"
                 }
             ),
+            (Fault::ClosedEpoch, Lang::En) => "these changes are built on an epoch an erasure closed; nothing of them was taken (take the new epoch: sync again with a current app)".to_string(),
+            (Fault::ClosedEpoch, Lang::Ja) => "消去で閉じられた版に基づく変更のため、受け付けていません（最新のアプリでもう一度同期してください）".to_string(),
             (Fault::FutureTime { at }, Lang::En) => format!(
                 "a change is dated {} (Japan time), ahead of the server's clock: check this device's date and time",
                 shown(*at)
@@ -113,11 +117,21 @@ impl Fault {
         }
     }
 
+    /// The record (and field) a device's refused change concerns, when the fault names one.
+    pub fn names(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Fault::Record { id, error } => (Some(id.clone()), Some(error.field.clone())),
+            Fault::NotOwner { id } | Fault::Misplaced { id, .. } => (Some(id.clone()), None),
+            _ => (None, None),
+        }
+    }
+
     /// The refusal the server sends for changes to `doc_id` with this fault.
     pub fn rejection(&self, doc_id: &DocId) -> Rejection {
         let code = match self {
             Fault::NotOwner { .. } | Fault::NotOwnChange { .. } => ErrorCode::Forbidden,
             Fault::TooMuch { .. } => ErrorCode::TooLarge,
+            Fault::ClosedEpoch => ErrorCode::ClosedEpoch,
             _ => ErrorCode::Invalid,
         };
         Rejection {

@@ -108,6 +108,8 @@ pub enum Frame {
         /// The erasures of those documents, oldest first: what a device drops of its own edits
         /// made on an earlier epoch. Reasons and names only for coordinators.
         erasures: Vec<crate::doc::epoch::Erasure>,
+        /// How many months the workspace keeps visits (`None`: for ever).
+        visit_retention_months: Option<u32>,
     },
     /// Client → server on `/sync`, coordinators only: erase a record, or one field's past values,
     /// everywhere (the document holding it starts a new epoch).
@@ -145,6 +147,10 @@ pub enum Frame {
         doc: Option<String>,
         /// Words for people (English).
         message: String,
+        /// The record whose change was refused, when one was.
+        record: Option<String>,
+        /// Its field, when the refusal names one.
+        field: Option<String>,
     },
     /// A device's answer to the server's `Sync` (a push, or the server's own answer): taken in
     /// like `Sync`, but the server replies only when it has something to say, and then with a
@@ -187,6 +193,8 @@ impl Frame {
             code,
             doc: doc.map(String::from),
             message: message.into(),
+            record: None,
+            field: None,
         }
     }
 }

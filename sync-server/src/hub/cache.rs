@@ -12,6 +12,8 @@ pub(super) struct DocSlot {
     pub(super) store_version: u64,
     /// The document's epoch as loaded (see `ibasho_shared::doc::epoch`).
     pub(super) doc_epoch: u32,
+    /// The changes of its closed epochs, which the gate refuses (empty at epoch 0).
+    pub(super) closed: std::sync::Arc<std::collections::HashSet<ChangeHash>>,
     /// Sync work done at the document's current heads, reused for devices in the same state.
     pub(super) memo: SyncMemo,
     /// Chunks stored after the document's snapshot, when known (counted again after another
@@ -126,7 +128,7 @@ impl Inner {
             && old.doc_epoch != doc_epoch
         {
             self.docs.remove(&key);
-            self.announce_epoch(ws, doc_id);
+            self.announce_epoch(ws, doc_id, version);
         }
         if stale {
             let loaded = doc_store::load(&self.conn, &key).and_then(|mut doc| {
@@ -188,6 +190,15 @@ impl Inner {
                         last_used: Instant::now(),
                         store_version: version,
                         doc_epoch,
+                        closed: if doc_epoch == 0 {
+                            Default::default()
+                        } else {
+                            std::sync::Arc::new(store::closed_changes(
+                                &self.conn,
+                                ws,
+                                &doc_id.to_string(),
+                            )?)
+                        },
                         memo: SyncMemo::default(),
                         chunks: None,
                         unsaved_chunks: None,

@@ -17,6 +17,9 @@ pub(super) struct Peer {
     pub(super) device: String,
     pub(super) policy: AccessPolicy,
     pub(super) tx: mpsc::UnboundedSender<PeerEvent>,
+    /// [`Inner::store_version`] when it connected: what another process stored before, its
+    /// manifest already shows.
+    pub(super) since: u64,
 }
 
 /// A connection's side of the sync: who it is and its sync state per document.
@@ -45,6 +48,7 @@ impl Session {
             role: self.device.role,
             device: self.device.id.clone(),
             actors: self.device.actors.clone(),
+            closed: Default::default(),
         }
     }
 }
@@ -58,15 +62,19 @@ impl Hub {
             team: device.team.clone(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().peers.insert(
+        let mut inner = self.lock();
+        let since = inner.observe_external_writes(true);
+        inner.peers.insert(
             id,
             Peer {
                 workspace: device.workspace.clone(),
                 device: device.id.clone(),
                 policy: policy.clone(),
                 tx,
+                since,
             },
         );
+        drop(inner);
         self.metrics.connections.fetch_add(1, Ordering::Relaxed);
         (
             Session {
@@ -149,13 +157,19 @@ impl Inner {
     ) {
         if let Ok(doc_id) = erasure.doc.parse::<DocId>() {
             self.docs.remove(&store::doc_key(ws, &erasure.doc));
-            self.announce_epoch(ws, &doc_id);
+            self.announce_epoch(ws, &doc_id, u64::MAX);
         }
     }
 
-    /// Tells every connected device of `ws` that `doc` started a new epoch: they connect again.
-    pub(super) fn announce_epoch(&self, ws: &str, doc: &DocId) {
-        for peer in self.peers.values().filter(|p| p.workspace == ws) {
+    /// Tells the connected devices of `ws` that `doc` started a new epoch, those that connected
+    /// before [`Inner::store_version`] reached `version` (the others' manifest showed it): they
+    /// connect again.
+    pub(super) fn announce_epoch(&self, ws: &str, doc: &DocId, version: u64) {
+        for peer in self
+            .peers
+            .values()
+            .filter(|p| p.workspace == ws && p.since < version)
+        {
             let _ = peer.tx.send(PeerEvent::NewEpoch(doc.clone()));
         }
     }

@@ -457,25 +457,6 @@ impl Hub {
     }
 }
 
-impl Inner {
-    /// Whether a message's changes are, or build on, changes of an epoch of `doc` that an erasure
-    /// closed (sent by a device that has not taken the new epoch): taking them would bring erased
-    /// values back.
-    fn built_on_closed_epoch(&self, ws: &str, doc: &str, message: &[u8]) -> bool {
-        if store::epoch_of(&self.conn, ws, doc).unwrap_or(0) == 0 {
-            return false;
-        }
-        let Ok(message) = automerge::sync::Message::decode(message) else {
-            return false;
-        };
-        let closed = |h: &ChangeHash| store::is_closed(&self.conn, ws, doc, h).unwrap_or(false);
-        message.changes.iter().any(|chunk| {
-            automerge::Change::try_from(chunk)
-                .is_ok_and(|c| closed(&c.hash()) || c.deps().iter().any(closed))
-        })
-    }
-}
-
 /// Whether an encoded sync message carries changes (undecodable ones are left to the gate).
 fn carries_changes(message: &[u8]) -> bool {
     automerge::sync::Message::decode(message)
@@ -509,6 +490,7 @@ impl Inner {
             .parse::<DocId>()
             .map_err(|_| DocRefusal::NotADocument { doc: named() })?;
         let ws = session.device.workspace.clone();
+        let key = store::doc_key(&ws, doc);
         // Changes to visits need a team of this workspace (from the admin CLI, or one a
         // coordinator added in the workspace document, which a frame carries first). A message
         // without changes creates nothing and reveals nothing, so it is answered either way.
@@ -522,19 +504,16 @@ impl Inner {
         if access == Access::None {
             return Err(DocRefusal::NotReadable { doc: named() });
         }
-        if carries_changes(message) {
-            if self.built_on_closed_epoch(&ws, doc, message) {
-                return Err(DocRefusal::ClosedEpoch { doc: named() });
-            }
-            if let DocId::Visits { month, .. } = &doc_id
-                && let Ok(Some(months)) = store::visit_retention(&self.conn, &ws)
-                && *month < crate::erase::first_kept_month(chrono::Utc::now().date_naive(), months)
-            {
-                return Err(DocRefusal::PastRetention {
-                    doc: named(),
-                    months,
-                });
-            }
+        // Visits of months past the workspace's retention are not taken.
+        if let DocId::Visits { month, .. } = &doc_id
+            && carries_changes(message)
+            && let Ok(Some(months)) = store::visit_retention(&self.conn, &ws)
+            && *month < crate::erase::first_kept_month(chrono::Utc::now().date_naive(), months)
+        {
+            return Err(DocRefusal::PastRetention {
+                doc: named(),
+                months,
+            });
         }
         let state = load_state(&self.conn, &mut session.states, &session.device, &doc_id);
         // Tell the device this document is read-only for it (Automerge's read-only flag), so its
@@ -545,9 +524,18 @@ impl Inner {
             DocRefusal::Damaged { doc: named() }
         })?;
         forget_unknown_heads(&mut slot.doc, state);
+        // A rewritten document's gate refuses the changes of its closed epochs.
+        let sender = if slot.closed.is_empty() {
+            std::borrow::Cow::Borrowed(sender)
+        } else {
+            std::borrow::Cow::Owned(Sender {
+                closed: slot.closed.clone(),
+                ..sender.clone()
+            })
+        };
         let mut reply = DocReply::default();
         let mut need = Vec::new();
-        match slot.receive(&doc_id, state, message, access, sender) {
+        match slot.receive(&doc_id, state, message, access, &sender) {
             Ok(outcome) => {
                 need = outcome.need;
                 // An id names one record in the workspace: a record new here under an id another
@@ -597,10 +585,7 @@ impl Inner {
             }
         }
         let state = session.states.get_mut(&doc_id).expect("loaded above");
-        let slot = self
-            .docs
-            .get_mut(&store::doc_key(&ws, doc))
-            .expect("loaded above");
+        let slot = self.docs.get_mut(&key).expect("loaded above");
         reply.message = accept::reply(&mut slot.doc, state, &need).map(|m| m.encode());
         session.unsaved.insert(doc_id);
         Ok(reply)
@@ -621,6 +606,7 @@ mod tests {
             role: ibasho_shared::sync::Role::Coordinator,
             device: "d".into(),
             actors: Vec::new(),
+            closed: Default::default(),
         };
         let mut server = AutoCommit::new();
         server.put(automerge::ROOT, "a", 1).unwrap();
@@ -633,6 +619,7 @@ mod tests {
             last_used: Instant::now(),
             store_version: 0,
             doc_epoch: 0,
+            closed: Default::default(),
             memo: SyncMemo::default(),
             chunks: None,
             unsaved_chunks: None,

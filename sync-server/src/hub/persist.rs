@@ -35,7 +35,7 @@ impl Inner {
                 .is_some_and(|s| store::epoch_of(&self.conn, ws, &name).ok() != Some(s.doc_epoch))
         {
             self.docs.remove(&key);
-            self.announce_epoch(ws, doc_id);
+            self.announce_epoch(ws, doc_id, version);
             anyhow::bail!(
                 "{name} started a new epoch meanwhile; nothing of the closed one is stored"
             );

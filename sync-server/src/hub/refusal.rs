@@ -41,11 +41,6 @@ pub enum DocRefusal {
         /// The document.
         doc: String,
     },
-    /// Changes of, or built on, an epoch of the document that an erasure closed.
-    ClosedEpoch {
-        /// The document.
-        doc: String,
-    },
     /// Visits of a month older than the workspace keeps visits.
     PastRetention {
         /// The document.
@@ -101,13 +96,6 @@ impl DocRefusal {
                 doc,
                 "the server could not store these changes".to_string(),
             ),
-            DocRefusal::ClosedEpoch { doc } => (
-                ErrorCode::ClosedEpoch,
-                doc,
-                format!(
-                    "{doc}: these changes are built on an epoch an erasure closed; nothing of them was taken (take the new epoch: sync again with a current app)"
-                ),
-            ),
             DocRefusal::PastRetention { doc, months } => (
                 ErrorCode::Invalid,
                 doc,
@@ -117,7 +105,21 @@ impl DocRefusal {
             ),
             DocRefusal::Gate { doc, rejection } => (rejection.code, doc, rejection.message.clone()),
         };
-        Frame::error(code, Some(doc), message)
+        let (record, field) = match self {
+            DocRefusal::IdTaken { id, .. } => (Some(id.clone()), None),
+            DocRefusal::Gate { rejection, .. } => rejection
+                .fault
+                .as_ref()
+                .map_or((None, None), |fault| fault.names()),
+            _ => (None, None),
+        };
+        Frame::Error {
+            code,
+            doc: Some(doc.clone()),
+            message,
+            record,
+            field,
+        }
     }
 
     /// Whether it counts as a refusal of what a device sent (`ibasho_rejects_total`), rather than
@@ -142,7 +144,10 @@ mod tests {
             home: "places/03".into(),
         }
         .frame();
-        let Frame::Error { code, doc, message } = frame else {
+        let Frame::Error {
+            code, doc, message, ..
+        } = frame
+        else {
             panic!("an error frame");
         };
         assert_eq!(code, ErrorCode::Invalid);

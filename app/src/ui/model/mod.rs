@@ -70,6 +70,12 @@ pub(crate) struct Lists {
     pub teams: Vec<Team>,
     /// The names of the places the visits name, by id.
     pub place_names: std::collections::HashMap<String, String>,
+    /// This device's changes the server refused, and still held.
+    pub stuck: Vec<ibasho_shared::Stuck>,
+    /// The erase log.
+    pub erasures: Vec<ibasho_shared::doc::epoch::Erasure>,
+    /// How many months the workspace keeps visits, as the server last said.
+    pub retention_months: Option<u32>,
 }
 
 /// The window's whole state, in parts: the map, the place and visit editors, the settings forms,
@@ -175,6 +181,12 @@ impl AppModel {
             log,
             teams: self.replica.workspace()?.teams,
             place_names,
+            stuck: self.replica.stuck()?,
+            erasures: self.replica.erasures()?,
+            retention_months: self
+                .replica
+                .setting("visit_retention_months")?
+                .and_then(|m| m.parse().ok()),
         };
         self.unsent = self.replica.unsent_changes().unwrap_or(0);
         self.refresh_form();
@@ -184,6 +196,13 @@ impl AppModel {
     /// Whether the visit screens and buttons exist for this device (never for members).
     pub(crate) fn can_see_visits(&self) -> bool {
         self.role != Some(Role::Member)
+    }
+
+    /// Drops this device's unsent change to `record` (one field, or all of it) that the server
+    /// refuses; the next sync is clean again.
+    pub(crate) fn discard(&mut self, record: &str, field: Option<&str>) -> anyhow::Result<()> {
+        self.replica.discard(record, field)?;
+        self.reload()
     }
 
     /// Places for the list screen, filtered by `filter`; with distance from the map centre.

@@ -63,6 +63,14 @@ pub(crate) fn SettingsScreen() -> Element {
             m.role,
         )
     };
+    let (stuck, erasures, retention) = {
+        let lists = &model.read().lists;
+        (
+            lists.stuck.clone(),
+            lists.erasures.clone(),
+            lists.retention_months,
+        )
+    };
     rsx! {
         section { class: "settings",
             form {
@@ -87,9 +95,68 @@ pub(crate) fn SettingsScreen() -> Element {
                 if let Some(role) = role {
                     p { {t::ROLE.get(lang)} ": {role.label(lang)}" }
                 }
+                if role.is_some() {
+                    p { id: "retention",
+                        {t::RETENTION.get(lang)} ": "
+                        {match retention {
+                            Some(n) => t::fill(t::RETENTION_MONTHS, lang, &[("n", &n)]),
+                            None => t::RETENTION_FOREVER.get(lang).to_string(),
+                        }}
+                    }
+                }
                 button { r#type: "submit", class: "primary", {t::SAVE.get(lang)} }
+            }
+            if !stuck.is_empty() {
+                section { class: "stuck", id: "stuck",
+                    h3 { {t::STUCK_HEADING.get(lang)} }
+                    ul {
+                        for (i, s) in stuck.into_iter().enumerate() {
+                            li { key: "{i}",
+                                span { {stuck_line(&s, lang)} }
+                                if let Some(record) = s.record.clone() {
+                                    button {
+                                        class: "danger",
+                                        onclick: move |_| {
+                                            let (record, field) = (record.clone(), s.field.clone());
+                                            act(model, move |m| m.discard(&record, field.as_deref()));
+                                        },
+                                        {t::DISCARD.get(lang)}
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if role == Some(ibasho_shared::sync::Role::Coordinator) && !erasures.is_empty() {
+                section { class: "erasures",
+                    h3 { {t::ERASE_LOG.get(lang)} }
+                    ul {
+                        for (i, e) in erasures.into_iter().enumerate() {
+                            li { key: "{i}",
+                                "{ibasho_shared::hours::shown_jst(&e.at)} {e.doc} "
+                                {e.record.clone().unwrap_or_default()} " "
+                                {e.field.as_deref().map(|f| ibasho_shared::i18n::field_label(f).get(lang)).unwrap_or("")}
+                                " — {e.by}: {e.reason}"
+                            }
+                        }
+                    }
+                }
             }
             JoinForm {}
         }
+    }
+}
+
+/// A refused change in the person's language: which record and field, and why.
+fn stuck_line(s: &ibasho_shared::Stuck, lang: Lang) -> String {
+    let why = crate::sync::error::refusal_words(s.code, Some(&s.doc), lang);
+    match (&s.record, &s.field) {
+        (Some(r), Some(f)) => format!(
+            "{r} {}: {why}",
+            ibasho_shared::i18n::field_label(f).get(lang)
+        ),
+        (Some(r), None) => format!("{r}: {why}"),
+        _ => why,
     }
 }
