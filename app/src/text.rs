@@ -172,6 +172,10 @@ pub const REFUSED_CLOSED_EPOCH: Text = t(
     "消去のあと作り直された記録への古い変更です（もう一度同期すると新しい版に載せ直します）",
     "an old change to records rewritten by an erasure (sync again to make it on the new version)",
 );
+pub const REFUSED_PAST_RETENTION: Text = t(
+    "ワークスペースの保存期間を過ぎた月の訪問記録はサーバーが受け付けません",
+    "the server no longer takes visits of a month past the workspace's retention",
+);
 pub const REFUSED_SERVER_FAULT: Text = t(
     "サーバー側の問題で保存できませんでした（後でもう一度送ります）",
     "the server could not store it (it is sent again later)",
@@ -256,6 +260,30 @@ pub const STATUS_NO_SERVER: Text = t(
     "server: none (this device only)",
 );
 pub const STATUS_UNSENT: Text = t("未送信の変更", "unsent changes");
+
+pub const RETENTION_ERASED: Text = t(
+    "保存期間（{n} か月）を過ぎた訪問記録",
+    "visits past the workspace's retention ({n} months)",
+);
+pub const BY_SERVER: Text = t("サーバー", "server");
+
+/// Why something was erased, as the erase log says it: retention in words of `lang`, else the
+/// reason as given.
+pub fn erasure_reason(e: &ibasho_shared::doc::epoch::Erasure, lang: ibasho_shared::Lang) -> String {
+    match e.reason.strip_prefix("retention ") {
+        Some(months) if e.by == "server" => fill(RETENTION_ERASED, lang, &[("n", &months)]),
+        _ => e.reason.clone(),
+    }
+}
+
+/// Who asked for an erasure, as the erase log says it.
+pub fn erasure_by(e: &ibasho_shared::doc::epoch::Erasure, lang: ibasho_shared::Lang) -> String {
+    if e.by == "server" {
+        BY_SERVER.get(lang).to_string()
+    } else {
+        e.by.clone()
+    }
+}
 
 /// `text` in `lang` with each `{name}` replaced by its value in `values`.
 pub fn fill(

@@ -14,6 +14,10 @@ use ibasho_shared::store::doc_store;
 use ibasho_shared::store::index::Indexed;
 use rusqlite::{Connection, params};
 
+/// The reason an erasure by retention is logged with, followed by the months kept: devices say it
+/// in their user's language.
+pub const RETENTION_REASON: &str = "retention";
+
 /// What to erase, as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EraseRequest {
@@ -171,7 +175,7 @@ pub fn apply_retention(
                 epoch: 0,
                 record: None,
                 field: None,
-                reason: format!("retention: visits are kept {months} months"),
+                reason: format!("{RETENTION_REASON} {months}"),
                 by: "server".into(),
                 at: chrono::Utc::now().to_rfc3339(),
             },

@@ -201,8 +201,8 @@ pub(super) fn erasures(replica: &Replica, json: bool, lang: Lang) -> Result<()> 
             "{}  {}  {what}  {}  {}",
             ibasho_shared::hours::shown_jst(&e.at),
             e.doc,
-            e.by,
-            e.reason
+            text::erasure_by(&e, lang),
+            text::erasure_reason(&e, lang)
         );
     }
     Ok(())

@@ -186,10 +186,16 @@ pub(super) fn status(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
         Some(s) => {
             outln!("{}: {}", text::STATUS_SERVER.get(lang), s.url);
             outln!("{}: {}", text::ROLE.get(lang), s.role.label(lang));
+            let team = s.team.as_deref().map(|id| {
+                workspace
+                    .as_ref()
+                    .and_then(|w| w.teams.iter().find(|t| t.id == id))
+                    .map_or(id.to_string(), |t| t.name.clone())
+            });
             outln!(
                 "{}: {}",
                 text::TEAM.get(lang),
-                s.team.as_deref().unwrap_or("-")
+                team.as_deref().unwrap_or("-")
             );
         }
         None => outln!("{}", text::STATUS_NO_SERVER.get(lang)),

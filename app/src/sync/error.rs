@@ -125,6 +125,7 @@ pub fn refusal_words(code: ErrorCode, doc: Option<&str>, lang: Lang) -> String {
         ErrorCode::Internal => text::REFUSED_SERVER_FAULT,
         ErrorCode::ClosedEpoch | ErrorCode::NewEpoch => text::REFUSED_CLOSED_EPOCH,
         ErrorCode::NotAllowed => text::REFUSED_FORBIDDEN,
+        ErrorCode::PastRetention => text::REFUSED_PAST_RETENTION,
         _ => text::REFUSED_INVALID,
     };
     match doc {

@@ -732,3 +732,58 @@ fn a_pin_far_away_does_not_wreck_the_view_and_is_flagged() {
     });
     assert!(!w.html().contains("far-away"));
 }
+
+/// A change the server refused is listed in the settings in Japanese — the place by its name, the
+/// field by its label, why by the refusal's kind — and the Discard button drops it: the place
+/// keeps its other fields, and nothing is listed any more.
+#[test]
+fn a_refused_change_is_shown_by_name_and_discarded_with_one_button() {
+    use super::model::Screen;
+    use ibasho_shared::{DocId, Place, sync::ErrorCode};
+    let mut w = Window::open(true, Some(Role::Member));
+    let place = w
+        .model()
+        .write()
+        .replica
+        .add_place(Place {
+            contact: "046-000-0000".into(),
+            ..Place::new("相武台の喫茶店", "cafe", 35.5, 139.4)
+        })
+        .unwrap();
+    w.with(|m| {
+        m.replica
+            .record_refusal(
+                &DocId::for_place(&place.id).to_string(),
+                Some(&place.id),
+                Some("contact"),
+                ErrorCode::Forbidden,
+                "refused",
+            )
+            .unwrap();
+        m.reload().unwrap();
+        m.screen = Screen::Settings;
+    });
+    let html = w.html();
+    assert!(html.contains("サーバーが受け付けない変更"), "{html}");
+    assert!(html.contains("相武台の喫茶店 — 連絡先"), "{html}");
+    assert!(
+        html.contains("この端末の役割では送れない変更です"),
+        "{html}"
+    );
+    assert!(!html.contains("refused"), "no English: {html}");
+    // Rebuilt (the window reopens its model from the replica), then the tab clicked: the
+    // button's listener is among the mutations.
+    let m = w.remount();
+    let settings = element(&m, "tab-Settings");
+    let m = w.fire("click", settings, Box::<SerializedMouseData>::default());
+    w.fire(
+        "click",
+        element(&m, "discard-0"),
+        Box::<SerializedMouseData>::default(),
+    );
+    let html = w.html();
+    assert!(!html.contains("サーバーが受け付けない変更"), "{html}");
+    let kept = w.model().write().replica.get::<Place>(&place.id).unwrap();
+    assert_eq!(kept.name, "相武台の喫茶店");
+    assert_eq!(kept.contact, "", "the refused value is dropped");
+}

@@ -222,6 +222,15 @@ impl Replica {
         Ok(edits)
     }
 
+    /// The records of `doc_id` this device has edits to that the server is not known to have.
+    pub(super) fn unsent_records(&mut self, doc_id: &DocId) -> Result<Vec<String>> {
+        Ok(self
+            .own_edits(doc_id)?
+            .into_iter()
+            .map(|e| e.record)
+            .collect())
+    }
+
     /// The heads of `doc_id` the server is known to have that this copy holds: those both sides
     /// last shared, and those the server last named.
     fn known_to_server(&mut self, doc_id: &DocId) -> Result<Vec<automerge::ChangeHash>> {

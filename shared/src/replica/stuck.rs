@@ -25,7 +25,9 @@ pub struct Stuck {
 }
 
 impl Replica {
-    /// Records a refusal of the server's for a change of this device's.
+    /// Records a refusal of the server's for a change of this device's. A refusal of a whole
+    /// document names each record this device has unsent edits to there, so that each can be
+    /// discarded.
     pub fn record_refusal(
         &mut self,
         doc: &str,
@@ -34,17 +36,24 @@ impl Replica {
         code: crate::sync::ErrorCode,
         message: &str,
     ) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO stuck (doc_id, record, field, code, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                doc,
-                record.unwrap_or(""),
-                field.unwrap_or(""),
-                serde_json::to_string(&code).expect("a code encodes"),
-                message,
-                chrono::Utc::now().to_rfc3339()
-            ],
-        )?;
+        let records: Vec<String> = match (record, doc.parse::<crate::DocId>()) {
+            (Some(r), _) => vec![r.to_string()],
+            (None, Ok(doc_id)) => self.unsent_records(&doc_id)?,
+            (None, Err(_)) => Vec::new(),
+        };
+        let records = if records.is_empty() {
+            vec![String::new()]
+        } else {
+            records
+        };
+        let code = serde_json::to_string(&code).expect("a code encodes");
+        let at = chrono::Utc::now().to_rfc3339();
+        for record in records {
+            self.conn.execute(
+                "INSERT INTO stuck (doc_id, record, field, code, message, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![doc, record, field.unwrap_or(""), code, message, at],
+            )?;
+        }
         Ok(())
     }
 

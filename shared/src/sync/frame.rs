@@ -60,6 +60,8 @@ pub enum ErrorCode {
     NewEpoch,
     /// The role may not do this (erase, as anyone but a coordinator).
     NotAllowed,
+    /// Visits of a month the workspace no longer keeps (past its retention).
+    PastRetention,
 }
 
 /// A frame, either way.

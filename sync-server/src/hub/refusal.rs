@@ -97,7 +97,7 @@ impl DocRefusal {
                 "the server could not store these changes".to_string(),
             ),
             DocRefusal::PastRetention { doc, months } => (
-                ErrorCode::Invalid,
+                ErrorCode::PastRetention,
                 doc,
                 format!(
                     "{doc}: this workspace keeps visits {months} months; older ones are not taken"

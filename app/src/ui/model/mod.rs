@@ -70,8 +70,9 @@ pub(crate) struct Lists {
     pub teams: Vec<Team>,
     /// The names of the places the visits name, by id.
     pub place_names: std::collections::HashMap<String, String>,
-    /// This device's changes the server refused, and still held.
-    pub stuck: Vec<ibasho_shared::Stuck>,
+    /// This device's changes the server refused, and still held, each with the record as people
+    /// know it.
+    pub stuck: Vec<(ibasho_shared::Stuck, String)>,
     /// The erase log.
     pub erasures: Vec<ibasho_shared::doc::epoch::Erasure>,
     /// How many months the workspace keeps visits, as the server last said.
@@ -181,7 +182,19 @@ impl AppModel {
             log,
             teams: self.replica.workspace()?.teams,
             place_names,
-            stuck: self.replica.stuck()?,
+            stuck: self
+                .replica
+                .stuck()?
+                .into_iter()
+                .map(|s| {
+                    let label = s
+                        .record
+                        .as_deref()
+                        .map(|r| self.record_label(r))
+                        .unwrap_or_else(|| s.doc.clone());
+                    (s, label)
+                })
+                .collect(),
             erasures: self.replica.erasures()?,
             retention_months: self
                 .replica
@@ -203,6 +216,26 @@ impl AppModel {
     pub(crate) fn discard(&mut self, record: &str, field: Option<&str>) -> anyhow::Result<()> {
         self.replica.discard(record, field)?;
         self.reload()
+    }
+
+    /// A record as people know it: a place's or an organization's name, a visit's kind and time.
+    pub(crate) fn record_label(&mut self, id: &str) -> String {
+        use ibasho_shared::taxonomy::{CONTACT_TYPES, lookup};
+        if let Ok(p) = self.replica.get::<Place>(id) {
+            return p.name;
+        }
+        if let Ok(o) = self.replica.get::<Org>(id) {
+            return o.name;
+        }
+        if let Ok(v) = self.replica.get::<Visit>(id) {
+            let kind = lookup(CONTACT_TYPES, &v.kind)
+                .map_or(v.kind.clone(), |t| t.label(self.lang).to_string());
+            return format!(
+                "{kind} {}",
+                v.at.replace('T', " ").get(..16).unwrap_or(&v.at)
+            );
+        }
+        id.to_string()
     }
 
     /// Places for the list screen, filtered by `filter`; with distance from the map centre.

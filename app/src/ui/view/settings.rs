@@ -110,12 +110,13 @@ pub(crate) fn SettingsScreen() -> Element {
                 section { class: "stuck", id: "stuck",
                     h3 { {t::STUCK_HEADING.get(lang)} }
                     ul {
-                        for (i, s) in stuck.into_iter().enumerate() {
+                        for (i, (s, label)) in stuck.into_iter().enumerate() {
                             li { key: "{i}",
-                                span { {stuck_line(&s, lang)} }
+                                span { {stuck_line(&s, &label, lang)} }
                                 if let Some(record) = s.record.clone() {
                                     button {
                                         class: "danger",
+                                        id: "discard-{i}",
                                         onclick: move |_| {
                                             let (record, field) = (record.clone(), s.field.clone());
                                             act(model, move |m| m.discard(&record, field.as_deref()));
@@ -137,7 +138,7 @@ pub(crate) fn SettingsScreen() -> Element {
                                 "{ibasho_shared::hours::shown_jst(&e.at)} {e.doc} "
                                 {e.record.clone().unwrap_or_default()} " "
                                 {e.field.as_deref().map(|f| ibasho_shared::i18n::field_label(f).get(lang)).unwrap_or("")}
-                                " — {e.by}: {e.reason}"
+                                {format!(" — {}: {}", t::erasure_by(&e, lang), t::erasure_reason(&e, lang))}
                             }
                         }
                     }
@@ -148,15 +149,15 @@ pub(crate) fn SettingsScreen() -> Element {
     }
 }
 
-/// A refused change in the person's language: which record and field, and why.
-fn stuck_line(s: &ibasho_shared::Stuck, lang: Lang) -> String {
-    let why = crate::sync::error::refusal_words(s.code, Some(&s.doc), lang);
-    match (&s.record, &s.field) {
-        (Some(r), Some(f)) => format!(
-            "{r} {}: {why}",
+/// A refused change in the person's language: which record (as people know it) and field, and
+/// why.
+fn stuck_line(s: &ibasho_shared::Stuck, label: &str, lang: Lang) -> String {
+    let why = crate::sync::error::refusal_words(s.code, None, lang);
+    match &s.field {
+        Some(f) => format!(
+            "{label} — {}: {why}",
             ibasho_shared::i18n::field_label(f).get(lang)
         ),
-        (Some(r), None) => format!("{r}: {why}"),
-        _ => why,
+        None => format!("{label}: {why}"),
     }
 }
