@@ -9,6 +9,29 @@ use std::path::Path;
 
 mod raw;
 
+/// A server with a workspace and a team.
+fn platform() -> (tempfile::TempDir, Server, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.team(&ws, "北地区");
+    (dir, server, ws, team)
+}
+
+/// A worker's new visit with `marker` in its referral reason (and `more` arguments); its id.
+fn visit_with(worker: &Device, marker: &str, more: &[&str]) -> String {
+    let mut args = vec![
+        "visit",
+        "add",
+        "--kind",
+        "visit",
+        "--referral-reason",
+        marker,
+    ];
+    args.extend_from_slice(more);
+    worker.ok(&args).trim().to_string()
+}
+
 /// Every byte of every file under `dir` (databases, write-ahead logs, exports).
 fn bytes_under(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
@@ -53,26 +76,11 @@ fn visit<'a>(list: &'a [Value], id: &str) -> &'a Value {
 #[test]
 fn an_erased_value_is_gone_from_every_file_and_offline_edits_survive() {
     const MARKER: &str = "山田花子さん宅ERASE1";
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("server"));
-    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let team = server.team(&ws, "北地区");
+    let (dir, server, ws, team) = platform();
     let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
 
-    let id = worker
-        .ok(&[
-            "visit",
-            "add",
-            "--kind",
-            "visit",
-            "--people",
-            "2",
-            "--referral-reason",
-            &format!("{MARKER} 近くの方"),
-        ])
-        .trim()
-        .to_string();
+    let id = visit_with(&worker, &format!("{MARKER} 近くの方"), &["--people", "2"]);
     worker.sync();
     worker.ok(&["visit", "set", &id, "referral_reason", "訂正済み"]);
     worker.sync();
@@ -155,22 +163,9 @@ async fn a_change_built_on_a_closed_epoch_is_refused() {
     use automerge::transaction::Transactable;
     use ibasho_shared::sync::ErrorCode;
     const MARKER: &str = "古い版ERASE2";
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("server"));
-    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let team = server.team(&ws, "北地区");
+    let (dir, server, ws, team) = platform();
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
-    let id = worker
-        .ok(&[
-            "visit",
-            "add",
-            "--kind",
-            "visit",
-            "--referral-reason",
-            MARKER,
-        ])
-        .trim()
-        .to_string();
+    let id = visit_with(&worker, MARKER, &[]);
     worker.sync();
     let doc_id = visits(&worker)[0]["at"].as_str().unwrap()[..7].to_string();
     let doc_id = format!("visits/{team}/{doc_id}");
@@ -207,10 +202,7 @@ async fn a_change_built_on_a_closed_epoch_is_refused() {
 #[test]
 fn visits_past_retention_are_erased_everywhere_and_their_counts_stay() {
     const MARKER: &str = "二か月前ERASE3";
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("server"));
-    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let team = server.team(&ws, "北地区");
+    let (dir, server, ws, team) = platform();
     let coordinator = server.join(&ws, "coordinator", None, "佐藤");
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
     let today = chrono::Utc::now().date_naive();
@@ -221,18 +213,7 @@ fn visits_past_retention_are_erased_everywhere_and_their_counts_stay() {
         .to_string();
     let old_month = old[..7].to_string();
     for people in ["2", "4"] {
-        worker.ok(&[
-            "visit",
-            "add",
-            "--kind",
-            "visit",
-            "--at",
-            &old,
-            "--people",
-            people,
-            "--referral-reason",
-            MARKER,
-        ]);
+        visit_with(&worker, MARKER, &["--at", &old, "--people", people]);
     }
     worker.ok(&["visit", "add", "--kind", "phone"]);
     worker.sync();
@@ -299,24 +280,9 @@ fn visits_past_retention_are_erased_everywhere_and_their_counts_stay() {
 #[test]
 fn a_revoked_device_wipes_itself_on_its_next_contact() {
     const MARKER: &str = "紛失した端末ERASE4";
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("server"));
-    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
-    let team = server.team(&ws, "北地区");
+    let (dir, server, ws, team) = platform();
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
-    let visit = worker
-        .ok(&[
-            "visit",
-            "add",
-            "--kind",
-            "visit",
-            "--referral-reason",
-            MARKER,
-            "--note",
-            MARKER,
-        ])
-        .trim()
-        .to_string();
+    visit_with(&worker, MARKER, &["--note", MARKER]);
     worker.sync();
     assert!(contains(&worker.replica_bytes(), MARKER.as_bytes()));
     let device = worker.json(&["status", "--json"])["server"]["device"]
@@ -329,7 +295,6 @@ fn a_revoked_device_wipes_itself_on_its_next_contact() {
     assert!(said.contains("deleted"), "{said}");
     assert!(!contains(&worker.replica_bytes(), MARKER.as_bytes()));
     assert!(worker.fails(&["visit", "list"]).contains("workspace"));
-    let _ = visit;
     let listed = server.admin(&["devices", "--workspace", &ws]);
     assert!(
         listed.contains("revoked") && listed.contains("wiped"),
