@@ -280,7 +280,7 @@ fn visits_past_retention_are_erased_everywhere_and_their_counts_stay() {
 #[test]
 fn a_revoked_device_wipes_itself_on_its_next_contact() {
     const MARKER: &str = "紛失した端末ERASE4";
-    let (dir, server, ws, team) = platform();
+    let (_dir, server, ws, team) = platform();
     let worker = server.join(&ws, "worker", Some(&team), "鈴木");
     visit_with(&worker, MARKER, &["--note", MARKER]);
     worker.sync();
