@@ -206,6 +206,8 @@ pub const RETENTION: Text = t("訪問記録の保存期間", "Visits are kept");
 pub const RETENTION_MONTHS: Text = t("{n} か月", "{n} months");
 pub const RETENTION_FOREVER: Text = t("期限なし", "for ever");
 pub const ERASE_LOG: Text = t("消去の記録", "Erase log");
+pub const NEEDS_REVIEW: Text = t("要確認", "needs reconciliation");
+pub const COUNT_REFERRALS: Text = t("{n} 件", "{n} referrals");
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

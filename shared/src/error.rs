@@ -108,6 +108,14 @@ pub enum Permission {
         /// The entry.
         id: String,
     },
+    /// The other side of a referral decides this (the receiver its answer, the sender what it
+    /// says).
+    OtherSide {
+        /// The record.
+        id: String,
+        /// Which rule (English).
+        why: String,
+    },
     /// The document may only be read by this role.
     ReadOnly {
         /// The document.
@@ -133,6 +141,11 @@ impl Permission {
             (Permission::AnotherTeamsVisits { team }, Lang::En) => format!(
                 "visits of another team ({team}) cannot be logged or changed here; log it under your own team"
             ),
+            (Permission::OtherSide { .. }, Lang::Ja) => {
+                "つなぐ記録のこの変更は相手側が行います（送る側は内容と取り下げ、受ける側は受付から結果まで）"
+                    .into()
+            }
+            (Permission::OtherSide { why, .. }, Lang::En) => why.clone(),
             (Permission::NotYourEntry { id }, Lang::Ja) => {
                 format!("{id}: メンバーが変更できるのは自分の団体の項目だけです")
             }

@@ -62,15 +62,17 @@ pub const fn t(ja: &'static str, en: &'static str) -> Text {
 /// Field names as people read them, for error messages and form labels: from the record kinds'
 /// field tables, then the few names that are no single field.
 pub fn field_label(field: &str) -> Text {
-    use crate::domain::{Org, Place, Record, Visit};
+    use crate::domain::{Org, Place, Record, Referral, Visit};
     fn find<R: Record>(field: &str) -> Option<Text> {
         R::FIELDS.iter().find(|f| f.name == field).map(|f| f.label)
     }
     find::<Place>(field)
         .or_else(|| find::<Org>(field))
         .or_else(|| find::<Visit>(field))
+        .or_else(|| find::<Referral>(field))
         .unwrap_or(match field {
             "location" => t("位置", "location"),
+            "to" => t("つなぎ先", "referred to"),
             "place" => t("場所", "place"),
             "note" => t("個人メモ", "private note"),
             "workspace" => t("ワークスペース", "workspace"),

@@ -26,8 +26,10 @@ pub mod taxonomy;
 pub mod validate;
 
 pub use doc::DocId;
-pub use domain::{Org, Place, Record, RecordKind, Visit};
+pub use domain::{Org, Place, Record, RecordKind, Referral, Visit};
 pub use error::{Error, Permission, Result};
 pub use i18n::Lang;
-pub use replica::{Discarded, JoinReport, Replica, ServerBinding, Stuck, VisitReport};
+pub use replica::{
+    Discarded, JoinReport, ReferralQuery, ReferralView, Replica, ServerBinding, Stuck, VisitReport,
+};
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

@@ -30,6 +30,50 @@ const fn term(id: &'static str, ja: &'static str, en: &'static str) -> Term {
 /// Version of the default taxonomy written into new workspaces.
 pub const TAXONOMY_VERSION: u32 = 1;
 
+/// Why a person is referred (つなぐ理由).
+pub const REFERRAL_REASONS: &[Term] = &[
+    term("poverty", "生活困窮", "Financial hardship"),
+    term("hikikomori", "ひきこもり", "Social withdrawal (hikikomori)"),
+    term("parenting", "子育て", "Parenting"),
+    term("elderly_care", "高齢・介護", "Old age and care"),
+    term("disability", "障害", "Disability"),
+    term("mental_health", "心の健康", "Mental health"),
+    term("dv", "DV", "Domestic violence"),
+    term("housing", "住まい", "Housing"),
+    term("employment", "就労", "Employment"),
+    term("isolation", "孤立", "Isolation"),
+    term("other", "その他", "Other"),
+];
+
+/// The steps of a referral, a lifecycle that maps one to one onto the HL7 FHIR Task status of the
+/// Gravity Project's SDOH closed-loop referral (in brackets): sent (requested) → accepted
+/// (accepted) | declined (rejected) | withdrawn (cancelled); accepted → in progress
+/// (in-progress) | connected (completed) | not connected (failed) | withdrawn.
+pub const REFERRAL_STATUSES: &[Term] = &[
+    term("sent", "送付", "Sent"),
+    term("accepted", "受付", "Accepted"),
+    term("declined", "辞退", "Declined"),
+    term("withdrawn", "取り下げ", "Withdrawn"),
+    term("in_progress", "対応中", "In progress"),
+    term("connected", "つながった", "Connected"),
+    term("not_connected", "つながらなかった", "Not connected"),
+];
+
+/// Why a referral was declined, withdrawn or did not connect (plain outcome codes, as closed-loop
+/// referral tools use).
+pub const REFERRAL_OUTCOMES: &[Term] = &[
+    term("unreachable", "連絡がつかない", "Could not be reached"),
+    term("not_eligible", "対象外", "Not eligible"),
+    term("no_capacity", "受け入れ枠がない", "No capacity"),
+    term(
+        "person_declined",
+        "本人が希望しない",
+        "The person did not want it",
+    ),
+    term("resolved", "解決した", "Already resolved"),
+    term("other", "その他", "Other"),
+];
+
 /// Categories of gathering places (居場所).
 pub const CATEGORIES: &[Term] = &[
     term("ibasho", "居場所", "Drop-in space"),
@@ -231,6 +275,9 @@ mod tests {
             CONTACT_TYPES,
             STATUSES,
             PARTICIPATION,
+            REFERRAL_REASONS,
+            REFERRAL_STATUSES,
+            REFERRAL_OUTCOMES,
         ] {
             let ids: HashSet<_> = list.iter().map(|t| t.id).collect();
             assert_eq!(ids.len(), list.len());

@@ -56,6 +56,17 @@ pub enum Reason {
     DateOutOfRange(String),
     /// A follow-up date before the visit itself.
     BeforeVisit,
+    /// A referral to the team that sends it.
+    SameTeam,
+    /// A step that does not follow the current one in the lifecycle.
+    NotAfter {
+        /// The current step.
+        from: String,
+        /// The step asked for.
+        to: String,
+    },
+    /// Exactly one of two must be given (a team or an organization).
+    OneOfTwo,
     /// Not `true` or `false`.
     NotABool(String),
     /// A reference to a record that does not exist (or is deleted).
@@ -145,6 +156,22 @@ impl ValidationError {
             (Lang::Ja, Reason::DateOutOfRange(v)) => format!("ありえない日付です: {v}"),
             (Lang::En, Reason::DateOutOfRange(v)) => format!("is not a plausible date: {v}"),
             (Lang::Ja, Reason::BeforeVisit) => "訪問日より前にはできません".to_string(),
+            (Lang::Ja, Reason::NotAfter { from, to }) => format!(
+                "「{}」の次に「{}」にはできません",
+                crate::taxonomy::lookup(crate::taxonomy::REFERRAL_STATUSES, from)
+                    .map_or(from.as_str(), |t| t.label.ja),
+                crate::taxonomy::lookup(crate::taxonomy::REFERRAL_STATUSES, to)
+                    .map_or(to.as_str(), |t| t.label.ja)
+            ),
+            (Lang::En, Reason::NotAfter { from, to }) => {
+                format!("{to:?} does not follow {from:?} in a referral's lifecycle")
+            }
+            (Lang::Ja, Reason::SameTeam) => "送り元と同じチームにはつなげません".to_string(),
+            (Lang::En, Reason::SameTeam) => "cannot be the sending team itself".to_string(),
+            (Lang::Ja, Reason::OneOfTwo) => {
+                "チームか団体のどちらか一つを指定してください".to_string()
+            }
+            (Lang::En, Reason::OneOfTwo) => "give either a team or an organization".to_string(),
             (Lang::En, Reason::BeforeVisit) => "cannot be before the visit".to_string(),
             (Lang::Ja, Reason::NotABool(v)) => {
                 format!("はい/いいえ（true/false）で入力してください: {v:?}")

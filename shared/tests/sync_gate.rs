@@ -58,6 +58,7 @@ fn worker() -> Sender {
         device: "dev-worker".into(),
         actors: Vec::new(),
         closed: Default::default(),
+        team: None,
     }
 }
 
@@ -67,6 +68,7 @@ fn member(device: &str) -> Sender {
         device: device.into(),
         actors: Vec::new(),
         closed: Default::default(),
+        team: None,
     }
 }
 
@@ -1241,6 +1243,7 @@ fn concurrent_team_renames_are_kept_and_only_plain_names_are() {
         device: "dev-coordinator".into(),
         actors: Vec::new(),
         closed: Default::default(),
+        team: None,
     };
     let mut server = genesis(&DocId::Workspace, automerge::ActorId::random());
     write_workspace(&mut server, "ws-1", "座間市PF", 1).unwrap();
@@ -1593,12 +1596,10 @@ fn a_record_lives_where_its_id_says_and_ids_have_one_form() {
     write_fields(&mut device, RecordKind::Place, &id, &copy.to_fields()).unwrap();
     device.commit();
     let change = device.get_last_local_change().unwrap().clone();
-    refused(
-        &mut server,
-        &elsewhere,
-        &change,
-        |f| matches!(f, Fault::Misplaced { home, doc, .. } if *home == doc_id && *doc == elsewhere),
-    );
+    refused(&mut server, &elsewhere, &change, |f| {
+        matches!(f, Fault::Misplaced { home, doc, .. }
+            if *home == doc_id.to_string() && *doc == elsewhere.to_string())
+    });
 
     for bad in [
         "",
@@ -1741,4 +1742,87 @@ fn a_message_creating_more_records_than_the_role_may_is_refused() {
     )
     .unwrap();
     assert!(outcome.changed);
+}
+
+/// The gate holds each side of a referral to its own part, whatever the device claims: the
+/// receiving team may not change what the referral says nor withdraw it, the sending team may not
+/// answer it, and a third team may do neither; each side's own step is accepted.
+#[test]
+fn each_side_of_a_referral_changes_only_its_own_part() {
+    use ibasho_shared::doc::write_fields;
+    use ibasho_shared::{Record, RecordKind, Referral};
+    let referral = Referral {
+        to_team: Some("team-b".into()),
+        ..Referral::new("team-a", "ひきこもり", now_jst())
+    }
+    .normalized(now_jst())
+    .unwrap();
+    let doc_id = referral.home();
+    let mut server = genesis(&doc_id, automerge::ActorId::random());
+    write_fields(
+        &mut server,
+        RecordKind::Referral,
+        &referral.id,
+        &referral.to_fields(),
+    )
+    .unwrap();
+    server.commit();
+    let of = |team: &str| Sender {
+        team: Some(team.into()),
+        ..worker()
+    };
+    let change = |server: &mut AutoCommit, fields: &[(&str, &str)]| {
+        let mut device = server.fork();
+        let record = device
+            .get(
+                device.get(ROOT, "referrals").unwrap().unwrap().1,
+                referral.id.as_str(),
+            )
+            .unwrap()
+            .unwrap()
+            .1;
+        for (field, value) in fields {
+            device.put(&record, *field, *value).unwrap();
+        }
+        device.commit();
+        device.get_last_local_change().unwrap().clone()
+    };
+    let offer_as = |server: &mut AutoCommit, team: &str, change: &automerge::Change| {
+        accept::receive(
+            server,
+            &doc_id,
+            &mut State::new(),
+            &carrying(vec![change.raw_bytes().to_vec()]),
+            Access::Write,
+            &authoring(of(team), [change.raw_bytes()]),
+        )
+    };
+    for (team, fields) in [
+        ("team-b", &[("reason", "poverty")][..]),
+        (
+            "team-b",
+            &[("status", "withdrawn"), ("status_reason", "other")][..],
+        ),
+        ("team-a", &[("status", "accepted")][..]),
+        ("team-c", &[("status", "accepted")][..]),
+    ] {
+        let before = server.get_heads();
+        let made = change(&mut server, fields);
+        let err = offer_as(&mut server, team, &made).unwrap_err();
+        assert_eq!(
+            err.code,
+            ErrorCode::Forbidden,
+            "{team} {fields:?}: {}",
+            err.message
+        );
+        assert!(
+            matches!(err.fault.as_deref(), Some(Fault::NotYours { .. })),
+            "{err:?}"
+        );
+        assert_eq!(server.get_heads(), before, "nothing was kept");
+    }
+    let accepted = change(&mut server, &[("status", "accepted")]);
+    assert!(offer_as(&mut server, "team-b", &accepted).unwrap().changed);
+    let reworded = change(&mut server, &[("summary", "追記")]);
+    assert!(offer_as(&mut server, "team-a", &reworded).unwrap().changed);
 }

@@ -53,6 +53,9 @@ pub enum Command {
     /// Visits, follow-ups and referrals.
     #[command(subcommand)]
     Visit(VisitCmd),
+    /// Referrals (つなぐ) between teams and to organizations.
+    #[command(subcommand)]
+    Referral(ReferralCmd),
     /// The member-organization directory.
     #[command(subcommand)]
     Org(OrgCmd),
@@ -272,6 +275,78 @@ pub enum VisitCmd {
     Delete { id: String },
     /// Restore a deleted visit.
     Restore { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferralCmd {
+    /// Refer from this device's team to another team or an organization; prints the id.
+    Add(Box<ReferralAdd>),
+    /// List referrals: 要確認 marks steps the two sides took at once that do not fit together.
+    List {
+        /// Only those to this device's team.
+        #[arg(long, conflicts_with = "outgoing")]
+        incoming: bool,
+        /// Only those from this device's team.
+        #[arg(long)]
+        outgoing: bool,
+        /// Only this status (sent, accepted, declined, withdrawn, in_progress, connected,
+        /// not_connected, or a label).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a step: `set ID status accepted|in_progress|connected|not_connected|declined`
+    /// (the receiving team; `withdrawn` is the sending team's, see `withdraw`).
+    Set {
+        id: String,
+        /// Only `status`.
+        field: String,
+        value: String,
+        /// Why (required for declined and not_connected): unreachable, not_eligible,
+        /// no_capacity, person_declined, resolved, other (or a label).
+        #[arg(long)]
+        reason: Option<String>,
+        /// A note to the step.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Withdraw a referral the team sent.
+    Withdraw {
+        id: String,
+        /// Why (required): resolved, person_declined, other … (or a label).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReferralAdd {
+    /// The receiving team's id.
+    #[arg(long, conflicts_with = "to_org", required_unless_present = "to_org")]
+    pub to_team: Option<String>,
+    /// Or an organization of the directory with no team.
+    #[arg(long)]
+    pub to_org: Option<String>,
+    /// Why: 生活困窮, ひきこもり, 子育て, 高齢・介護, 障害, 心の健康, DV, 住まい, 就労, 孤立,
+    /// その他 (or their ids).
+    #[arg(long)]
+    pub reason: String,
+    /// Target groups, comma-separated or repeated.
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// How many people.
+    #[arg(long, default_value_t = 1)]
+    pub people: u32,
+    /// When an answer is due (YYYY-MM-DD).
+    #[arg(long)]
+    pub due: Option<String>,
+    /// The visit it comes from.
+    #[arg(long)]
+    pub visit: Option<String>,
+    /// A short summary that does not identify the person.
+    #[arg(long)]
+    pub summary: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Place(cmd) => places::run(&mut open(&cli)?, cmd, lang),
         Command::Visit(cmd) => records::visit(&mut open(&cli)?, cmd, lang),
         Command::Org(cmd) => records::org(&mut open(&cli)?, cmd, lang),
+        Command::Referral(cmd) => records::referral(&mut open(&cli)?, cmd, lang),
         Command::Team(cmd) => {
             let mut replica = open(&cli)?;
             match cmd {

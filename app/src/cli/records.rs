@@ -1,6 +1,6 @@
 //! `ibasho taxonomy`, `visit …`, `org …`, `conflicts`.
 
-use super::args::{OrgCmd, VisitAdd, VisitCmd};
+use super::args::{OrgCmd, ReferralCmd, VisitAdd, VisitCmd};
 use super::out::outln;
 use super::print_json;
 use crate::text;
@@ -232,6 +232,107 @@ pub(super) fn report(replica: &mut Replica, json: bool, lang: Lang) -> Result<()
                 &[("visits", n), ("people", &people)]
             )
         );
+    }
+    Ok(())
+}
+
+/// `ibasho referral …`.
+pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> Result<()> {
+    use ibasho_shared::taxonomy::{REFERRAL_REASONS, REFERRAL_STATUSES, lookup};
+    match cmd {
+        ReferralCmd::Add(add) => {
+            let targets = add
+                .targets
+                .iter()
+                .flat_map(|t| ibasho_shared::validate::split_list(t))
+                .collect();
+            let referral = ibasho_shared::Referral {
+                to_team: add.to_team.clone(),
+                to_org: add.to_org.clone(),
+                targets,
+                people: add.people,
+                due: add.due.clone(),
+                visit: add.visit.clone(),
+                summary: add.summary.clone().unwrap_or_default(),
+                ..ibasho_shared::Referral::new("", &add.reason, ibasho_shared::hours::now_jst())
+            };
+            let added = replica.add_referral(referral)?;
+            outln!("{}", added.id);
+        }
+        ReferralCmd::List {
+            incoming,
+            outgoing,
+            status,
+            json,
+        } => {
+            let status = status
+                .as_deref()
+                .map(|s| ibasho_shared::validate::term("status", REFERRAL_STATUSES, s))
+                .transpose()?
+                .map(String::from);
+            let list = replica.referrals(&ibasho_shared::ReferralQuery {
+                incoming: *incoming,
+                outgoing: *outgoing,
+                status,
+            })?;
+            if *json {
+                return print_json(&list);
+            }
+            let label = |list: &'static [ibasho_shared::taxonomy::Term], id: &str| {
+                lookup(list, id).map_or(id.to_string(), |t| t.label(lang).to_string())
+            };
+            for view in &list {
+                let r = &view.referral;
+                let status = if view.needs_review {
+                    format!(
+                        "{}（{}）",
+                        text::NEEDS_REVIEW.get(lang),
+                        view.statuses
+                            .iter()
+                            .map(|s| label(REFERRAL_STATUSES, s))
+                            .collect::<Vec<_>>()
+                            .join(" / ")
+                    )
+                } else {
+                    label(REFERRAL_STATUSES, &r.status)
+                };
+                let to = r.to_team.clone().or(r.to_org.clone()).unwrap_or_default();
+                outln!(
+                    "{}  {}  {} → {}  {}  {}",
+                    r.id,
+                    ibasho_shared::hours::shown_jst(&r.created_at),
+                    r.from_team,
+                    to,
+                    label(REFERRAL_REASONS, &r.reason),
+                    status
+                );
+            }
+            eprintln!(
+                "{}",
+                text::fill(text::COUNT_REFERRALS, lang, &[("n", &list.len())])
+            );
+        }
+        ReferralCmd::Set {
+            id,
+            field,
+            value,
+            reason,
+            note,
+        } => {
+            if field != "status" {
+                return Err(ibasho_shared::Error::from(
+                    ibasho_shared::validate::ValidationError::new(
+                        field,
+                        ibasho_shared::validate::Reason::UnknownField(field.clone()),
+                    ),
+                )
+                .into());
+            }
+            replica.referral_step(id, value, reason.as_deref(), note.as_deref())?;
+        }
+        ReferralCmd::Withdraw { id, reason } => {
+            replica.withdraw_referral(id, reason.as_deref())?;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,10 @@
 //! | `places/{shard}` | places, sharded by a stable hash of the place id |
 //! | `orgs` | the member-organization directory |
 //! | `visits/{team}/{yyyy-mm}` | one team's visits of one month |
+//! | `referrals/{from}/{to}/{yyyy}` | referrals from one team to another (or to organizations with no team: `to` = `org`) made in one year |
+//!
+//! A referral document holds exactly what both its teams (and coordinators) may read, so access
+//! stays per document: no record of it has to be filtered out for anyone.
 
 use crate::domain::RecordKind;
 use std::fmt;
@@ -30,7 +34,20 @@ pub enum DocId {
         /// `YYYY-MM`.
         month: String,
     },
+    /// Referrals from one team to another, or to organizations with no team, of one year.
+    Referrals {
+        /// The sending team.
+        from: String,
+        /// The receiving team, or `None` for organizations with no team (their referrals stay
+        /// with the sender).
+        to: Option<String>,
+        /// `YYYY`.
+        year: String,
+    },
 }
+
+/// The `to` segment of referrals to organizations with no team.
+const TO_ORG: &str = "org";
 
 impl DocId {
     /// The shard document holding place `id`: FNV-1a of the id, stable across devices and versions.
@@ -50,6 +67,7 @@ impl DocId {
             DocId::Places(_) => Some(RecordKind::Place),
             DocId::Orgs => Some(RecordKind::Org),
             DocId::Visits { .. } => Some(RecordKind::Visit),
+            DocId::Referrals { .. } => Some(RecordKind::Referral),
         }
     }
 
@@ -66,6 +84,13 @@ impl fmt::Display for DocId {
             DocId::Places(shard) => write!(f, "places/{shard:02x}"),
             DocId::Orgs => f.write_str("orgs"),
             DocId::Visits { team, month } => write!(f, "visits/{team}/{month}"),
+            DocId::Referrals { from, to, year } => {
+                write!(
+                    f,
+                    "referrals/{from}/{}/{year}",
+                    to.as_deref().unwrap_or(TO_ORG)
+                )
+            }
         }
     }
 }
@@ -111,6 +136,18 @@ impl FromStr for DocId {
                 Ok(DocId::Visits {
                     team: team.to_string(),
                     month: month.to_string(),
+                })
+            }
+            ["referrals", from, to, year]
+                if is_valid_team_id(from)
+                    && is_valid_team_id(to)
+                    && year.len() == 4
+                    && year.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                Ok(DocId::Referrals {
+                    from: from.to_string(),
+                    to: (*to != TO_ORG).then(|| to.to_string()),
+                    year: year.to_string(),
                 })
             }
             _ => Err(bad()),

@@ -20,6 +20,7 @@ fn root_maps(doc_id: &DocId) -> &'static [&'static str] {
         DocId::Places(_) => &["places"],
         DocId::Orgs => &["orgs"],
         DocId::Visits { .. } => &["visits"],
+        DocId::Referrals { .. } => &["referrals"],
     }
 }
 

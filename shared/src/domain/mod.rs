@@ -4,13 +4,15 @@ pub mod fields;
 mod org;
 mod place;
 mod record;
+mod referral;
 pub mod schema;
 mod visit;
 
 pub use fields::{FieldMap, FieldValue};
 pub use org::Org;
 pub use place::Place;
-pub use record::{ForKind, Record, RecordKind, UnknownKind};
+pub use record::{ForKind, Record, RecordKind, UnknownKind, Writer};
+pub use referral::{MAX_SUMMARY_CHARS, Referral, fhir_status, follows, reconcile};
 pub use visit::Visit;
 
 /// Generates a new record id: a UUID v7 (time-ordered, random), generated on the device.

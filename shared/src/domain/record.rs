@@ -20,11 +20,18 @@ pub enum RecordKind {
     Org,
     /// A visit / outreach record.
     Visit,
+    /// A referral (つなぐ) between teams or to an organization.
+    Referral,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 3] = [RecordKind::Place, RecordKind::Org, RecordKind::Visit];
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Place,
+        RecordKind::Org,
+        RecordKind::Visit,
+        RecordKind::Referral,
+    ];
 
     /// Its name, as commands, the index and JSON write it.
     pub fn name(self) -> &'static str {
@@ -32,6 +39,7 @@ impl RecordKind {
             RecordKind::Place => "place",
             RecordKind::Org => "org",
             RecordKind::Visit => "visit",
+            RecordKind::Referral => "referral",
         }
     }
 
@@ -41,6 +49,7 @@ impl RecordKind {
             RecordKind::Place => job.run::<super::Place>(),
             RecordKind::Org => job.run::<super::Org>(),
             RecordKind::Visit => job.run::<super::Visit>(),
+            RecordKind::Referral => job.run::<super::Referral>(),
         }
     }
 
@@ -50,6 +59,7 @@ impl RecordKind {
             RecordKind::Place => "places",
             RecordKind::Org => "orgs",
             RecordKind::Visit => "visits",
+            RecordKind::Referral => "referrals",
         }
     }
 }
@@ -74,6 +84,15 @@ impl FromStr for RecordKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown record kind {0:?}")]
 pub struct UnknownKind(pub String);
+
+/// Who writes a change, as the server knows it (never as the change claims).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer<'a> {
+    /// The device's role.
+    pub role: crate::sync::Role,
+    /// Its team (workers).
+    pub team: Option<&'a str>,
+}
 
 /// Something done with a record type chosen at run time: [`RecordKind::with`] is the one place
 /// where a kind becomes its type.
@@ -101,6 +120,12 @@ pub trait Record: Sized + Clone + 'static {
     fn deleted_at(&self) -> Option<&str>;
     /// The document it lives in: where its id or its fields say.
     fn home(&self) -> DocId;
+    /// Whether `writer` may make this record what it is, from `before` (`None`: it is new): the
+    /// rules of a kind whose records two sides answer. The gate applies them to what a device
+    /// sends, and the device to its own edits before keeping them.
+    fn writer_may(&self, _before: Option<&Self>, _writer: &Writer<'_>) -> Result<(), String> {
+        Ok(())
+    }
     /// Whether a member may change a record of this kind only as its owner ([`Record::owner`]).
     const OWNED: bool = false;
     /// The device that owns it, for kinds that are [`Record::OWNED`].

@@ -301,7 +301,8 @@ impl Replica {
             .query_row(
                 "SELECT 'place', doc_id FROM places WHERE id = ?1
                  UNION ALL SELECT 'org', doc_id FROM orgs WHERE id = ?1
-                 UNION ALL SELECT 'visit', doc_id FROM visits WHERE id = ?1 LIMIT 1",
+                 UNION ALL SELECT 'visit', doc_id FROM visits WHERE id = ?1
+                 UNION ALL SELECT 'referral', doc_id FROM referrals WHERE id = ?1 LIMIT 1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -397,6 +398,29 @@ impl Replica {
                         doc: doc_id.to_string(),
                     },
                 }));
+            }
+            if let DocId::Referrals { .. } = doc_id {
+                let writer = crate::domain::Writer {
+                    role: server.role,
+                    team: server.team.as_deref(),
+                };
+                for edit in edits {
+                    let before = if edit.created {
+                        None
+                    } else {
+                        doc::read_record(&self.loaded(doc_id)?.doc, edit.kind, &edit.id)
+                    };
+                    let mut after = before.clone().unwrap_or_default();
+                    after.extend(edit.fields.clone());
+                    let before = before.map(|b| crate::Referral::from_fields(&edit.id, &b));
+                    let after = crate::Referral::from_fields(&edit.id, &after);
+                    if let Err(why) = after.writer_may(before.as_ref(), &writer) {
+                        return Err(Error::NotPermitted(Permission::OtherSide {
+                            id: edit.id.clone(),
+                            why,
+                        }));
+                    }
+                }
             }
             if server.role == Role::Member && *doc_id == DocId::Orgs {
                 for edit in edits {

@@ -381,6 +381,7 @@ impl Replica {
         tx.execute_batch(
             "DELETE FROM doc_snapshots; DELETE FROM doc_chunks; DELETE FROM places_fts;
              DELETE FROM place_targets; DELETE FROM places; DELETE FROM orgs; DELETE FROM visits;
+             DELETE FROM referrals;
              DELETE FROM conflicts; DELETE FROM sync_states; DELETE FROM server_heads;
              DELETE FROM private_notes; DELETE FROM doc_epochs; DELETE FROM erasures;
              DELETE FROM rebase_pending; DELETE FROM stuck;

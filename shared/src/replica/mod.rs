@@ -19,11 +19,13 @@ mod edit;
 mod epochs;
 mod orgs;
 mod places;
+mod referrals;
 mod stuck;
 mod sync;
 mod visits;
 
 pub use epochs::Discarded;
+pub use referrals::{ReferralQuery, ReferralView};
 pub use stuck::Stuck;
 pub use sync::{JoinReport, ServerBinding};
 pub use visits::VisitReport;

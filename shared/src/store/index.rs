@@ -1,6 +1,6 @@
 //! Keeps the query index tables in step with the documents.
 
-use crate::domain::{Org, Place, RecordKind, Visit};
+use crate::domain::{Org, Place, RecordKind, Referral, Visit};
 use rusqlite::{Connection, params};
 
 /// A record kind the query index keeps: each kind has its own table.
@@ -27,6 +27,31 @@ impl Indexed for Visit {
     }
 }
 
+impl Indexed for Referral {
+    fn write_index(&self, conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
+        let json = serde_json::to_string(self).expect("a referral always encodes");
+        conn.prepare_cached(
+            "INSERT INTO referrals (id, doc_id, from_team, to_team, status, due, created_at, deleted, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET doc_id = excluded.doc_id, from_team = excluded.from_team,
+               to_team = excluded.to_team, status = excluded.status, due = excluded.due,
+               created_at = excluded.created_at, deleted = excluded.deleted, json = excluded.json",
+        )?
+        .execute(params![
+            self.id,
+            doc_id,
+            self.from_team,
+            self.to_team,
+            self.status,
+            self.due,
+            self.created_at,
+            self.deleted_at.is_some(),
+            json
+        ])?;
+        Ok(())
+    }
+}
+
 /// Removes every index row that came from `doc_id` (before re-indexing the whole document).
 pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
     conn.execute(
@@ -37,7 +62,7 @@ pub fn clear_doc(conn: &Connection, doc_id: &str) -> rusqlite::Result<()> {
         "DELETE FROM places_fts WHERE rowid IN (SELECT rowid FROM places WHERE doc_id = ?1)",
         [doc_id],
     )?;
-    for table in ["places", "orgs", "visits", "conflicts"] {
+    for table in ["places", "orgs", "visits", "referrals", "conflicts"] {
         conn.execute(&format!("DELETE FROM {table} WHERE doc_id = ?1"), [doc_id])?;
     }
     Ok(())

@@ -64,6 +64,18 @@ CREATE TABLE IF NOT EXISTS visits (
 );
 CREATE INDEX IF NOT EXISTS visits_by_doc ON visits (doc_id);
 CREATE INDEX IF NOT EXISTS visits_by_team_at ON visits (team, at);
+CREATE TABLE IF NOT EXISTS referrals (
+    id         TEXT PRIMARY KEY,
+    doc_id     TEXT NOT NULL,
+    from_team  TEXT NOT NULL,
+    to_team    TEXT,
+    status     TEXT NOT NULL,
+    due        TEXT,
+    created_at TEXT NOT NULL,
+    deleted    INTEGER NOT NULL,
+    json       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS referrals_by_doc ON referrals (doc_id);
 CREATE INDEX IF NOT EXISTS visits_due ON visits (follow_up)
     WHERE follow_up IS NOT NULL AND follow_up_done = 0 AND deleted = 0;
 

@@ -51,6 +51,8 @@ pub struct Sender {
     /// [`crate::doc::epoch`]): a change among them, or built on one, is refused, since it would
     /// bring erased values back (it builds on the same genesis as the new epoch, so it applies).
     pub closed: std::sync::Arc<std::collections::HashSet<ChangeHash>>,
+    /// Its team (workers): which side of a referral it answers for.
+    pub team: Option<String>,
 }
 
 /// What receiving a message did.
@@ -609,9 +611,23 @@ impl ForKind for CheckRecords<'_> {
             if record.home() != *doc_id {
                 return Err(Fault::Misplaced {
                     id: id.clone(),
-                    home: record.home(),
-                    doc: doc_id.clone(),
+                    home: record.home().to_string(),
+                    doc: doc_id.to_string(),
                 });
+            }
+            // Records two sides answer: each side changes only what is its own.
+            if let Some(sender) = owner {
+                let writer = crate::domain::Writer {
+                    role: sender.role,
+                    team: sender.team.as_deref(),
+                };
+                let before = old().as_ref().map(|o| R::from_fields(id, o));
+                if let Err(why) = record.writer_may(before.as_ref(), &writer) {
+                    return Err(Fault::NotYours {
+                        id: id.clone(),
+                        why,
+                    });
+                }
             }
             // A member changes only what it owns, and cannot give it away.
             if let Some(sender) = owner.filter(|s| R::OWNED && s.role == Role::Member) {

@@ -1,10 +1,12 @@
 //! Who may read and write which document.
 //!
-//! | role | workspace | places | orgs | visits of own team | other visits |
-//! |---|---|---|---|---|---|
-//! | coordinator | write | write | write | write | write |
-//! | worker | read | write | read | write | none |
-//! | member | read | write | own entry | none | none |
+//! | role | workspace | places | orgs | visits of own team | other visits | referrals from or to own team | other referrals |
+//! |---|---|---|---|---|---|---|---|
+//! | coordinator | write | write | write | write | write | write | write |
+//! | worker | read | write | read | write | none | write | none |
+//! | member | read | write | own entry | none | none | none | none |
+//!
+//! Which fields of a referral each side may change is the gate's (`Referral::writer_may`).
 
 use crate::doc::DocId;
 use serde::{Deserialize, Serialize};
@@ -95,6 +97,13 @@ impl AccessPolicy {
                 Access::Write
             }
             (_, DocId::Visits { .. }) => Access::None,
+            (Role::Worker, DocId::Referrals { from, to, .. })
+                if self.team.as_deref() == Some(from)
+                    || (to.is_some() && self.team.as_deref() == to.as_deref()) =>
+            {
+                Access::Write
+            }
+            (_, DocId::Referrals { .. }) => Access::None,
         }
     }
 }
@@ -137,5 +146,19 @@ mod tests {
             team: None,
         };
         assert_eq!(teamless_worker.access(&visits("a")), Access::None);
+        let referrals = |from: &str, to: Option<&str>| DocId::Referrals {
+            from: from.into(),
+            to: to.map(String::from),
+            year: "2026".into(),
+        };
+        assert_eq!(worker_a.access(&referrals("a", Some("b"))), Access::Write);
+        assert_eq!(worker_a.access(&referrals("b", Some("a"))), Access::Write);
+        assert_eq!(worker_a.access(&referrals("b", Some("c"))), Access::None);
+        assert_eq!(worker_a.access(&referrals("b", None)), Access::None);
+        assert_eq!(member.access(&referrals("a", Some("b"))), Access::None);
+        assert_eq!(
+            coordinator.access(&referrals("b", Some("c"))),
+            Access::Write
+        );
     }
 }

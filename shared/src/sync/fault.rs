@@ -29,9 +29,17 @@ pub enum Fault {
         /// The record.
         id: String,
         /// Where it lives.
-        home: DocId,
+        home: String,
         /// The document it was written in.
-        doc: DocId,
+        doc: String,
+    },
+    /// A side changed what is the other side's (a referral's receiver its reason, its sender its
+    /// answer).
+    NotYours {
+        /// The record.
+        id: String,
+        /// Which rule (English).
+        why: String,
     },
     /// A member changed an organization's entry that is not its own.
     NotOwner {
@@ -79,6 +87,10 @@ impl Fault {
             (Fault::Misplaced { id, home, doc }, Lang::Ja) => {
                 format!("記録 {id}: {doc} ではなく {home} に置く記録です")
             }
+            (Fault::NotYours { id, why }, Lang::En) => format!("record {id}: {why}"),
+            (Fault::NotYours { id, .. }, Lang::Ja) => {
+                format!("記録 {id}: 相手側が決める項目は変更できません")
+            }
             (Fault::NotOwner { id }, Lang::En) => {
                 format!("record {id}: a member may change only its own organization's entry")
             }
@@ -121,7 +133,9 @@ impl Fault {
     pub fn names(&self) -> (Option<String>, Option<String>) {
         match self {
             Fault::Record { id, error } => (Some(id.clone()), Some(error.field.clone())),
-            Fault::NotOwner { id } | Fault::Misplaced { id, .. } => (Some(id.clone()), None),
+            Fault::NotOwner { id } | Fault::Misplaced { id, .. } | Fault::NotYours { id, .. } => {
+                (Some(id.clone()), None)
+            }
             _ => (None, None),
         }
     }
@@ -129,7 +143,9 @@ impl Fault {
     /// The refusal the server sends for changes to `doc_id` with this fault.
     pub fn rejection(&self, doc_id: &DocId) -> Rejection {
         let code = match self {
-            Fault::NotOwner { .. } | Fault::NotOwnChange { .. } => ErrorCode::Forbidden,
+            Fault::NotOwner { .. } | Fault::NotOwnChange { .. } | Fault::NotYours { .. } => {
+                ErrorCode::Forbidden
+            }
             Fault::TooMuch { .. } => ErrorCode::TooLarge,
             Fault::ClosedEpoch => ErrorCode::ClosedEpoch,
             _ => ErrorCode::Invalid,

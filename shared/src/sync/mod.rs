@@ -25,7 +25,7 @@
 //! let mut server_doc = ibasho_shared::doc::genesis(&doc_id, automerge::ActorId::random());
 //! // The server bound the device's actor to it when it joined.
 //! let actors = vec![automerge::ActorId::from(hex::decode(device.device_id()).unwrap())];
-//! let (mut server_state, sender) = (State::new(), Sender { role: Role::Worker, device: "d1".into(), actors, closed: Default::default() });
+//! let (mut server_state, sender) = (State::new(), Sender { role: Role::Worker, device: "d1".into(), actors, closed: Default::default(), team: None });
 //! let policy = AccessPolicy { role: Role::Worker, team: None };
 //!
 //! // Messages flow until neither side has anything to say.

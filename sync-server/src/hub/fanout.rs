@@ -49,6 +49,7 @@ impl Session {
             device: self.device.id.clone(),
             actors: self.device.actors.clone(),
             closed: Default::default(),
+            team: self.device.team.clone(),
         }
     }
 }

@@ -262,7 +262,7 @@ impl Hub {
             stored
                 .keys()
                 .filter_map(|k| k.parse::<DocId>().ok())
-                .filter(|d| matches!(d, DocId::Visits { .. })),
+                .filter(|d| matches!(d, DocId::Visits { .. } | DocId::Referrals { .. })),
         );
         Ok(ids
             .into_iter()
@@ -494,9 +494,14 @@ impl Inner {
         // Changes to visits need a team of this workspace (from the admin CLI, or one a
         // coordinator added in the workspace document, which a frame carries first). A message
         // without changes creates nothing and reveals nothing, so it is answered either way.
-        if let DocId::Visits { team, .. } = &doc_id
+        let teams: Vec<&String> = match &doc_id {
+            DocId::Visits { team, .. } => vec![team],
+            DocId::Referrals { from, to, .. } => std::iter::once(from).chain(to).collect(),
+            _ => Vec::new(),
+        };
+        if !teams.is_empty()
             && carries_changes(message)
-            && !self.team_exists(&ws, team)
+            && teams.iter().any(|team| !self.team_exists(&ws, team))
         {
             return Err(DocRefusal::NoSuchTeam { doc: named() });
         }
@@ -607,6 +612,7 @@ mod tests {
             device: "d".into(),
             actors: Vec::new(),
             closed: Default::default(),
+            team: None,
         };
         let mut server = AutoCommit::new();
         server.put(automerge::ROOT, "a", 1).unwrap();

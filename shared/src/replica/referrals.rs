@@ -1,0 +1,186 @@
+//! Referrals (つなぐ) through the replica: made by the sending team, answered by the receiving
+//! one, each step with who and when; concurrent steps the lifecycle does not allow together shown
+//! as needing reconciliation (要確認) until one side chooses.
+
+use super::Replica;
+use super::edit::RecordEdit;
+use crate::doc;
+use crate::domain::{FieldValue, Record, RecordKind, Referral, follows, reconcile};
+use crate::error::{Error, Result};
+use crate::hours::now_jst;
+use crate::validate::{Reason, ValidationError};
+use serde::Serialize;
+
+/// Which referrals to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferralQuery {
+    /// Only those to this device's team.
+    pub incoming: bool,
+    /// Only those from this device's team.
+    pub outgoing: bool,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+/// A referral as the lists show it: with the steps taken concurrently on both sides when they
+/// disagree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReferralView {
+    /// The referral (its status: the value shown).
+    #[serde(flatten)]
+    pub referral: Referral,
+    /// Every step taken concurrently (one when there is no disagreement).
+    pub statuses: Vec<String>,
+    /// The steps together are not a state of the lifecycle (a withdrawal and a connection made
+    /// offline): 要確認 until one side chooses.
+    pub needs_review: bool,
+}
+
+impl Replica {
+    /// Makes a referral from this device's team: labels normalised to ids, the receiving team or
+    /// organization and the visit checked, sent now. Durable before returning.
+    pub fn add_referral(&mut self, referral: Referral) -> Result<Referral> {
+        let workspace = self.workspace()?;
+        let now = now_jst();
+        let from = match referral.from_team.trim() {
+            "" => self.default_team()?,
+            team => team.to_string(),
+        };
+        if !workspace.teams.iter().any(|t| t.id == from) {
+            return Err(ValidationError::new("from_team", Reason::UnknownRecord(from)).into());
+        }
+        if let Some(to) = &referral.to_team
+            && !workspace.teams.iter().any(|t| t.id == *to)
+        {
+            return Err(ValidationError::new("to_team", Reason::UnknownRecord(to.clone())).into());
+        }
+        if let Some(org) = &referral.to_org
+            && self.get::<crate::Org>(org).is_err()
+        {
+            return Err(ValidationError::new("to_org", Reason::UnknownRecord(org.clone())).into());
+        }
+        if let Some(visit) = &referral.visit
+            && self.get::<crate::Visit>(visit).is_err()
+        {
+            return Err(ValidationError::new("visit", Reason::UnknownRecord(visit.clone())).into());
+        }
+        let person = self.person()?;
+        let at = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let referral = Referral {
+            from_team: from,
+            created_at: at.clone(),
+            created_by: person.clone(),
+            status: "sent".into(),
+            status_at: at,
+            status_by: person,
+            ..referral
+        }
+        .normalized(now)?;
+        self.apply(vec![RecordEdit::create(&referral)])?;
+        Ok(referral)
+    }
+
+    /// Takes a step of referral `id`: `accepted`, `in_progress`, `connected`, `not_connected` or
+    /// `declined` (the receiving team), `withdrawn` (the sending team), with a reason where the
+    /// step needs one (`unreachable`, `not_eligible`, … or their labels) and a note. The step must
+    /// follow the current one in the lifecycle — or be one of two steps taken concurrently, which
+    /// settles the disagreement.
+    pub fn referral_step(
+        &mut self,
+        id: &str,
+        status: &str,
+        reason: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<Referral> {
+        let (doc_id, before) = self.record_in::<Referral>(id)?;
+        let concurrent = self.concurrent_steps(&doc_id, id)?;
+        let mut after = before.clone();
+        after.set_text("status", status)?;
+        let settles = concurrent.len() > 1 && concurrent.contains(&after.status);
+        if !settles && !follows(&before.status, &after.status) {
+            return Err(ValidationError::new(
+                "status",
+                Reason::NotAfter {
+                    from: before.status.clone(),
+                    to: after.status.clone(),
+                },
+            )
+            .into());
+        }
+        after.set_text("status_reason", reason.unwrap_or(""))?;
+        after.set_text("status_note", note.unwrap_or(""))?;
+        after.status_by = self.person()?;
+        after.status_at = now_jst().format("%Y-%m-%dT%H:%M:%S").to_string();
+        after.validate(now_jst())?;
+        let mut edit = RecordEdit::diff(doc_id, &before, &after);
+        // The step is written again even when the value shown is the same: writing it settles a
+        // disagreement (Automerge keeps one value where it had two).
+        edit.fields
+            .insert("status".into(), FieldValue::Str(after.status.clone()));
+        self.apply(vec![edit])?;
+        Ok(after)
+    }
+
+    /// Withdraws a referral this device's team sent (a reason is required).
+    pub fn withdraw_referral(&mut self, id: &str, reason: Option<&str>) -> Result<Referral> {
+        self.referral_step(id, "withdrawn", reason, None)
+    }
+
+    /// Referrals this device may see, newest first, with disagreements.
+    pub fn referrals(&mut self, q: &ReferralQuery) -> Result<Vec<ReferralView>> {
+        self.require_workspace()?;
+        let team = self.server()?.and_then(|s| s.team);
+        let rows: Vec<(String, String)> = self
+            .conn
+            .prepare(
+                "SELECT json, doc_id FROM referrals WHERE deleted = 0 ORDER BY created_at DESC",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        for (json, doc) in rows {
+            let Ok(referral) = serde_json::from_str::<Referral>(&json) else {
+                continue;
+            };
+            let mine = |t: &Option<String>| team.is_some() && *t == team;
+            if (q.incoming && !mine(&referral.to_team))
+                || (q.outgoing && !mine(&Some(referral.from_team.clone())))
+            {
+                continue;
+            }
+            let statuses = self.concurrent_steps(&doc.parse()?, &referral.id)?;
+            let steps: Vec<&str> = statuses.iter().map(String::as_str).collect();
+            let needs_review = reconcile(&steps).is_none();
+            if q.status.as_ref().is_some_and(|s| *s != referral.status) {
+                continue;
+            }
+            out.push(ReferralView {
+                referral,
+                statuses,
+                needs_review,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The steps a referral holds at once: its status, or every value of it taken concurrently.
+    fn concurrent_steps(&mut self, doc_id: &crate::DocId, id: &str) -> Result<Vec<String>> {
+        let doc = &self.loaded(doc_id)?.doc;
+        let values = doc::field_values(doc, RecordKind::Referral, id)
+            .into_iter()
+            .find(|(field, _)| field == "status")
+            .map(|(_, values)| values.iter().map(FieldValue::as_text).collect());
+        match values {
+            Some(values) => Ok(values),
+            None => {
+                let fields = doc::read_record(doc, RecordKind::Referral, id).ok_or_else(|| {
+                    Error::NotFound {
+                        kind: "referral",
+                        id: id.to_string(),
+                    }
+                })?;
+                Ok(vec![Referral::from_fields(id, &fields).status])
+            }
+        }
+    }
+}
