@@ -58,6 +58,8 @@ pub enum Reason {
     BeforeVisit,
     /// A referral to the team that sends it.
     SameTeam,
+    /// Escalation asked for, but the workspace marks no team as its case conference.
+    NoCaseConference,
     /// A step that does not follow the current one in the lifecycle.
     NotAfter {
         /// The current step.
@@ -165,6 +167,12 @@ impl ValidationError {
             ),
             (Lang::En, Reason::NotAfter { from, to }) => {
                 format!("{to:?} does not follow {from:?} in a referral's lifecycle")
+            }
+            (Lang::Ja, Reason::NoCaseConference) => {
+                "ワークスペースに支援会議のチームが指定されていません".to_string()
+            }
+            (Lang::En, Reason::NoCaseConference) => {
+                "the workspace marks no team as its case conference".to_string()
             }
             (Lang::Ja, Reason::SameTeam) => "送り元と同じチームにはつなげません".to_string(),
             (Lang::En, Reason::SameTeam) => "cannot be the sending team itself".to_string(),

@@ -48,6 +48,16 @@ pub fn set_visit_retention(
     crate::erase::apply_retention(conn, workspace, chrono::Utc::now().date_naive())
 }
 
+/// Marks a team of the workspace as its case conference (支援会議), in the workspace document.
+pub fn set_case_conference(conn: &mut Connection, workspace: &str, team: &str) -> Result<()> {
+    if !store::team_exists(conn, workspace, team)? {
+        bail!("--case-conference: no team {team:?} in workspace {workspace:?}");
+    }
+    admin_edit(conn, workspace, &DocId::Workspace, |d| {
+        doc::write_case_conference(d, team)
+    })
+}
+
 /// Creates a team in a workspace; returns its id.
 pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result<String> {
     if !store::workspace_exists(conn, workspace)? {

@@ -168,6 +168,9 @@ enum WorkspaceCmd {
         /// the server and on every device at its next sync, their counts kept for reports.
         #[arg(long)]
         visit_retention_months: Option<u32>,
+        /// The team that is the workspace's case conference (支援会議): escalations go to it.
+        #[arg(long)]
+        case_conference: Option<String>,
     },
     /// Show a workspace's settings.
     Show {
@@ -329,7 +332,12 @@ fn main() -> Result<()> {
         Command::Workspace(WorkspaceCmd::Set {
             workspace,
             visit_retention_months,
+            case_conference,
         }) => {
+            if let Some(team) = case_conference {
+                admin::set_case_conference(&mut conn, &workspace, &team)?;
+                println!("the case conference is team {team}");
+            }
             if let Some(months) = visit_retention_months {
                 let erased = admin::set_visit_retention(&mut conn, &workspace, months)?;
                 println!(

@@ -8,6 +8,7 @@ use serde_json::Value;
 struct Platform {
     _dir: tempfile::TempDir,
     server: Server,
+    ws: String,
     team_b: String,
     a: Device,
     b: Device,
@@ -31,6 +32,7 @@ fn platform() -> Platform {
     Platform {
         _dir: dir,
         server,
+        ws,
         team_b,
         a,
         b,
@@ -183,4 +185,98 @@ fn steps_taken_offline_on_both_sides_that_do_not_fit_need_reconciliation() {
         assert_eq!(seen["needs_review"], false, "{seen}");
         assert_eq!(seen["status"], "connected");
     }
+}
+
+/// An escalation to the case conference reaches only that team and coordinators; referrals export
+/// as FHIR Tasks; a referral recorded in a visit's fields before referrals were records shows as one.
+#[test]
+fn an_escalation_reaches_only_the_case_conference_and_referrals_export_as_fhir() {
+    const MARKER: &str = "支援会議へERF3";
+    let p = platform();
+    let conference = p.server.team(&p.ws, "支援会議");
+    p.server.admin(&[
+        "workspace",
+        "set",
+        "--workspace",
+        &p.ws,
+        "--case-conference",
+        &conference,
+    ]);
+    let d = p
+        .server
+        .join(&p.ws, "worker", Some(&conference), "会議事務局");
+    p.a.sync();
+    let visit =
+        p.a.ok(&["visit", "add", "--kind", "visit"])
+            .trim()
+            .to_string();
+    let id =
+        p.a.ok(&[
+            "referral",
+            "escalate",
+            "--reason",
+            "孤立",
+            "--visit",
+            &visit,
+            "--summary",
+            MARKER,
+        ])
+        .trim()
+        .to_string();
+    p.a.sync();
+    d.sync();
+    let seen = find(&referrals(&d, &["--incoming"]), &id).clone();
+    assert_eq!(seen["escalated"], true);
+    assert_eq!(seen["visit"], visit.as_str());
+    for other in [&p.b, &p.c, &p.member] {
+        other.sync();
+        assert!(!contains(&other.replica_bytes(), MARKER.as_bytes()));
+    }
+
+    p.coordinator.sync();
+    let out = p.coordinator.home.path().join("referrals.fhir.json");
+    p.coordinator
+        .ok(&["export", "fhir", "--out", out.to_str().unwrap()]);
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let task = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|t| t["id"] == id)
+        .unwrap();
+    assert_eq!(task["status"], "requested");
+    assert_eq!(task["priority"], "urgent");
+    assert_eq!(task["owner"]["display"], "支援会議");
+
+    // Recorded the old way, in a visit: shown as a referral.
+    let org = p
+        .coordinator
+        .ok(&[
+            "org",
+            "add",
+            "--name",
+            "ハローワーク座間",
+            "--sector",
+            "行政",
+        ])
+        .trim()
+        .to_string();
+    p.coordinator.sync();
+    p.a.sync();
+    p.a.ok(&[
+        "visit",
+        "add",
+        "--kind",
+        "visit",
+        "--referral-to",
+        &org,
+        "--referral-reason",
+        "就労の相談",
+    ]);
+    let old = referrals(&p.a, &[]);
+    let legacy = old.iter().find(|r| r["legacy"] == true).unwrap();
+    assert_eq!(legacy["to_org"], org.as_str());
+    assert_eq!(legacy["summary"], "就労の相談");
 }

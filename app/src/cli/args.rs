@@ -311,6 +311,22 @@ pub enum ReferralCmd {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Escalate a case to the workspace's case conference (支援会議): a referral to that team,
+    /// readable only by this team, it and coordinators; prints the id.
+    Escalate {
+        /// Why: 生活困窮, ひきこもり, … (or their ids).
+        #[arg(long)]
+        reason: String,
+        /// The visit it comes from.
+        #[arg(long)]
+        visit: Option<String>,
+        /// A short summary that does not identify the person.
+        #[arg(long)]
+        summary: Option<String>,
+        /// How many people.
+        #[arg(long, default_value_t = 1)]
+        people: u32,
+    },
     /// Withdraw a referral the team sent.
     Withdraw {
         id: String,
@@ -464,6 +480,12 @@ pub enum ExportCmd {
     Automerge {
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Referrals this device may see as an HL7 FHIR Bundle of Tasks (SDOH closed-loop referral).
+    Fhir {
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

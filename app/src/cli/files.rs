@@ -41,6 +41,29 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
                 &replica.export_places_csv(&places, lang)?,
             )
         }
+        ExportCmd::Fhir { out } => {
+            let workspace = replica.workspace()?;
+            let orgs = replica.orgs()?;
+            let referrals: Vec<ibasho_shared::Referral> = replica
+                .referrals(&ibasho_shared::ReferralQuery::default())?
+                .into_iter()
+                .filter(|v| !v.legacy)
+                .map(|v| v.referral)
+                .collect();
+            let name_of = |id: &str| {
+                workspace
+                    .teams
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map(|t| t.name.clone())
+                    .or_else(|| orgs.iter().find(|o| o.id == id).map(|o| o.name.clone()))
+                    .unwrap_or_else(|| id.to_string())
+            };
+            let bundle = exchange::fhir::referrals_bundle(&referrals, &name_of, lang);
+            let mut text = serde_json::to_string_pretty(&bundle)?;
+            text.push('\n');
+            write_out(out.as_deref(), text.as_bytes())
+        }
         ExportCmd::Automerge { out } => {
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             let ids = replica.doc_ids()?;

@@ -330,6 +330,20 @@ pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> 
             }
             replica.referral_step(id, value, reason.as_deref(), note.as_deref())?;
         }
+        ReferralCmd::Escalate {
+            reason,
+            visit,
+            summary,
+            people,
+        } => {
+            let escalated = replica.escalate(ibasho_shared::Referral {
+                visit: visit.clone(),
+                summary: summary.clone().unwrap_or_default(),
+                people: *people,
+                ..ibasho_shared::Referral::new("", reason, ibasho_shared::hours::now_jst())
+            })?;
+            outln!("{}", escalated.id);
+        }
         ReferralCmd::Withdraw { id, reason } => {
             replica.withdraw_referral(id, reason.as_deref())?;
         }

@@ -1,4 +1,4 @@
-//! The `workspace` document: name, teams, taxonomy version.
+//! The `workspace` document: name, teams, taxonomy version, the case conference team.
 
 use super::records::{ensure_map, map_at};
 use automerge::{AutoCommit, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
@@ -24,6 +24,9 @@ pub struct WorkspaceInfo {
     pub taxonomy_version: u32,
     /// Teams, by name.
     pub teams: Vec<Team>,
+    /// The team that is the workspace's case conference (支援会議), when one is marked:
+    /// escalations go to it.
+    pub case_conference: Option<String>,
 }
 
 fn text(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> String {
@@ -61,7 +64,19 @@ pub fn read_workspace(doc: &AutoCommit) -> WorkspaceInfo {
         name: text(doc, &ROOT, "name"),
         taxonomy_version,
         teams,
+        case_conference: Some(text(doc, &ROOT, CASE_CONFERENCE_KEY)).filter(|t| !t.is_empty()),
     }
+}
+
+/// The root key naming the case conference team.
+pub const CASE_CONFERENCE_KEY: &str = "case_conference";
+
+/// Marks `team` as the workspace's case conference. The caller commits.
+pub fn write_case_conference(
+    doc: &mut AutoCommit,
+    team: &str,
+) -> Result<(), automerge::AutomergeError> {
+    doc.put(ROOT, CASE_CONFERENCE_KEY, team)
 }
 
 /// Writes the workspace's id, name and taxonomy version. The caller commits.

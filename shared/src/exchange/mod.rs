@@ -1,8 +1,10 @@
-//! Files in and out: GeoJSON (RFC 7946) and CSV that Excel opens, and CSV import in UTF-8 or Shift_JIS.
+//! Files in and out: GeoJSON (RFC 7946) and CSV that Excel opens, CSV import in UTF-8 or
+//! Shift_JIS, and referrals as FHIR Tasks.
 
 mod csv_columns;
 mod csv_export;
 mod csv_import;
+pub mod fhir;
 mod geojson_export;
 
 pub use csv_export::{places_csv, places_csv_with_revisions};

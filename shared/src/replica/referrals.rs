@@ -34,6 +34,8 @@ pub struct ReferralView {
     /// The steps together are not a state of the lifecycle (a withdrawal and a connection made
     /// offline): 要確認 until one side chooses.
     pub needs_review: bool,
+    /// Recorded in a visit's referral fields before referrals were records (read-only).
+    pub legacy: bool,
 }
 
 impl Replica {
@@ -121,6 +123,21 @@ impl Replica {
         Ok(after)
     }
 
+    /// Escalates a case to the workspace's case conference (支援会議) in one step: a referral to
+    /// that team, readable only by the sender, it and coordinators, with the same rules.
+    pub fn escalate(&mut self, referral: Referral) -> Result<Referral> {
+        let conference = self
+            .workspace()?
+            .case_conference
+            .ok_or_else(|| ValidationError::new("to_team", Reason::NoCaseConference))?;
+        self.add_referral(Referral {
+            to_team: Some(conference),
+            to_org: None,
+            escalated: true,
+            ..referral
+        })
+    }
+
     /// Withdraws a referral this device's team sent (a reason is required).
     pub fn withdraw_referral(&mut self, id: &str, reason: Option<&str>) -> Result<Referral> {
         self.referral_step(id, "withdrawn", reason, None)
@@ -158,7 +175,43 @@ impl Replica {
                 referral,
                 statuses,
                 needs_review,
+                legacy: false,
             });
+        }
+        // Referrals recorded before referrals were records, in a visit's fields: shown as such,
+        // so nothing recorded then is lost.
+        if !q.incoming {
+            let visits = self.visits(&crate::VisitQuery::default())?;
+            for v in visits.into_iter().filter(|v| v.referral_to.is_some()) {
+                let status = if v.referral_outcome.is_empty() {
+                    "sent"
+                } else {
+                    "connected"
+                };
+                if q.status.as_ref().is_some_and(|s| s != status) {
+                    continue;
+                }
+                out.push(ReferralView {
+                    referral: Referral {
+                        id: v.id.clone(),
+                        from_team: v.team.clone(),
+                        to_org: v.referral_to.clone(),
+                        created_at: v.at.clone(),
+                        created_by: v.worker.clone(),
+                        reason: "other".into(),
+                        targets: v.targets.clone(),
+                        people: v.people,
+                        visit: Some(v.id.clone()),
+                        summary: v.referral_reason.clone(),
+                        status: status.into(),
+                        status_note: v.referral_outcome.clone(),
+                        ..Referral::default()
+                    },
+                    statuses: vec![status.into()],
+                    needs_review: false,
+                    legacy: true,
+                });
+            }
         }
         Ok(out)
     }

@@ -754,7 +754,7 @@ fn validate_fields<R: Record>(
 }
 
 /// The workspace's own fields.
-const WORKSPACE_FIELDS: [&str; 3] = ["id", "name", "taxonomy_version"];
+const WORKSPACE_FIELDS: [&str; 4] = ["id", "name", "taxonomy_version", doc::CASE_CONFERENCE_KEY];
 
 /// The workspace document: only its known keys, teams as maps of plain values (and, when
 /// `vouched_allowed`, the devices the server vouches for).
