@@ -208,6 +208,23 @@ pub const RETENTION_FOREVER: Text = t("期限なし", "for ever");
 pub const ERASE_LOG: Text = t("消去の記録", "Erase log");
 pub const NEEDS_REVIEW: Text = t("要確認", "needs reconciliation");
 pub const COUNT_REFERRALS: Text = t("{n} 件", "{n} referrals");
+pub const TAB_REFERRALS: Text = t("つなぐ", "Referrals");
+pub const NEW_REFERRAL: Text = t("新しいつなぎ", "New referral");
+pub const INCOMING: Text = t("受けたつなぎ", "Received");
+pub const OUTGOING: Text = t("送ったつなぎ", "Sent");
+pub const WAITING: Text = t("回答待ち {n} 件", "{n} waiting for an answer");
+pub const NO_REFERRALS: Text = t("つなぎはありません", "No referrals");
+pub const OVERDUE: Text = t("期日超過", "overdue");
+pub const ESCALATED: Text = t("支援会議", "Case conference");
+pub const ESCALATE: Text = t("支援会議へつなぐ", "Escalate to the case conference");
+pub const FROM_VISIT: Text = t("訪問の記録からつなぎます", "Referred from a visit");
+pub const SUMMARY_WARNING: Text = t(
+    "氏名・住所など、個人が特定できることは書かないでください",
+    "Do not write anything that identifies the person (name, address, …)",
+);
+pub const SEND: Text = t("送る", "Send");
+pub const REFER: Text = t("つなぐ", "Refer");
+pub const REFERRALS_WAITING: Text = t("つなぐ {n}", "{n} referrals waiting");
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

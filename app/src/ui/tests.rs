@@ -787,3 +787,55 @@ fn a_refused_change_is_shown_by_name_and_discarded_with_one_button() {
     assert_eq!(kept.name, "相武台の喫茶店");
     assert_eq!(kept.contact, "", "the refused value is dropped");
 }
+
+/// The つなぐ screen lists a referral received, in Japanese, with the steps the device may take,
+/// and one tap takes the step; the sync bar counts what waits for an answer.
+#[test]
+fn a_referral_is_answered_with_one_tap() {
+    use super::model::Screen;
+    use ibasho_shared::Referral;
+    let mut w = Window::open(true, Some(Role::Coordinator));
+    let referral = {
+        let mut model = w.model();
+        let mut m = model.write();
+        let teams = m.replica.workspace().unwrap().teams;
+        let own = teams[0].id.clone();
+        m.replica.set_default_team(&own).unwrap();
+        let other = teams[1].id.clone();
+        // Sent to this device's own team by the other, so that it waits for this device.
+        m.replica
+            .add_referral(Referral {
+                from_team: other,
+                to_team: Some(own),
+                summary: "週末に話せる場所を探している".into(),
+                ..Referral::new("", "孤立", ibasho_shared::hours::now_jst())
+            })
+            .unwrap()
+    };
+    w.with(|m| {
+        m.reload().unwrap();
+        m.screen = Screen::Referrals;
+    });
+    let html = w.html();
+    assert!(html.contains("受けたつなぎ"), "{html}");
+    assert!(html.contains("孤立"), "{html}");
+    assert!(html.contains("送付"), "{html}");
+    assert!(html.contains("つなぐ 1"), "the sync bar counts it: {html}");
+    let m = w.remount();
+    let tab = element(&m, "tab-Referrals");
+    let m = w.fire("click", tab, Box::<SerializedMouseData>::default());
+    w.fire(
+        "click",
+        element(&m, "step-accepted"),
+        Box::<SerializedMouseData>::default(),
+    );
+    let now = w
+        .model()
+        .write()
+        .replica
+        .get::<Referral>(&referral.id)
+        .unwrap();
+    assert_eq!(now.status, "accepted");
+    assert!(w.html().contains("受付"));
+    assert!(!w.html().contains("つなぐ 1"));
+}

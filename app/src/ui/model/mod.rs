@@ -5,11 +5,13 @@
 
 mod map;
 mod place_editor;
+mod referral_editor;
 mod settings;
 mod visit_editor;
 
 pub(crate) use map::MapView;
 pub(crate) use place_editor::{PlaceForm, form_fields};
+pub(crate) use referral_editor::{ReferralForm, Side};
 pub(crate) use settings::{SettingsForm, join};
 pub(crate) use visit_editor::VisitForm;
 
@@ -28,6 +30,7 @@ pub(crate) enum Screen {
     Place,
     Visits,
     Directory,
+    Referrals,
     Settings,
 }
 
@@ -77,6 +80,10 @@ pub(crate) struct Lists {
     pub erasures: Vec<ibasho_shared::doc::epoch::Erasure>,
     /// How many months the workspace keeps visits, as the server last said.
     pub retention_months: Option<u32>,
+    /// Referrals this device may see (none for members).
+    pub referrals: Vec<ibasho_shared::ReferralView>,
+    /// The workspace's case conference team, when one is marked.
+    pub case_conference: Option<String>,
 }
 
 /// The window's whole state, in parts: the map, the place and visit editors, the settings forms,
@@ -94,6 +101,7 @@ pub(crate) struct AppModel {
     pub lists: Lists,
     pub form: Option<PlaceForm>,
     pub visit_form: Option<VisitForm>,
+    pub referral_form: Option<ReferralForm>,
     pub settings: SettingsForm,
     pub sync: SyncState,
     pub unsent: usize,
@@ -124,6 +132,7 @@ impl AppModel {
             lists: Lists::default(),
             form: None,
             visit_form: None,
+            referral_form: None,
             settings,
             sync: SyncState::Local,
             unsent: 0,
@@ -181,6 +190,7 @@ impl AppModel {
             due,
             log,
             teams: self.replica.workspace()?.teams,
+            case_conference: self.replica.workspace()?.case_conference,
             place_names,
             stuck: self
                 .replica
@@ -200,6 +210,12 @@ impl AppModel {
                 .replica
                 .setting("visit_retention_months")?
                 .and_then(|m| m.parse().ok()),
+            referrals: if self.can_see_visits() {
+                self.replica
+                    .referrals(&ibasho_shared::ReferralQuery::default())?
+            } else {
+                Vec::new()
+            },
         };
         self.unsent = self.replica.unsent_changes().unwrap_or(0);
         self.refresh_form();

@@ -4,6 +4,7 @@ mod directory;
 mod list;
 mod map;
 mod place;
+mod referrals;
 mod settings;
 mod shell;
 mod visits;

@@ -212,6 +212,12 @@ pub(crate) fn PlaceScreen() -> Element {
                             onclick: move |_| act(model, |m| m.log_visit_here()),
                             {t::LOG_VISIT.get(lang)}
                         }
+                        button {
+                            r#type: "button",
+                            id: "refer-from-place",
+                            onclick: move |_| { let mut m = model; m.write().refer_from_place(); },
+                            {t::REFER.get(lang)}
+                        }
                     }
                     if form.id.is_some() {
                         if form.deleted {

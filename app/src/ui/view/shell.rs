@@ -135,6 +135,9 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                         if show_visits {
                             Tab { screen: Screen::Visits, text: t::TAB_VISITS.get(lang), current: screen, from: place_from }
                         }
+                        if show_visits {
+                            Tab { screen: Screen::Referrals, text: t::TAB_REFERRALS.get(lang), current: screen, from: place_from }
+                        }
                         Tab { screen: Screen::Directory, text: t::TAB_DIRECTORY.get(lang), current: screen, from: place_from }
                         Tab { screen: Screen::Settings, text: t::TAB_SETTINGS.get(lang), current: screen, from: place_from }
                     }
@@ -157,6 +160,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                         Screen::Place => rsx! { super::place::PlaceScreen {} },
                         Screen::Visits => rsx! { super::visits::VisitsScreen {} },
                         Screen::Directory => rsx! { super::directory::DirectoryScreen {} },
+                        Screen::Referrals => rsx! { super::referrals::ReferralsScreen {} },
                         Screen::Settings => rsx! { super::settings::SettingsScreen {} },
                     }
                 }
@@ -192,9 +196,15 @@ fn Tab(screen: Screen, text: &'static str, current: Screen, from: Screen) -> Ele
 fn SyncBar() -> Element {
     let model = use_model();
     let syncer = use_context::<Coroutine<()>>();
-    let (state, unsent, joined, lang) = {
+    let (state, unsent, joined, lang, waiting) = {
         let m = model.read();
-        (m.sync.clone(), m.unsent, m.role.is_some(), m.lang)
+        (
+            m.sync.clone(),
+            m.unsent,
+            m.role.is_some(),
+            m.lang,
+            m.waiting_referrals(),
+        )
     };
     let (class, text) = match &state {
         SyncState::Local => ("sync local", t::OFFLINE.get(lang).to_string()),
@@ -223,6 +233,15 @@ fn SyncBar() -> Element {
             // Not joined to a server, nothing waits to be sent anywhere.
             if joined {
                 span { class: "unsent", "{unsent} {t::UNSENT.get(lang)}" }
+            }
+            // Referrals to this device's team waiting for its answer.
+            if waiting > 0 {
+                button {
+                    class: "link waiting",
+                    id: "referrals-waiting",
+                    onclick: move |_| { let mut m = model; m.write().screen = Screen::Referrals; },
+                    {t::fill(t::REFERRALS_WAITING, lang, &[("n", &waiting)])}
+                }
             }
             if matches!(state, SyncState::Failed(_) | SyncState::Synced(_) | SyncState::Offline(_)) {
                 button { class: "link", onclick: move |_| syncer.send(()), {t::RETRY.get(lang)} }

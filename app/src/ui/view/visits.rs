@@ -163,6 +163,16 @@ pub(crate) fn VisitsScreen() -> Element {
                         span { class: "meta", {label(CONTACT_TYPES, &v.kind, lang)} }
                         span { class: "meta", "{v.people}" }
                         span { class: "meta", "{v.worker}" }
+                        {
+                            let id = v.id.clone();
+                            rsx! {
+                                button {
+                                    class: "link",
+                                    onclick: move |_| { let mut m = model; m.write().start_referral(Some(&id)); },
+                                    {t::REFER.get(lang)}
+                                }
+                            }
+                        }
                     }
                 }
             }
