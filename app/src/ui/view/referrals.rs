@@ -206,7 +206,7 @@ fn ReferralRow(view: ReferralView, side: Side) -> Element {
                                     class: if step == "withdrawn" || step == "declined" || step == "not_connected" { "danger" } else { "" },
                                     onclick: move |_| {
                                         let id = id.clone();
-                                        let why = needs.then(|| reason());
+                                        let why = needs.then(|| reason.cloned());
                                         act(model, move |m| m.referral_step(&id, step, why.as_deref()));
                                     },
                                     {label(REFERRAL_STATUSES, step, lang)}
