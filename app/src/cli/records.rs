@@ -281,6 +281,16 @@ pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> 
             let label = |list: &'static [ibasho_shared::taxonomy::Term], id: &str| {
                 lookup(list, id).map_or(id.to_string(), |t| t.label(lang).to_string())
             };
+            let teams = replica.workspace()?.teams;
+            let orgs = replica.orgs()?;
+            let name = |id: &str| {
+                teams
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map(|t| t.name.clone())
+                    .or_else(|| orgs.iter().find(|o| o.id == id).map(|o| o.name.clone()))
+                    .unwrap_or_else(|| id.to_string())
+            };
             for view in &list {
                 let r = &view.referral;
                 let status = if view.needs_review {
@@ -301,8 +311,8 @@ pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> 
                     "{}  {}  {} → {}  {}  {}",
                     r.id,
                     ibasho_shared::hours::shown_jst(&r.created_at),
-                    r.from_team,
-                    to,
+                    name(&r.from_team),
+                    name(&to),
                     label(REFERRAL_REASONS, &r.reason),
                     status
                 );

@@ -142,6 +142,15 @@ fn ReferralRow(view: ReferralView, side: Side) -> Element {
         view.statuses
             .iter()
             .filter_map(|s| REFERRAL_STATUSES.iter().find(|t| t.id == s))
+            .filter(|t| {
+                let senders = matches!(t.id, "sent" | "withdrawn");
+                match side {
+                    Side::Both => true,
+                    Side::Sender => senders,
+                    Side::Receiver => !senders,
+                    Side::Neither => false,
+                }
+            })
             .map(|t| (t.id, false))
             .collect()
     } else if view.legacy {
