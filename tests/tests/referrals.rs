@@ -172,9 +172,19 @@ fn steps_taken_offline_on_both_sides_that_do_not_fit_need_reconciliation() {
             .collect();
         steps.sort();
         assert_eq!(steps, ["connected", "withdrawn"]);
+        assert_eq!(
+            seen["reasons"][0], "resolved",
+            "the withdrawal's reason is kept"
+        );
     }
     let listed = p.coordinator.ok(&["--lang", "ja", "referral", "list"]);
     assert!(listed.contains("要確認"), "{listed}");
+
+    let history = p.a.ok(&["--lang", "ja", "referral", "history", &id]);
+    assert!(
+        history.contains("状況") && history.contains("高橋"),
+        "{history}"
+    );
 
     // B chooses: every replica settles on it.
     p.b.ok(&["referral", "set", &id, "status", "connected"]);

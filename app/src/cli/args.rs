@@ -327,6 +327,12 @@ pub enum ReferralCmd {
         #[arg(long, default_value_t = 1)]
         people: u32,
     },
+    /// Each step of a referral: who took it, when.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Withdraw a referral the team sent.
     Withdraw {
         id: String,

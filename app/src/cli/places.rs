@@ -55,44 +55,7 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
                 );
             }
         }
-        PlaceCmd::History { id, json } => {
-            let history = replica.history(id)?;
-            if *json {
-                print_json(&history)?;
-            } else {
-                // Once joined, a name the server does not vouch for is marked.
-                let joined = replica.server()?.is_some();
-                for h in history {
-                    let unverified = if h.vouched || !joined {
-                        ""
-                    } else {
-                        text::UNVERIFIED.get(lang)
-                    };
-                    let what = if h.changes.is_empty() {
-                        text::CREATED.get(lang)
-                    } else {
-                        ""
-                    };
-                    outln!(
-                        "{}  {}{unverified} ({})  {what}",
-                        ibasho_shared::hours::shown_jst(&h.at),
-                        h.by,
-                        h.device,
-                    );
-                    for c in &h.changes {
-                        let label = ibasho_shared::i18n::field_label(&c.field).get(lang);
-                        let shown = |v: &str| {
-                            if v.is_empty() {
-                                "—".to_string()
-                            } else {
-                                v.to_string()
-                            }
-                        };
-                        outln!("  {label}: {} → {}", shown(&c.old), shown(&c.new));
-                    }
-                }
-            }
-        }
+        PlaceCmd::History { id, json } => history(replica, id, *json, lang)?,
     }
     Ok(())
 }
@@ -199,4 +162,44 @@ fn show(p: &Place, lang: Lang) {
     if let Some(d) = &p.deleted_at {
         outln!("deleted_at: {d}");
     }
+}
+
+/// Who changed what of record `id`, when (any kind: `place history`, `referral history`).
+pub(super) fn history(replica: &mut Replica, id: &str, json: bool, lang: Lang) -> Result<()> {
+    let history = replica.history(id)?;
+    if json {
+        return print_json(&history);
+    }
+    // Once joined, a name the server does not vouch for is marked.
+    let joined = replica.server()?.is_some();
+    for h in history {
+        let unverified = if h.vouched || !joined {
+            ""
+        } else {
+            text::UNVERIFIED.get(lang)
+        };
+        let what = if h.changes.is_empty() {
+            text::CREATED.get(lang)
+        } else {
+            ""
+        };
+        outln!(
+            "{}  {}{unverified} ({})  {what}",
+            ibasho_shared::hours::shown_jst(&h.at),
+            h.by,
+            h.device,
+        );
+        for c in &h.changes {
+            let label = ibasho_shared::i18n::field_label(&c.field).get(lang);
+            let shown = |v: &str| {
+                if v.is_empty() {
+                    "—".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            outln!("  {label}: {} → {}", shown(&c.old), shown(&c.new));
+        }
+    }
+    Ok(())
 }

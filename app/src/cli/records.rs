@@ -354,6 +354,7 @@ pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> 
             })?;
             outln!("{}", escalated.id);
         }
+        ReferralCmd::History { id, json } => super::places::history(replica, id, *json, lang)?,
         ReferralCmd::Withdraw { id, reason } => {
             replica.withdraw_referral(id, reason.as_deref())?;
         }

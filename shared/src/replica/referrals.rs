@@ -36,6 +36,8 @@ pub struct ReferralView {
     pub needs_review: bool,
     /// Recorded in a visit's referral fields before referrals were records (read-only).
     pub legacy: bool,
+    /// The reasons given with the steps taken concurrently (when they disagree, both are kept).
+    pub reasons: Vec<String>,
 }
 
 impl Replica {
@@ -165,7 +167,20 @@ impl Replica {
             {
                 continue;
             }
-            let statuses = self.concurrent_steps(&doc.parse()?, &referral.id)?;
+            let doc_id: crate::DocId = doc.parse()?;
+            let statuses = self.concurrent_steps(&doc_id, &referral.id)?;
+            let reasons: Vec<String> = doc::field_values(
+                &self.loaded(&doc_id)?.doc,
+                RecordKind::Referral,
+                &referral.id,
+            )
+            .into_iter()
+            .find(|(field, _)| field == "status_reason")
+            .map(|(_, values)| values.iter().map(FieldValue::as_text).collect())
+            .unwrap_or_else(|| vec![referral.status_reason.clone()])
+            .into_iter()
+            .filter(|r| !r.is_empty())
+            .collect();
             let steps: Vec<&str> = statuses.iter().map(String::as_str).collect();
             let needs_review = reconcile(&steps).is_none();
             if q.status.as_ref().is_some_and(|s| *s != referral.status) {
@@ -176,6 +191,7 @@ impl Replica {
                 statuses,
                 needs_review,
                 legacy: false,
+                reasons,
             });
         }
         // Referrals recorded before referrals were records, in a visit's fields: shown as such,
@@ -210,6 +226,7 @@ impl Replica {
                     statuses: vec![status.into()],
                     needs_review: false,
                     legacy: true,
+                    reasons: Vec::new(),
                 });
             }
         }

@@ -192,8 +192,17 @@ fn ReferralRow(view: ReferralView, side: Side) -> Element {
             if !r.summary.is_empty() {
                 p { class: "summary", "{r.summary}" }
             }
-            if !r.status_reason.is_empty() {
-                p { class: "meta", {format!("{}: {}", field_label("status_reason").get(lang), label(REFERRAL_OUTCOMES, &r.status_reason, lang))} }
+            if !view.reasons.is_empty() {
+                p { class: "meta",
+                    {format!(
+                        "{}: {}",
+                        field_label("status_reason").get(lang),
+                        view.reasons.iter().map(|r| label(REFERRAL_OUTCOMES, r, lang)).collect::<Vec<_>>().join(" / ")
+                    )}
+                }
+            }
+            if !r.status_by.is_empty() && !view.needs_review {
+                p { class: "meta", {format!("{} — {} {}", label(REFERRAL_STATUSES, &r.status, lang), r.status_by, r.status_at.replace('T', " ").get(..16).unwrap_or_default())} }
             }
             if !steps.is_empty() {
                 div { class: "actions",
