@@ -365,6 +365,11 @@ impl Record for Referral {
                 .collect(),
         };
         if sender {
+            // A referral to an organization with no team stays with the sender, who records
+            // every step.
+            if self.to_team.is_none() {
+                return Ok(());
+            }
             if step_changed && !SENDER_STEPS.contains(&self.status.as_str()) {
                 return Err(format!(
                     "the sending team does not take the step {:?}: the receiving team answers",
@@ -508,6 +513,21 @@ mod tests {
             accepted
                 .writer_may(Some(&before), &writer("team-c"))
                 .is_err()
+        );
+        // To an organization with no team: the sender records every step.
+        let to_org = Referral {
+            to_team: None,
+            to_org: Some("org-1".into()),
+            ..before.clone()
+        };
+        let connected = Referral {
+            status: "connected".into(),
+            ..to_org.clone()
+        };
+        assert!(
+            connected
+                .writer_may(Some(&to_org), &writer("team-a"))
+                .is_ok()
         );
     }
 }

@@ -46,7 +46,10 @@ impl AppModel {
             return Side::Both;
         }
         let team = self.replica.default_team().unwrap_or_default();
-        if r.from_team == team {
+        if r.from_team == team && r.to_team.is_none() {
+            // An organization with no team: the sender records its answers too.
+            Side::Both
+        } else if r.from_team == team {
             Side::Sender
         } else if r.to_team.as_deref() == Some(team.as_str()) {
             Side::Receiver
