@@ -225,6 +225,8 @@ pub const SUMMARY_WARNING: Text = t(
 pub const SEND: Text = t("送る", "Send");
 pub const REFER: Text = t("つなぐ", "Refer");
 pub const REFERRALS_WAITING: Text = t("つなぐ {n}", "{n} referrals waiting");
+pub const TO_RECHECK: Text = t("要再確認（開所時間）", "Hours to re-check");
+pub const STILL_CORRECT: Text = t("変わりなし", "Still correct");
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

@@ -30,6 +30,8 @@ pub use domain::{Org, Place, Record, RecordKind, Referral, Visit};
 pub use error::{Error, Permission, Result};
 pub use i18n::Lang;
 pub use replica::{
-    Discarded, JoinReport, ReferralQuery, ReferralView, Replica, ServerBinding, Stuck, VisitReport,
+    Counts, Discarded, FollowUpFigures, JoinReport, OrgFigures, Period, PlaceFigures,
+    ReferralFigures, ReferralQuery, ReferralView, Replica, Report, ServerBinding, Stuck,
+    VisitFigures,
 };
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

@@ -120,12 +120,21 @@ pub enum Command {
         /// Only this field.
         field: Option<String>,
     },
-    /// Outcome figures: visits and people reached by month, also for months whose visits were
-    /// erased by retention.
+    /// Outcome figures of a period: visits (also of months retention erased), follow-ups,
+    /// referrals, organizations and places, of what this device may see.
     Report {
-        /// As JSON.
+        /// First month, YYYY-MM (default: the current fiscal year, April to March).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last month, YYYY-MM.
+        #[arg(long)]
+        to: Option<String>,
+        /// As JSON: one object per section, each with `total` and `by_<dimension>` maps.
         #[arg(long)]
         json: bool,
+        /// Also write every figure to this CSV file (UTF-8 with BOM, for Excel).
+        #[arg(long)]
+        csv: Option<std::path::PathBuf>,
     },
     /// Server, role, team, unsent changes and last sync.
     Status {
@@ -153,6 +162,8 @@ pub enum PlaceCmd {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
+    /// The place's opening hours are still correct: stamps them checked today.
+    Checked { id: String },
     /// Delete a place (it can be restored).
     Delete { id: String },
     /// Restore a deleted place.
@@ -245,6 +256,12 @@ pub struct PlaceList {
     /// Include deleted places.
     #[arg(long)]
     pub deleted: bool,
+    /// Only places whose opening hours were not checked for --stale-months, or never.
+    #[arg(long)]
+    pub stale: bool,
+    /// Months after which opening hours count as unchecked.
+    #[arg(long, default_value_t = 6)]
+    pub stale_months: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -151,7 +151,19 @@ fn execute(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Report { json } => records::report(&mut open(&cli)?, *json, lang),
+        Command::Report {
+            from,
+            to,
+            json,
+            csv,
+        } => records::report(
+            &mut open(&cli)?,
+            from.as_deref(),
+            to.as_deref(),
+            *json,
+            csv.as_deref(),
+            lang,
+        ),
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
     }

@@ -19,6 +19,9 @@ pub(super) fn run(replica: &mut Replica, cmd: &PlaceCmd, lang: Lang) -> Result<(
             replica.set::<Place>(id, field, value)?;
         }
         PlaceCmd::Delete { id } => replica.delete::<Place>(id)?,
+        PlaceCmd::Checked { id } => {
+            replica.confirm_place(id)?;
+        }
         PlaceCmd::Restore { id } => replica.restore::<Place>(id)?,
         PlaceCmd::Show { id, json } => {
             let place = replica.get::<Place>(id)?;
@@ -110,6 +113,12 @@ fn query(list: &PlaceList) -> Result<PlaceQuery> {
         open_at: list.open_now.then(now_jst),
         search: list.search.clone(),
         include_deleted: list.deleted,
+        checked_before: list.stale.then(|| {
+            let today = now_jst().date();
+            today
+                .checked_sub_months(chrono::Months::new(list.stale_months))
+                .unwrap_or(today)
+        }),
         ..Default::default()
     })
 }

@@ -208,30 +208,55 @@ pub(super) fn erasures(replica: &Replica, json: bool, lang: Lang) -> Result<()> 
     Ok(())
 }
 
-/// Visits and people reached by month.
-pub(super) fn report(replica: &mut Replica, json: bool, lang: Lang) -> Result<()> {
-    let visits = replica.visit_report()?;
-    if json {
-        return print_json(&serde_json::json!({ "visits": visits }));
+/// A month given as `YYYY-MM`, or the error naming the flag.
+fn month(flag: &str, text: &str) -> Result<String> {
+    let ok = chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d").is_ok();
+    if !ok {
+        anyhow::bail!("{flag}: {text:?} is not a month (YYYY-MM)");
     }
-    outln!(
-        "{}",
-        text::fill(
-            text::REPORT_VISITS,
-            lang,
-            &[("visits", &visits.total), ("people", &visits.people)]
-        )
-    );
-    for (month, n) in &visits.by_month {
-        let people = visits.people_by_month.get(month).copied().unwrap_or(0);
-        outln!(
-            "  {month}  {}",
-            text::fill(
-                text::REPORT_VISITS,
-                lang,
-                &[("visits", n), ("people", &people)]
-            )
-        );
+    Ok(text.trim().to_string())
+}
+
+/// Outcome figures of a period.
+pub(super) fn report(
+    replica: &mut Replica,
+    from: Option<&str>,
+    to: Option<&str>,
+    json: bool,
+    csv_out: Option<&std::path::Path>,
+    lang: Lang,
+) -> Result<()> {
+    let fiscal = ibasho_shared::Period::fiscal_year();
+    let period = ibasho_shared::Period {
+        from: from
+            .map(|m| month("--from", m))
+            .transpose()?
+            .unwrap_or(fiscal.from),
+        to: to
+            .map(|m| month("--to", m))
+            .transpose()?
+            .unwrap_or(fiscal.to),
+    };
+    let report = replica.report(&period, lang)?;
+    if let Some(path) = csv_out {
+        std::fs::write(path, report.csv()?)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    if json {
+        return print_json(&report);
+    }
+    outln!("{} 〜 {}", report.period.from, report.period.to);
+    let mut section = String::new();
+    for [s, dimension, label, count] in report.rows() {
+        if s != section {
+            outln!("# {s}");
+            section = s;
+        }
+        if label.is_empty() {
+            outln!("  {dimension}: {count}");
+        } else {
+            outln!("  {dimension}  {label}: {count}");
+        }
     }
     Ok(())
 }

@@ -127,6 +127,13 @@ impl Record for Place {
         }
     }
 
+    /// Opening hours written now were checked now.
+    fn edited(&mut self, before: &Place, today: chrono::NaiveDate) {
+        if self.hours != before.hours && self.hours_checked_at == before.hours_checked_at {
+            self.hours_checked_at = Some(today.to_string());
+        }
+    }
+
     /// A place lives in the shard its id hashes to.
     fn home(&self) -> DocId {
         DocId::for_place(&self.id)

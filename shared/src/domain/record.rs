@@ -126,6 +126,9 @@ pub trait Record: Sized + Clone + 'static {
     fn writer_may(&self, _before: Option<&Self>, _writer: &Writer<'_>) -> Result<(), String> {
         Ok(())
     }
+    /// What an edit by a person brings with it, given the record as it was (`today` in Japan):
+    /// editing a place's opening hours stamps them checked.
+    fn edited(&mut self, _before: &Self, _today: chrono::NaiveDate) {}
     /// Whether a member may change a record of this kind only as its owner ([`Record::owner`]).
     const OWNED: bool = false;
     /// The device that owns it, for kinds that are [`Record::OWNED`].

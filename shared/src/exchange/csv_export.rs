@@ -44,7 +44,7 @@ fn cell(ty: FieldType, value: &FieldValue, lang: Lang) -> String {
 }
 
 /// A text cell as written: with a leading `'` where a spreadsheet would read a formula.
-pub(super) fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(FORMULA_STARTS) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {

@@ -2,7 +2,7 @@
 //! Shift_JIS, and referrals as FHIR Tasks.
 
 mod csv_columns;
-mod csv_export;
+pub(crate) mod csv_export;
 mod csv_import;
 pub mod fhir;
 mod geojson_export;

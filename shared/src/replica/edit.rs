@@ -340,6 +340,7 @@ impl Replica {
         let (doc_id, before) = self.record_in::<R>(id)?;
         let mut after = before.clone();
         after.set_text(field, value)?;
+        after.edited(&before, now_jst().date());
         after.validate(now_jst())?;
         self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
         Ok(after)

@@ -20,15 +20,19 @@ mod epochs;
 mod orgs;
 mod places;
 mod referrals;
+mod report;
 mod stuck;
 mod sync;
 mod visits;
 
 pub use epochs::Discarded;
 pub use referrals::{ReferralQuery, ReferralView};
+pub use report::{
+    Counts, FollowUpFigures, OrgFigures, Period, PlaceFigures, ReferralFigures, Report,
+    VisitFigures,
+};
 pub use stuck::Stuck;
 pub use sync::{JoinReport, ServerBinding};
-pub use visits::VisitReport;
 
 use crate::doc::{self, DocId, Team, WorkspaceInfo};
 use crate::error::{Error, Result};

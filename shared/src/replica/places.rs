@@ -34,14 +34,33 @@ impl Replica {
     /// Saves an edited place (from a form): validated whole, only the changed fields written.
     pub fn update_place(&mut self, place: Place) -> Result<Place> {
         let (doc_id, before) = self.record_in::<Place>(&place.id)?;
-        let after = Place {
+        let mut after = Place {
             added_by: before.added_by.clone(),
             added_at: before.added_at.clone(),
             ..place
-        }
-        .normalized(now_jst())?;
+        };
+        after.edited(&before, now_jst().date());
+        let after = after.normalized(now_jst())?;
         self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
         Ok(after)
+    }
+
+    /// Places whose opening hours were not checked for `months` months, or never: to re-check.
+    pub fn stale_places(&self, months: u32) -> Result<Vec<PlaceHit>> {
+        let today = now_jst().date();
+        let since = today
+            .checked_sub_months(chrono::Months::new(months))
+            .unwrap_or(today);
+        self.places(&PlaceQuery {
+            checked_before: Some(since),
+            ..PlaceQuery::default()
+        })
+    }
+
+    /// Stamps a place's opening hours as checked today ("still correct").
+    pub fn confirm_place(&mut self, id: &str) -> Result<Place> {
+        let today = now_jst().date().to_string();
+        self.set::<Place>(id, "hours_checked_at", &today)
     }
 
     /// Places matching a query, read from the index.

@@ -97,49 +97,4 @@ impl Replica {
             )
             .optional()?)
     }
-
-    /// Visits and people reached by month, over the visit documents this device holds: live
-    /// visits (deleted ones left out) and, for months retention emptied, the counts kept in their
-    /// place — so a year's figures survive the visits.
-    pub fn visit_report(&mut self) -> Result<VisitReport> {
-        use crate::domain::Record;
-        let mut report = VisitReport::default();
-        for doc_id in self.doc_ids()? {
-            let crate::DocId::Visits { month, .. } = &doc_id else {
-                continue;
-            };
-            let doc = &mut self.loaded(&doc_id)?.doc;
-            let summary = crate::doc::epoch::summary_of(doc);
-            let mut visits = summary.get("visits").copied().unwrap_or(0);
-            let mut people = summary.get("people").copied().unwrap_or(0);
-            for (id, fields, _) in crate::doc::all_records(doc, crate::RecordKind::Visit) {
-                let visit = Visit::from_fields(&id, &fields);
-                if visit.deleted_at.is_none() {
-                    visits += 1;
-                    people += i64::from(visit.people);
-                }
-            }
-            if visits == 0 {
-                continue;
-            }
-            report.total += visits;
-            report.people += people;
-            *report.by_month.entry(month.clone()).or_default() += visits;
-            *report.people_by_month.entry(month.clone()).or_default() += people;
-        }
-        Ok(report)
-    }
-}
-
-/// Visits and people reached, in all and by month (`YYYY-MM`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VisitReport {
-    /// Visits.
-    pub total: i64,
-    /// People reached.
-    pub people: i64,
-    /// Visits by month.
-    pub by_month: std::collections::BTreeMap<String, i64>,
-    /// People reached by month.
-    pub people_by_month: std::collections::BTreeMap<String, i64>,
 }

@@ -30,6 +30,9 @@ pub struct PlaceQuery {
     pub public_only: bool,
     /// At most this many.
     pub limit: Option<usize>,
+    /// Only places whose opening hours were last checked before this date, or never: the
+    /// information to re-check.
+    pub checked_before: Option<chrono::NaiveDate>,
 }
 
 /// A place found by a query.
@@ -79,6 +82,12 @@ pub fn places(conn: &Connection, q: &PlaceQuery) -> rusqlite::Result<Vec<PlaceHi
     }
     if let Some(c) = &q.category {
         sql.push_str(&format!(" AND category = ?{}", push(Box::new(c.clone()))));
+    }
+    if let Some(day) = q.checked_before {
+        let n = push(Box::new(day.to_string()));
+        sql.push_str(&format!(
+            " AND coalesce(json ->> '$.hours_checked_at', '') < ?{n}"
+        ));
     }
     if let Some(st) = &q.status {
         sql.push_str(&format!(" AND status = ?{}", push(Box::new(st.clone()))));

@@ -58,6 +58,21 @@ pub(crate) struct ListFilter {
     pub target: String,
     pub status: String,
     pub open_now: bool,
+    /// Only places whose opening hours were not checked for [`STALE_MONTHS`], or never.
+    pub stale: bool,
+}
+
+/// Months after which a place's opening hours are to be checked again.
+pub(crate) const STALE_MONTHS: u32 = 6;
+
+/// Whether a place's opening hours are to be checked again.
+pub(crate) fn is_stale(p: &Place) -> bool {
+    let today = now_jst().date();
+    let since = today
+        .checked_sub_months(chrono::Months::new(STALE_MONTHS))
+        .unwrap_or(today)
+        .to_string();
+    p.hours_checked_at.as_deref().is_none_or(|d| *d < *since)
 }
 
 /// What the screens list, read again when the data changes (not on every draw).
@@ -227,6 +242,12 @@ impl AppModel {
         self.role != Some(Role::Member)
     }
 
+    /// A place's opening hours are still correct: stamped checked today.
+    pub(crate) fn confirm_place(&mut self, id: &str) -> anyhow::Result<()> {
+        self.replica.confirm_place(id)?;
+        self.reload()
+    }
+
     /// Drops this device's unsent change to `record` (one field, or all of it) that the server
     /// refuses; the next sync is clean again.
     pub(crate) fn discard(&mut self, record: &str, field: Option<&str>) -> anyhow::Result<()> {
@@ -263,6 +284,12 @@ impl AppModel {
             target: opt(&filter.target),
             status: opt(&filter.status),
             open_at: filter.open_now.then(now_jst),
+            checked_before: filter.stale.then(|| {
+                let today = now_jst().date();
+                today
+                    .checked_sub_months(chrono::Months::new(STALE_MONTHS))
+                    .unwrap_or(today)
+            }),
             near: Some((
                 self.map.viewport.center_lat,
                 self.map.viewport.center_lon,

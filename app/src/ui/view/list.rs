@@ -1,6 +1,6 @@
 //! List & search: Japanese full-text search, filters, distance from the map centre.
 
-use super::super::model::ListFilter;
+use super::super::model::{ListFilter, is_stale};
 use super::super::text as t;
 use super::{act, label, use_model};
 use dioxus::prelude::*;
@@ -62,6 +62,15 @@ pub(crate) fn ListScreen() -> Element {
                     }
                     {t::OPEN_NOW.get(lang)}
                 }
+                label { class: "check",
+                    input {
+                        r#type: "checkbox",
+                        id: "stale-only",
+                        checked: filter.stale,
+                        onchange: move |e| filters.write().stale = e.checked(),
+                    }
+                    {t::TO_RECHECK.get(lang)}
+                }
             }
             p { class: "count", "{hits.len()} {t::PLACES_COUNT.get(lang)}" }
             ul { class: "places",
@@ -85,6 +94,20 @@ pub(crate) fn ListScreen() -> Element {
                                     }
                                     if let Some(d) = distance {
                                         span { class: "distance", title: t::DISTANCE.get(lang), "{d}" }
+                                    }
+                                }
+                                if is_stale(&hit.place) {
+                                    {
+                                        let id = hit.place.id.clone();
+                                        rsx! {
+                                            button {
+                                                class: "link",
+                                                id: "confirm-{hit.place.id}",
+                                                title: t::TO_RECHECK.get(lang),
+                                                onclick: move |_| { let id = id.clone(); act(model, move |m| m.confirm_place(&id)); },
+                                                {t::STILL_CORRECT.get(lang)}
+                                            }
+                                        }
                                     }
                                 }
                             }

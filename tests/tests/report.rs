@@ -1,0 +1,167 @@
+//! Outcome figures: every figure of `report --json` on the seeded demo city equals the same
+//! figure worked out here from the lists; stale opening hours are listed and stamped; a member's
+//! report has no visit or referral section.
+
+use ibasho_tests::{Device, Server};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn list(device: &Device, args: &[&str]) -> Vec<Value> {
+    device.json(args).as_array().unwrap().clone()
+}
+
+/// The counts of a `by_…` map, sorted (labels are words; what is compared is how many of each).
+fn counts(map: &Value) -> Vec<i64> {
+    let mut c: Vec<i64> = map
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    c.sort_unstable();
+    c
+}
+
+fn tally<'a>(keys: impl Iterator<Item = String> + 'a) -> Vec<i64> {
+    let mut map: BTreeMap<String, i64> = BTreeMap::new();
+    for k in keys {
+        *map.entry(k).or_default() += 1;
+    }
+    let mut c: Vec<i64> = map.into_values().collect();
+    c.sort_unstable();
+    c
+}
+
+#[test]
+fn every_figure_of_the_demo_city_report_is_what_the_lists_say() {
+    let device = Device::new();
+    device.ok(&["demo", "--places", "150"]);
+    let report = device.json(&["report", "--json", "--from", "2000-01", "--to", "2099-12"]);
+    let visits = list(&device, &["visit", "list", "--json"]);
+    let places = list(&device, &["place", "list", "--json"]);
+    let orgs = list(&device, &["org", "list", "--json"]);
+    let stale = list(&device, &["place", "list", "--stale", "--json"]);
+    assert!(visits.len() > 10 && places.len() == 150);
+
+    let v = &report["visits"];
+    assert_eq!(v["total"], visits.len());
+    let people: i64 = visits.iter().map(|x| x["people"].as_i64().unwrap()).sum();
+    assert_eq!(v["people"], people);
+    for (month, n) in v["by_month"].as_object().unwrap() {
+        let here = visits
+            .iter()
+            .filter(|x| x["at"].as_str().unwrap().starts_with(month.as_str()))
+            .count();
+        assert_eq!(n.as_u64().unwrap() as usize, here, "{month}");
+    }
+    assert_eq!(
+        counts(&v["by_team"]),
+        tally(visits.iter().map(|x| x["team"].to_string()))
+    );
+    assert_eq!(
+        counts(&v["by_kind"]),
+        tally(visits.iter().map(|x| x["kind"].to_string()))
+    );
+    assert_eq!(
+        counts(&v["by_target"]),
+        tally(visits.iter().flat_map(|x| {
+            x["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+        }))
+    );
+
+    let f = &report["follow_ups"];
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .date_naive()
+        .to_string();
+    let with: Vec<&Value> = visits
+        .iter()
+        .filter(|x| x["follow_up"].is_string())
+        .collect();
+    let done = with.iter().filter(|x| x["follow_up_done"] == true).count();
+    let overdue = with
+        .iter()
+        .filter(|x| {
+            x["follow_up_done"] == false && x["follow_up"].as_str().unwrap() < today.as_str()
+        })
+        .count();
+    assert_eq!(f["total"], with.len());
+    assert_eq!(f["done"], done);
+    assert_eq!(f["overdue"], overdue);
+    assert_eq!(f["due"], with.len() - done - overdue);
+
+    let p = &report["places"];
+    assert_eq!(p["total"], places.len());
+    assert_eq!(p["stale"], stale.len());
+    assert_eq!(
+        counts(&p["by_category"]),
+        tally(places.iter().map(|x| x["category"].to_string()))
+    );
+    assert_eq!(
+        counts(&p["by_status"]),
+        tally(places.iter().map(|x| x["status"].to_string()))
+    );
+    assert_eq!(report["orgs"]["total"], orgs.len());
+    assert_eq!(
+        counts(&report["orgs"]["by_sector"]),
+        tally(orgs.iter().map(|x| x["sector"].to_string()))
+    );
+    assert_eq!(report["referrals"]["total"], 0);
+
+    // The same figures as CSV for Excel.
+    let csv = device.home.path().join("report.csv");
+    device.ok(&[
+        "report",
+        "--from",
+        "2000-01",
+        "--to",
+        "2099-12",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.contains(&format!("visits,total,,{}", visits.len())),
+        "{text}"
+    );
+
+    // Stale hours: editing them or saying they are still correct takes a place off the list.
+    let first = stale[0]["id"].as_str().unwrap().to_string();
+    let second = stale[1]["id"].as_str().unwrap().to_string();
+    device.ok(&["place", "set", &first, "hours", "Mo-Fr 10:00-16:00"]);
+    device.ok(&["place", "checked", &second]);
+    let now_stale = list(&device, &["place", "list", "--stale", "--json"]);
+    assert_eq!(now_stale.len(), stale.len() - 2);
+    assert!(
+        now_stale
+            .iter()
+            .all(|x| x["id"] != first && x["id"] != second)
+    );
+}
+
+#[test]
+fn a_members_report_has_no_visit_or_referral_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let team = server.team(&ws, "北地区");
+    let worker = server.join(&ws, "worker", Some(&team), "鈴木");
+    worker.ok(&["visit", "add", "--kind", "visit", "--people", "4"]);
+    worker.sync();
+    let member = server.join(&ws, "member", None, "喫茶店");
+    let report = member.json(&["report", "--json"]);
+    for section in ["visits", "follow_ups", "referrals"] {
+        assert!(report.get(section).is_none(), "{section}: {report}");
+    }
+    assert!(report.get("places").is_some() && report.get("orgs").is_some());
+    let workers = worker.json(&["report", "--json"]);
+    assert_eq!(workers["visits"]["total"], 1);
+    assert_eq!(workers["visits"]["people"], 4);
+}
