@@ -30,6 +30,20 @@ const fn term(id: &'static str, ja: &'static str, en: &'static str) -> Term {
 /// Version of the default taxonomy written into new workspaces.
 pub const TAXONOMY_VERSION: u32 = 1;
 
+/// What an organization does (活動), as the organization survey asks.
+pub const ACTIVITIES: &[Term] = &[
+    term("ibasho", "居場所づくり", "Drop-in spaces"),
+    term("consultation", "相談窓口", "Consultation"),
+    term("outreach", "アウトリーチ", "Outreach"),
+    term("food", "食支援", "Food support"),
+    term("study", "学習支援", "Study support"),
+    term("employment", "就労支援", "Employment support"),
+    term("watching", "見守り", "Watching over"),
+    term("parenting", "子育て支援", "Parenting support"),
+    term("events", "交流・イベント", "Gatherings and events"),
+    term("other", "その他", "Other"),
+];
+
 /// Why a person is referred (つなぐ理由).
 pub const REFERRAL_REASONS: &[Term] = &[
     term("poverty", "生活困窮", "Financial hardship"),
@@ -278,6 +292,7 @@ mod tests {
             REFERRAL_REASONS,
             REFERRAL_STATUSES,
             REFERRAL_OUTCOMES,
+            ACTIVITIES,
         ] {
             let ids: HashSet<_> = list.iter().map(|t| t.id).collect();
             assert_eq!(ids.len(), list.len());

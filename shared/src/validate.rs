@@ -331,6 +331,31 @@ pub fn term(
     })
 }
 
+/// Several terms of `list` (ids or labels); returns the ids in taxonomy order, no duplicates.
+pub fn terms<S: AsRef<str>>(
+    field: &str,
+    list: &'static [Term],
+    values: &[S],
+) -> Result<Vec<String>, ValidationError> {
+    let mut ids: Vec<&'static str> = Vec::new();
+    for value in values
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|v| !v.trim().is_empty())
+    {
+        let id = term(field, list, value)?;
+        if ids.contains(&id) {
+            return Err(ValidationError::new(
+                field,
+                Reason::Duplicate(value.trim().to_string()),
+            ));
+        }
+        ids.push(id);
+    }
+    ids.sort_by_key(|id| list.iter().position(|t| t.id == *id));
+    Ok(ids.into_iter().map(String::from).collect())
+}
+
 /// A list of target groups (ids or labels); returns the ids in taxonomy order, no duplicates.
 pub fn targets<S: AsRef<str>>(values: &[S]) -> Result<Vec<String>, ValidationError> {
     let mut ids: Vec<&'static str> = Vec::new();

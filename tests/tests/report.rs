@@ -165,3 +165,70 @@ fn a_members_report_has_no_visit_or_referral_section() {
     assert_eq!(workers["visits"]["total"], 1);
     assert_eq!(workers["visits"]["people"], 4);
 }
+
+/// A survey file in the shape municipalities keep (Japanese headers, はい/いいえ, a date for a
+/// reply): 454 organizations, 132 replied, 95 related, 86 wanting to join — the funnel reads
+/// exactly that, from UTF-8 and from Shift_JIS alike; importing it again changes nothing.
+#[test]
+fn the_organization_survey_funnel_reads_what_the_file_says() {
+    let mut csv = String::from("名称,セクター,調査日,回答,参画意向,活動,拠点地域,連絡先,紹介者\n");
+    for i in 0..454 {
+        let (replied, participation) = match i {
+            0..26 => ("はい", "参画済み"),
+            26..86 => ("2026/10/01", "参画したい"),
+            86..95 => ("はい", "検討中"),
+            95..132 => ("はい", "参画しない"),
+            _ => ("いいえ", ""),
+        };
+        let introduced = if i == 1 { "団体0" } else { "" };
+        csv.push_str(&format!(
+            "団体{i},NPO,2026-09-01,{replied},{participation},居場所づくり、相談窓口,座間市,046-000-{i:04},{introduced}\n"
+        ));
+    }
+    let funnel = |bytes: &[u8]| {
+        let device = Device::new();
+        device.ok(&["init", "--name", "仙台市PF"]);
+        let file = device.home.path().join("survey.csv");
+        std::fs::write(&file, bytes).unwrap();
+        let said = device.ok(&["org", "import", file.to_str().unwrap()]);
+        assert!(said.contains("454 added"), "{said}");
+        let again = device.ok(&["org", "import", file.to_str().unwrap()]);
+        assert!(again.contains("454 unchanged"), "{again}");
+        let orgs = device.json(&["report", "--json"])["orgs"].clone();
+        let listed = device.json(&["org", "list", "--json"]);
+        let second = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "団体1")
+            .unwrap()
+            .clone();
+        let first_id = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "団体0")
+            .unwrap()["id"]
+            .clone();
+        assert_eq!(
+            second["introduced_by"], first_id,
+            "a link to the organization"
+        );
+        assert_eq!(
+            second["activities"],
+            serde_json::json!(["ibasho", "consultation"])
+        );
+        [
+            orgs["total"].as_i64().unwrap(),
+            orgs["surveyed"].as_i64().unwrap(),
+            orgs["replied"].as_i64().unwrap(),
+            orgs["related"].as_i64().unwrap(),
+            orgs["wants"].as_i64().unwrap(),
+            orgs["joined"].as_i64().unwrap(),
+        ]
+    };
+    assert_eq!(funnel(csv.as_bytes()), [454, 454, 132, 95, 86, 26]);
+    let (sjis, _, lossy) = encoding_rs::SHIFT_JIS.encode(&csv);
+    assert!(!lossy);
+    assert_eq!(funnel(&sjis), [454, 454, 132, 95, 86, 26]);
+}

@@ -467,6 +467,35 @@ pub enum OrgCmd {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
+    /// Import the directory and the organization survey from CSV (UTF-8 or Shift_JIS; headers
+    /// by id or label: 名称, セクター, 参画意向, 調査日, 回答, 活動, 拠点地域, 情報提供希望, 公開掲載の同意,
+    /// 連絡先, 提供できること, 紹介者). A row whose id, or name and contact, names an entry updates it.
+    Import {
+        file: PathBuf,
+        /// Import the valid rows and report the others (default: nothing unless every row is valid).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Export the directory as CSV (Excel) or GeoJSON.
+    Export {
+        /// csv or geojson.
+        format: OrgFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only organizations that agreed to be listed publicly.
+        #[arg(long)]
+        public: bool,
+    },
+}
+
+/// A directory export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrgFormat {
+    /// CSV that Excel opens.
+    Csv,
+    /// GeoJSON (null geometries: organizations have no location).
+    Geojson,
 }
 
 #[derive(Debug, Subcommand)]

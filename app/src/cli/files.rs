@@ -17,7 +17,7 @@ fn places(replica: &Replica, opts: &ExportPlaces) -> Result<Vec<ibasho_shared::P
     Ok(replica.places(&q)?.into_iter().map(|h| h.place).collect())
 }
 
-fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_out(out: Option<&Path>, bytes: &[u8]) -> Result<()> {
     match out {
         Some(path) => {
             std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))

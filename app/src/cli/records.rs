@@ -154,6 +154,34 @@ pub(super) fn org(replica: &mut Replica, cmd: &OrgCmd, lang: Lang) -> Result<()>
         OrgCmd::Set { id, field, value } => {
             replica.set::<Org>(id, field, value)?;
         }
+        OrgCmd::Import { file, skip_invalid } => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let report = replica.import_orgs_csv(&bytes, *skip_invalid)?;
+            outln!("{}", report.message(lang));
+        }
+        OrgCmd::Export {
+            format,
+            out,
+            public,
+        } => {
+            let orgs: Vec<Org> = replica
+                .orgs()?
+                .into_iter()
+                .filter(|o| !public || o.listing_consent)
+                .collect();
+            let bytes = match format {
+                super::args::OrgFormat::Csv => ibasho_shared::exchange::orgs_csv(&orgs, lang)?,
+                super::args::OrgFormat::Geojson => {
+                    let mut text = serde_json::to_string_pretty(
+                        &ibasho_shared::exchange::orgs_geojson(&orgs, lang),
+                    )?;
+                    text.push('\n');
+                    text.into_bytes()
+                }
+            };
+            super::files::write_out(out.as_deref(), &bytes)?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use super::record::{Record, RecordKind};
 use super::schema::{Field, FieldType::*, field};
 use crate::doc::DocId;
-use crate::taxonomy::{PARTICIPATION, SECTORS};
+use crate::taxonomy::{ACTIVITIES, PARTICIPATION, SECTORS};
 use crate::validate::{
     self as v, MAX_NAME_CHARS, MAX_SHORT_CHARS, MAX_TEXT_CHARS, ValidationError,
 };
@@ -35,6 +35,16 @@ pub struct Org {
     pub added_at: String,
     /// The device that created it, when a member did: a member may edit only its own entry.
     pub owner: Option<String>,
+    /// When the organization survey reached it (`YYYY-MM-DD`).
+    pub surveyed_on: Option<String>,
+    /// Whether it replied to the survey.
+    pub replied: bool,
+    /// What it does (`ACTIVITIES` ids).
+    pub activities: Vec<String>,
+    /// Where it is based (area).
+    pub base_area: String,
+    /// Whether it wants the platform's information.
+    pub wants_info: bool,
     /// Tombstone.
     pub deleted_at: Option<String>,
 }
@@ -121,6 +131,35 @@ impl Record for Org {
         field!(Org, owner, Ref, false, App, "所有する端末", "owning device"),
         field!(
             Org,
+            surveyed_on,
+            Date,
+            false,
+            Person,
+            "調査日",
+            "surveyed on"
+        ),
+        field!(Org, replied, Flag, false, Person, "回答", "replied"),
+        field!(
+            Org,
+            activities,
+            Terms(ACTIVITIES),
+            false,
+            Person,
+            "活動",
+            "activities"
+        ),
+        field!(Org, base_area, Line, false, Person, "拠点地域", "base area"),
+        field!(
+            Org,
+            wants_info,
+            Flag,
+            false,
+            Person,
+            "情報提供希望",
+            "wants information"
+        ),
+        field!(
+            Org,
             deleted_at,
             DateTime,
             false,
@@ -147,7 +186,7 @@ impl Record for Org {
         self.owner.as_deref()
     }
 
-    fn validate(&self, _now: NaiveDateTime) -> Result<(), ValidationError> {
+    fn validate(&self, now: NaiveDateTime) -> Result<(), ValidationError> {
         v::required_text("name", &self.name, MAX_NAME_CHARS)?;
         v::term("sector", SECTORS, &self.sector)?;
         v::optional_text("contact", &self.contact, MAX_SHORT_CHARS)?;
@@ -156,6 +195,11 @@ impl Record for Org {
             v::term("participation", PARTICIPATION, &self.participation)?;
         }
         v::optional_text("introduced_by", &self.introduced_by, MAX_SHORT_CHARS)?;
+        if let Some(day) = &self.surveyed_on {
+            v::date("surveyed_on", day, now.date(), 0)?;
+        }
+        v::terms("activities", ACTIVITIES, &self.activities)?;
+        v::optional_text("base_area", &self.base_area, MAX_SHORT_CHARS)?;
         Ok(())
     }
 

@@ -21,6 +21,8 @@ pub enum FieldType {
     Term(&'static [Term]),
     /// Target-group ids, in taxonomy order.
     Targets,
+    /// Ids from a taxonomy list, several (activities), in taxonomy order.
+    Terms(&'static [Term]),
     /// A number (coordinates, accuracy in metres).
     Number,
     /// A count of people.
@@ -92,6 +94,9 @@ impl<R> Field<R> {
             FieldType::Prose => FieldValue::Str(text.to_string()),
             FieldType::Term(list) => FieldValue::Str(v::term(name, list, text)?.to_string()),
             FieldType::Targets => FieldValue::Str(v::targets(&v::split_list(text))?.join(",")),
+            FieldType::Terms(list) => {
+                FieldValue::Str(v::terms(name, list, &v::split_list(text))?.join(","))
+            }
             FieldType::Number => FieldValue::F64(v::parse_f64(name, text)?),
             FieldType::Count => FieldValue::Int(i64::from(v::people(text)?)),
             FieldType::Flag => FieldValue::Bool(v::parse_bool(name, text)?),

@@ -20,15 +20,19 @@ fn label(list: &'static [taxonomy::Term], id: &str, lang: Lang) -> String {
 /// A field's value as a cell: taxonomy ids as labels in `lang`, yes/no in words, text a
 /// spreadsheet would run quoted. Numbers this program wrote stay numbers (a spreadsheet reads a
 /// negative one as a number).
-fn cell(ty: FieldType, value: &FieldValue, lang: Lang) -> String {
+pub(crate) fn cell(ty: FieldType, value: &FieldValue, lang: Lang) -> String {
     let text = value.as_text();
     match (ty, value) {
         (FieldType::Term(list), _) => label(list, &text, lang),
-        (FieldType::Targets, _) => {
+        (FieldType::Targets | FieldType::Terms(_), _) => {
+            let list = match ty {
+                FieldType::Terms(list) => list,
+                _ => TARGET_GROUPS,
+            };
             let sep = if lang == Lang::Ja { "、" } else { ", " };
             text.split(',')
                 .filter(|t| !t.is_empty())
-                .map(|t| label(TARGET_GROUPS, t, lang))
+                .map(|t| label(list, t, lang))
                 .collect::<Vec<_>>()
                 .join(sep)
         }

@@ -48,7 +48,7 @@ pub fn places_geojson(places: &[Place], lang: Lang) -> FeatureCollection {
 /// that is always present, `null` where it is optional.
 fn json_of(ty: FieldType, value: FieldValue) -> serde_json::Value {
     match (ty, value) {
-        (FieldType::Targets, v) => json!(
+        (FieldType::Targets | FieldType::Terms(_), v) => json!(
             v.as_text()
                 .split(',')
                 .filter(|t| !t.is_empty())

@@ -102,6 +102,16 @@ pub struct OrgFigures {
     pub total: i64,
     /// Added in the period.
     pub new: i64,
+    /// The survey funnel: reached by the survey.
+    pub surveyed: i64,
+    /// Replied.
+    pub replied: i64,
+    /// Replied, and their work relates to the platform's (a willingness other than "not now").
+    pub related: i64,
+    /// Want to join, or joined.
+    pub wants: i64,
+    /// Joined.
+    pub joined: i64,
     /// By willingness to join.
     pub by_participation: Counts,
     /// By sector.
@@ -230,6 +240,12 @@ impl Replica {
             if period.holds(&org.added_at) {
                 o.new += 1;
             }
+            let p = org.participation.as_str();
+            o.surveyed += i64::from(org.surveyed_on.is_some());
+            o.replied += i64::from(org.replied);
+            o.related += i64::from(org.replied && !p.is_empty() && p != "not_now");
+            o.wants += i64::from(matches!(p, "wants" | "joined"));
+            o.joined += i64::from(p == "joined");
             let participation = if org.participation.is_empty() {
                 crate::i18n::t("未回答", "unknown").get(lang).to_string()
             } else {

@@ -42,7 +42,7 @@ fn Field(
 fn shown_as_text(ty: FieldType) -> bool {
     !matches!(
         ty,
-        FieldType::Term(_) | FieldType::Targets | FieldType::Flag
+        FieldType::Term(_) | FieldType::Targets | FieldType::Terms(_) | FieldType::Flag
     )
 }
 

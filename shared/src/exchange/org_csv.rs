@@ -1,0 +1,204 @@
+//! The organization directory and survey as CSV: a municipality's spreadsheet maps onto it by the
+//! fields' ids or their Japanese or English labels (名称, セクター, 参画意向, 調査日, 回答, 活動, 拠点地域,
+//! 情報提供希望, 公開掲載の同意, 連絡先, 提供できること, 紹介者). UTF-8 or Shift_JIS in; every error of every
+//! bad row named by its line; Excel-ready UTF-8 with a BOM out.
+
+use super::csv_import::{ImportReport, RowError, decode_text};
+use crate::domain::schema::{Field, SetBy};
+use crate::domain::{FieldMap, Org, Record};
+use crate::i18n::Lang;
+use crate::validate::{Reason, ValidationError};
+use chrono::NaiveDateTime;
+use std::collections::HashMap;
+
+/// The fields of an organization a file carries, in file order.
+fn org_fields() -> impl Iterator<Item = &'static Field<Org>> {
+    Org::FIELDS.iter().filter(|f| f.set_by == SetBy::Person)
+}
+
+/// The field a header names: its id, or its Japanese or English label.
+fn column_of(text: &str) -> Option<&'static str> {
+    let h = text.trim().trim_start_matches('\u{feff}');
+    if h == "id" {
+        return Some("id");
+    }
+    org_fields()
+        .find(|f| {
+            f.name == h
+                || f.label.get(Lang::Ja) == h
+                || f.label.get(Lang::En).eq_ignore_ascii_case(h)
+        })
+        .map(|f| f.name)
+}
+
+/// A row of an organization file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedOrg {
+    /// Its line.
+    pub line: u64,
+    /// The organization it describes (with the file's `id` when it gives one).
+    pub org: Org,
+    /// The fields the file has columns for: updating an entry sets those only.
+    pub fields: FieldMap,
+    /// Whether the file gave an id.
+    pub has_id: bool,
+}
+
+fn row_error(line: u64, e: &ValidationError) -> RowError {
+    RowError {
+        line,
+        field: e.field.clone(),
+        message_ja: e.message(Lang::Ja),
+        message_en: e.message(Lang::En),
+    }
+}
+
+/// Parses organizations from CSV bytes; every error of every bad row is named (nothing is stored
+/// here). `回答` (replied) takes yes/no in words or a date (a date: replied).
+pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, ImportReport) {
+    let mut report = ImportReport::default();
+    let Some((text, encoding)) = decode_text(bytes) else {
+        report.errors.push(RowError {
+            line: 1,
+            field: "file".into(),
+            message_ja: "UTF-8 でも Shift_JIS でもない文字が含まれています".into(),
+            message_en: "the file is neither UTF-8 nor Shift_JIS text".into(),
+        });
+        return (Vec::new(), report);
+    };
+    report.encoding = encoding.to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let columns: HashMap<&'static str, usize> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
+            .collect(),
+        Err(e) => {
+            report.errors.push(RowError {
+                line: 1,
+                field: "header".into(),
+                message_ja: format!("見出し行が読めません: {e}"),
+                message_en: format!("cannot read the header row: {e}"),
+            });
+            return (Vec::new(), report);
+        }
+    };
+    for required in ["name", "sector"] {
+        if !columns.contains_key(required) {
+            report.errors.push(row_error(
+                1,
+                &ValidationError::new(required, Reason::Required),
+            ));
+        }
+    }
+    if !report.errors.is_empty() {
+        return (Vec::new(), report);
+    }
+    let mut orgs = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        report.rows += 1;
+        let line = i as u64 + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                report.errors.push(RowError {
+                    line,
+                    field: "row".into(),
+                    message_ja: format!("行が読めません: {e}"),
+                    message_en: format!("unreadable row: {e}"),
+                });
+                continue;
+            }
+        };
+        let get = |c: &str| {
+            let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
+            super::csv_export::unneutralised(cell).trim().to_string()
+        };
+        let mut org = Org::new(&get("name"), &get("sector"));
+        let id = get("id");
+        let has_id = crate::validate::is_record_id(&id);
+        if has_id {
+            org.id = id;
+        }
+        let mut errors = Vec::new();
+        for f in org_fields().filter(|f| !["name", "sector"].contains(&f.name)) {
+            if !columns.contains_key(f.name) {
+                continue;
+            }
+            let mut value = get(f.name);
+            // A reply given as the date it came.
+            if f.name == "replied"
+                && chrono::NaiveDate::parse_from_str(&value.replace('/', "-"), "%Y-%m-%d").is_ok()
+            {
+                value = "true".into();
+            }
+            if let Err(e) = org.set_text(f.name, &value) {
+                errors.push(e);
+            }
+        }
+        match org.clone().normalized(now) {
+            Ok(org) if errors.is_empty() => orgs.push(ImportedOrg {
+                line,
+                fields: org
+                    .to_fields()
+                    .into_iter()
+                    .filter(|(field, _)| columns.contains_key(field.as_str()))
+                    .collect(),
+                org,
+                has_id,
+            }),
+            Ok(_) => {}
+            Err(e) => {
+                if !errors.iter().any(|x| x.field == e.field) {
+                    errors.push(e);
+                }
+            }
+        }
+        report
+            .errors
+            .extend(errors.iter().map(|e| row_error(line, e)));
+    }
+    (orgs, report)
+}
+
+/// Organizations as CSV that Excel opens (UTF-8 with BOM, CRLF, labels in `lang`); imports back.
+pub fn orgs_csv(orgs: &[Org], lang: Lang) -> Result<Vec<u8>, csv::Error> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        w.write_record(std::iter::once("id").chain(org_fields().map(|f| f.label.get(lang))))?;
+        for org in orgs {
+            w.write_record(
+                std::iter::once(org.id.clone()).chain(
+                    org_fields().map(|f| super::csv_export::cell(f.ty, &(f.get)(org), lang)),
+                ),
+            )?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
+
+/// Organizations as a GeoJSON FeatureCollection: they have no location of their own, so each
+/// feature's geometry is null and its properties the directory's fields.
+pub fn orgs_geojson(orgs: &[Org], lang: Lang) -> serde_json::Value {
+    let features: Vec<serde_json::Value> = orgs
+        .iter()
+        .map(|org| {
+            let mut props = serde_json::Map::new();
+            for f in org_fields() {
+                props.insert(
+                    f.name.to_string(),
+                    serde_json::Value::String(super::csv_export::cell(f.ty, &(f.get)(org), lang)),
+                );
+            }
+            serde_json::json!({ "type": "Feature", "id": org.id, "geometry": null, "properties": props })
+        })
+        .collect();
+    serde_json::json!({ "type": "FeatureCollection", "features": features })
+}
