@@ -73,6 +73,8 @@ pub fn field_label(field: &str) -> Text {
         .unwrap_or(match field {
             "location" => t("位置", "location"),
             "to" => t("つなぎ先", "referred to"),
+            "period" => t("期間", "period"),
+            "min_cell" => t("最小セル", "minimum cell"),
             "place" => t("場所", "place"),
             "note" => t("個人メモ", "private note"),
             "workspace" => t("ワークスペース", "workspace"),

@@ -21,6 +21,10 @@ pub mod i18n;
 pub mod map;
 mod replica;
 pub mod store;
+/// Publishing reports without revealing small counts (see `Replica::publish_report`).
+pub mod publish {
+    pub use crate::replica::{Published, Shown, Table, published_json, reveals, suppress};
+}
 pub mod sync;
 pub mod taxonomy;
 pub mod validate;
@@ -32,6 +36,6 @@ pub use i18n::Lang;
 pub use replica::{
     Counts, Discarded, FollowUpFigures, JoinReport, OrgFigures, Period, PlaceFigures,
     ReferralFigures, ReferralQuery, ReferralView, Replica, Report, ServerBinding, Stuck,
-    VisitFigures,
+    VisitFigures, rows_csv, rows_of,
 };
 pub use store::query::{PlaceHit, PlaceQuery, VisitQuery};

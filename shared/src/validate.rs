@@ -58,6 +58,13 @@ pub enum Reason {
     BeforeVisit,
     /// A referral to the team that sends it.
     SameTeam,
+    /// A report period that overlaps one published before without being the same.
+    OverlapsPublished {
+        /// The earlier period's first month.
+        from: String,
+        /// Its last month.
+        to: String,
+    },
     /// Escalation asked for, but the workspace marks no team as its case conference.
     NoCaseConference,
     /// A step that does not follow the current one in the lifecycle.
@@ -174,6 +181,12 @@ impl ValidationError {
             (Lang::En, Reason::NoCaseConference) => {
                 "the workspace marks no team as its case conference".to_string()
             }
+            (Lang::Ja, Reason::OverlapsPublished { from, to }) => format!(
+                "公表済みの期間（{from}〜{to}）と重なるため公表できません。重ならない期間か同じ期間にしてください（差し引くと秘匿した数が分かるため）"
+            ),
+            (Lang::En, Reason::OverlapsPublished { from, to }) => format!(
+                "overlaps the period {from} to {to} published before: publish the same period or one that does not overlap (subtracting the two would reveal hidden counts)"
+            ),
             (Lang::Ja, Reason::SameTeam) => "送り元と同じチームにはつなげません".to_string(),
             (Lang::En, Reason::SameTeam) => "cannot be the sending team itself".to_string(),
             (Lang::Ja, Reason::OneOfTwo) => {

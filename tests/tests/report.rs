@@ -232,3 +232,88 @@ fn the_organization_survey_funnel_reads_what_the_file_says() {
     assert!(!lossy);
     assert_eq!(funnel(&sjis), [454, 454, 132, 95, 86, 26]);
 }
+
+/// Published with a minimum cell of 3, no count below 3 shows, no hidden cell can be worked out
+/// from a table's total and its other cells, and a report whose period overlaps one published
+/// before without being the same is refused (subtracting the two would reveal the months between).
+#[test]
+fn a_published_report_hides_small_counts_so_that_none_can_be_worked_out() {
+    let device = Device::new();
+    device.ok(&["demo", "--places", "40"]);
+    let all = ["--from", "2000-01", "--to", "2099-12"];
+    let mut args = vec!["report", "--json", "--publish"];
+    args.extend(all);
+    let published = device.json(&args);
+    let plain = {
+        let mut a = vec!["report", "--json"];
+        a.extend(all);
+        device.json(&a)
+    };
+    let mut hidden_somewhere = false;
+    for (section, figures) in published.as_object().unwrap() {
+        if section == "period" {
+            continue;
+        }
+        for (key, cells) in figures.as_object().unwrap() {
+            let Some(map) = cells.as_object() else {
+                if let Some(n) = cells.as_i64() {
+                    assert!(n == 0 || n >= 3, "{section}.{key} = {n}");
+                }
+                continue;
+            };
+            let mut hidden = 0;
+            let mut shown = 0;
+            for (label, v) in map {
+                match v.as_i64() {
+                    Some(n) => {
+                        assert!(n >= 3, "{section}.{key}.{label} = {n}");
+                        shown += n;
+                    }
+                    None => hidden += 1,
+                }
+            }
+            hidden_somewhere |= hidden > 0;
+            // A table whose cells add up to the section's total: one hidden cell would be the
+            // total less the others.
+            let additive = !matches!(key.as_str(), "by_target" | "people_by_month");
+            if additive && hidden > 0 && figures["total"].is_i64() {
+                assert!(
+                    hidden >= 2,
+                    "{section}.{key}: one hidden cell is the total less the rest"
+                );
+                let rest = figures["total"].as_i64().unwrap() - shown;
+                assert!(
+                    rest > hidden,
+                    "{section}.{key}: hidden cells that can only be 1 each"
+                );
+            }
+            // What is shown is what the report says.
+            for (label, v) in map {
+                if let Some(n) = v.as_i64() {
+                    assert_eq!(plain[section][key][label], n);
+                }
+            }
+        }
+    }
+    assert!(hidden_somewhere, "the demo city has small counts to hide");
+
+    // The same period again is fine; an overlapping one is refused, naming why.
+    device.ok(&args);
+    let refused = device.fails(&[
+        "report",
+        "--publish",
+        "--from",
+        "2000-01",
+        "--to",
+        "2099-11",
+    ]);
+    assert!(refused.contains("overlaps"), "{refused}");
+    device.ok(&[
+        "report",
+        "--publish",
+        "--from",
+        "2100-01",
+        "--to",
+        "2100-12",
+    ]);
+}

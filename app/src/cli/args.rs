@@ -135,6 +135,14 @@ pub enum Command {
         /// Also write every figure to this CSV file (UTF-8 with BOM, for Excel).
         #[arg(long)]
         csv: Option<std::path::PathBuf>,
+        /// For publishing: counts below the minimum cell (3) show as <3, further cells are hidden
+        /// (x) so that none can be worked out from the totals, and the publication is logged (a
+        /// later one whose period overlaps without being the same is refused).
+        #[arg(long)]
+        publish: bool,
+        /// The minimum cell when publishing (implies --publish).
+        #[arg(long)]
+        min_cell: Option<i64>,
     },
     /// Server, role, team, unsent changes and last sync.
     Status {

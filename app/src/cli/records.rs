@@ -245,37 +245,47 @@ fn month(flag: &str, text: &str) -> Result<String> {
     Ok(text.trim().to_string())
 }
 
-/// Outcome figures of a period.
-pub(super) fn report(
-    replica: &mut Replica,
-    from: Option<&str>,
-    to: Option<&str>,
-    json: bool,
-    csv_out: Option<&std::path::Path>,
-    lang: Lang,
-) -> Result<()> {
+/// What `ibasho report` was asked for.
+pub(super) struct ReportArgs<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub json: bool,
+    pub csv: Option<&'a std::path::Path>,
+    /// Publishing, with this minimum cell.
+    pub min_cell: Option<i64>,
+}
+
+/// Outcome figures of a period, as they are or as published.
+pub(super) fn report(replica: &mut Replica, args: ReportArgs<'_>, lang: Lang) -> Result<()> {
     let fiscal = ibasho_shared::Period::fiscal_year();
     let period = ibasho_shared::Period {
-        from: from
+        from: args
+            .from
             .map(|m| month("--from", m))
             .transpose()?
             .unwrap_or(fiscal.from),
-        to: to
+        to: args
+            .to
             .map(|m| month("--to", m))
             .transpose()?
             .unwrap_or(fiscal.to),
     };
     let report = replica.report(&period, lang)?;
-    if let Some(path) = csv_out {
-        std::fs::write(path, report.csv()?)
+    let value = match args.min_cell {
+        Some(min) => replica.publish_report(&report, min)?,
+        None => serde_json::to_value(&report)?,
+    };
+    let rows = ibasho_shared::rows_of(&value);
+    if let Some(path) = args.csv {
+        std::fs::write(path, ibasho_shared::rows_csv(&rows)?)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
-    if json {
-        return print_json(&report);
+    if args.json {
+        return print_json(&value);
     }
-    outln!("{} 〜 {}", report.period.from, report.period.to);
+    outln!("{} 〜 {}", period.from, period.to);
     let mut section = String::new();
-    for [s, dimension, label, count] in report.rows() {
+    for [s, dimension, label, count] in rows {
         if s != section {
             outln!("# {s}");
             section = s;

@@ -19,6 +19,7 @@ mod edit;
 mod epochs;
 mod orgs;
 mod places;
+mod publish;
 mod referrals;
 mod report;
 mod stuck;
@@ -26,10 +27,11 @@ mod sync;
 mod visits;
 
 pub use epochs::Discarded;
+pub use publish::{Published, Shown, Table, published_json, reveals, suppress};
 pub use referrals::{ReferralQuery, ReferralView};
 pub use report::{
     Counts, FollowUpFigures, OrgFigures, Period, PlaceFigures, ReferralFigures, Report,
-    VisitFigures,
+    VisitFigures, rows_csv, rows_of,
 };
 pub use stuck::Stuck;
 pub use sync::{JoinReport, ServerBinding};

@@ -156,44 +156,53 @@ pub struct Report {
 impl Report {
     /// Every figure as (section, dimension, label, count) rows; a total's label is empty.
     pub fn rows(&self) -> Vec<[String; 4]> {
-        let value = serde_json::to_value(self).expect("a report encodes");
-        let mut rows = Vec::new();
-        for (section, figures) in value.as_object().into_iter().flatten() {
-            if section == "period" {
-                continue;
-            }
-            for (key, v) in figures.as_object().into_iter().flatten() {
-                match v {
-                    serde_json::Value::Object(map) => {
-                        for (label, n) in map {
-                            rows.push([section.clone(), key.clone(), label.clone(), n.to_string()]);
-                        }
-                    }
-                    serde_json::Value::Null => {}
-                    n => rows.push([section.clone(), key.clone(), String::new(), n.to_string()]),
-                }
-            }
-        }
-        rows
+        rows_of(&serde_json::to_value(self).expect("a report encodes"))
     }
+}
 
-    /// The figures as CSV that Excel opens (UTF-8 with BOM, CRLF); labels someone typed (team
-    /// names) never run as formulas.
-    pub fn csv(&self) -> std::result::Result<Vec<u8>, csv::Error> {
-        let mut out = b"\xEF\xBB\xBF".to_vec();
-        {
-            let mut w = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .from_writer(&mut out);
-            w.write_record(["section", "dimension", "label", "count"])?;
-            for [section, dimension, label, count] in self.rows() {
-                let label = crate::exchange::csv_export::neutralised(&label).into_owned();
-                w.write_record([section, dimension, label, count])?;
-            }
-            w.flush()?;
+/// Every figure of a report given as JSON (as it is, or as published) as (section, dimension,
+/// label, count) rows; a total's label is empty.
+pub fn rows_of(value: &serde_json::Value) -> Vec<[String; 4]> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut rows = Vec::new();
+    for (section, figures) in value.as_object().into_iter().flatten() {
+        if section == "period" {
+            continue;
         }
-        Ok(out)
+        for (key, v) in figures.as_object().into_iter().flatten() {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (label, n) in map {
+                        rows.push([section.clone(), key.clone(), label.clone(), text(n)]);
+                    }
+                }
+                serde_json::Value::Null => {}
+                n => rows.push([section.clone(), key.clone(), String::new(), text(n)]),
+            }
+        }
     }
+    rows
+}
+
+/// Report rows as CSV that Excel opens (UTF-8 with BOM, CRLF); labels someone typed (team names)
+/// never run as formulas.
+pub fn rows_csv(rows: &[[String; 4]]) -> std::result::Result<Vec<u8>, csv::Error> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        w.write_record(["section", "dimension", "label", "count"])?;
+        for [section, dimension, label, count] in rows {
+            let label = crate::exchange::csv_export::neutralised(label).into_owned();
+            w.write_record([section.as_str(), dimension, &label, count])?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
 }
 
 fn add(counts: &mut Counts, label: impl Into<String>, n: i64) {

@@ -119,6 +119,13 @@ CREATE TABLE IF NOT EXISTS erasures (
     json   TEXT NOT NULL,
     PRIMARY KEY (doc_id, epoch)
 );
+-- Reports published (period and minimum cell), so that two cannot be subtracted.
+CREATE TABLE IF NOT EXISTS published_reports (
+    period_from TEXT NOT NULL,
+    period_to   TEXT NOT NULL,
+    min_cell    INTEGER NOT NULL,
+    at          TEXT NOT NULL
+);
 -- Changes of this device's that the server refused at the last try (see `Replica::stuck`).
 CREATE TABLE IF NOT EXISTS stuck (
     doc_id  TEXT NOT NULL,
