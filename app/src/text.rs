@@ -227,6 +227,27 @@ pub const REFER: Text = t("つなぐ", "Refer");
 pub const REFERRALS_WAITING: Text = t("つなぐ {n}", "{n} referrals waiting");
 pub const TO_RECHECK: Text = t("要再確認（開所時間）", "Hours to re-check");
 pub const STILL_CORRECT: Text = t("変わりなし", "Still correct");
+pub const TAB_REPORTS: Text = t("報告", "Reports");
+pub const COPY_CSV: Text = t("CSVとしてコピー", "Copy as CSV");
+pub const COPIED: Text = t("コピーしました", "Copied");
+pub const PRINT: Text = t("印刷用に表示", "Print");
+pub const CHART_MONTHS: Text = t("月別の訪問（チーム別）", "Visits per month, by team");
+pub const CHART_TARGETS: Text = t("対象別の訪問", "Visits by target group");
+pub const CHART_REFERRALS: Text = t("つなぎの流れ", "Referrals: sent, answered, connected");
+pub const CHART_ORGS: Text = t("団体調査の流れ", "The organization survey");
+pub const CHART_PLACES: Text = t("カテゴリ別の居場所", "Places by category");
+pub const FUNNEL_SENT: Text = t("送付", "Sent");
+pub const FUNNEL_ANSWERED: Text = t("回答あり", "Answered");
+pub const FUNNEL_CONNECTED: Text = t("つながった", "Connected");
+pub const FUNNEL_SURVEYED: Text = t("調査", "Surveyed");
+pub const FUNNEL_REPLIED: Text = t("回答", "Replied");
+pub const FUNNEL_RELATED: Text = t("関連あり", "Related");
+pub const FUNNEL_WANTS: Text = t("参画希望", "Want to join");
+pub const FUNNEL_JOINED: Text = t("参画済み", "Joined");
+pub const STALE_COUNT: Text = t(
+    "開所時間を6か月以上確認していない居場所: {n} 件",
+    "Places whose hours were not checked for six months: {n}",
+);
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

@@ -839,3 +839,31 @@ fn a_referral_is_answered_with_one_tap() {
     assert!(w.html().contains("受付"));
     assert!(!w.html().contains("つなぐ 1"));
 }
+
+/// The reports screen draws the fiscal year's figures as charts, in Japanese, with the numbers the
+/// report gives.
+#[test]
+fn the_reports_screen_draws_the_years_figures() {
+    let mut w = Window::open(true, None);
+    let m = w.remount();
+    let tab = element(&m, "tab-Reports");
+    w.fire("click", tab, Box::<SerializedMouseData>::default());
+    let html = w.html();
+    for words in [
+        "月別の訪問（チーム別）",
+        "対象別の訪問",
+        "団体調査の流れ",
+        "カテゴリ別の居場所",
+        "CSVとしてコピー",
+    ] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    let report = w.model().peek().report.clone().unwrap();
+    let visits = report.visits.unwrap();
+    assert!(visits.total > 0);
+    assert!(
+        html.contains(&format!("訪問 {} 件", visits.total)),
+        "{html}"
+    );
+    assert!(html.contains("<svg"), "charts are SVG drawn by the app");
+}

@@ -57,6 +57,9 @@ pub struct VisitFigures {
     pub people: i64,
     /// By month.
     pub by_month: Counts,
+    /// By month and team name (for charts; not a published table).
+    #[serde(skip)]
+    pub by_month_team: BTreeMap<String, Counts>,
     /// People reached by month.
     pub people_by_month: Counts,
     /// By team name.
@@ -323,6 +326,11 @@ impl Replica {
                         v.total += n;
                         add(&mut v.by_month, month.clone(), *n);
                         add(&mut v.by_team, team.clone(), *n);
+                        add(
+                            v.by_month_team.entry(month.clone()).or_default(),
+                            team.clone(),
+                            *n,
+                        );
                     }
                     None if key == "people" => {
                         v.people += n;
@@ -363,6 +371,11 @@ impl Replica {
                     i64::from(visit.people),
                 );
                 add(&mut v.by_team, team.clone(), 1);
+                add(
+                    v.by_month_team.entry(month.clone()).or_default(),
+                    team.clone(),
+                    1,
+                );
                 add(
                     &mut v.by_kind,
                     label(taxonomy::CONTACT_TYPES, &visit.kind, lang),

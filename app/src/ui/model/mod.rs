@@ -31,6 +31,7 @@ pub(crate) enum Screen {
     Visits,
     Directory,
     Referrals,
+    Reports,
     Settings,
 }
 
@@ -117,6 +118,8 @@ pub(crate) struct AppModel {
     pub form: Option<PlaceForm>,
     pub visit_form: Option<VisitForm>,
     pub referral_form: Option<ReferralForm>,
+    /// The current fiscal year's figures, read when the reports screen shows.
+    pub report: Option<ibasho_shared::Report>,
     pub settings: SettingsForm,
     pub sync: SyncState,
     pub unsent: usize,
@@ -148,6 +151,7 @@ impl AppModel {
             form: None,
             visit_form: None,
             referral_form: None,
+            report: None,
             settings,
             sync: SyncState::Local,
             unsent: 0,
@@ -233,6 +237,9 @@ impl AppModel {
             },
         };
         self.unsent = self.replica.unsent_changes().unwrap_or(0);
+        if self.screen == Screen::Reports {
+            self.refresh_report();
+        }
         self.refresh_form();
         Ok(())
     }
@@ -246,6 +253,21 @@ impl AppModel {
     pub(crate) fn confirm_place(&mut self, id: &str) -> anyhow::Result<()> {
         self.replica.confirm_place(id)?;
         self.reload()
+    }
+
+    /// Reads the current fiscal year's figures again (the reports screen).
+    pub(crate) fn refresh_report(&mut self) {
+        let period = ibasho_shared::Period::fiscal_year();
+        self.report = self.replica.report(&period, self.lang).ok();
+    }
+
+    /// Shows `screen` (the reports screen reads its figures first).
+    pub(crate) fn show(&mut self, screen: Screen) {
+        self.screen = screen;
+        self.flash = None;
+        if screen == Screen::Reports {
+            self.refresh_report();
+        }
     }
 
     /// Drops this device's unsent change to `record` (one field, or all of it) that the server

@@ -5,6 +5,7 @@ mod list;
 mod map;
 mod place;
 mod referrals;
+mod reports;
 mod settings;
 mod shell;
 mod visits;

@@ -139,6 +139,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                             Tab { screen: Screen::Referrals, text: t::TAB_REFERRALS.get(lang), current: screen, from: place_from }
                         }
                         Tab { screen: Screen::Directory, text: t::TAB_DIRECTORY.get(lang), current: screen, from: place_from }
+                        Tab { screen: Screen::Reports, text: t::TAB_REPORTS.get(lang), current: screen, from: place_from }
                         Tab { screen: Screen::Settings, text: t::TAB_SETTINGS.get(lang), current: screen, from: place_from }
                     }
                 }
@@ -161,6 +162,7 @@ fn Shell(slot: ModelSlot, sync: bool) -> Element {
                         Screen::Visits => rsx! { super::visits::VisitsScreen {} },
                         Screen::Directory => rsx! { super::directory::DirectoryScreen {} },
                         Screen::Referrals => rsx! { super::referrals::ReferralsScreen {} },
+                        Screen::Reports => rsx! { super::reports::ReportsScreen {} },
                         Screen::Settings => rsx! { super::settings::SettingsScreen {} },
                     }
                 }
@@ -181,9 +183,7 @@ fn Tab(screen: Screen, text: &'static str, current: Screen, from: Screen) -> Ele
             id: "tab-{screen:?}",
             onclick: move |_| {
                 let mut m = model;
-                let mut w = m.write();
-                w.screen = screen;
-                w.flash = None;
+                m.write().show(screen);
             },
             "{text}"
         }
