@@ -248,6 +248,13 @@ pub const STALE_COUNT: Text = t(
     "開所時間を6か月以上確認していない居場所: {n} 件",
     "Places whose hours were not checked for six months: {n}",
 );
+pub const NEW_ORG: Text = t("団体を追加", "Add an organization");
+pub const ALL_PARTICIPATION: Text = t("すべての参画意向", "Any willingness to join");
+pub const ALL_SECTORS: Text = t("すべてのセクター", "All sectors");
+pub const ALL_ACTIVITIES: Text = t("すべての活動", "All activities");
+pub const SORT: Text = t("並び順", "Order");
+pub const SORT_NAME: Text = t("名前順", "By name");
+pub const EDIT: Text = t("編集", "Edit");
 pub const ERROR_PREFIX: Text = t("エラー", "error");
 pub const FILES_REFUSED: Text = t(
     "{read} 文書のうち {refused} 文書は取り込めませんでした（理由は上に）。ほかの文書は読み込み、{changed} 文書が更新されました",

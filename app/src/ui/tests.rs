@@ -867,3 +867,59 @@ fn the_reports_screen_draws_the_years_figures() {
     );
     assert!(html.contains("<svg"), "charts are SVG drawn by the app");
 }
+
+/// The directory screen adds an organization through its form (drawn from the organization's
+/// field table) and filters the list by sector.
+#[test]
+fn the_directory_adds_an_organization_and_filters_by_sector() {
+    use super::model::Screen;
+    let mut w = Window::open(true, None);
+    w.with(|m| {
+        m.screen = Screen::Directory;
+        m.open_org(None);
+        let form = m.org_form.as_mut().unwrap();
+        form.values.insert("name", "ひだまり食堂".into());
+        form.values.insert("sector", "community".into());
+        form.values.insert("activities", "food,ibasho".into());
+        form.values.insert("surveyed_on", "2026-09-01".into());
+    });
+    assert!(w.html().contains("id=\"org-form\""));
+    w.with(|m| assert!(m.save_org().unwrap()));
+    let html = w.html();
+    assert!(html.contains("ひだまり食堂"), "{html}");
+    assert!(html.contains("食支援"), "{html}");
+    let added = w
+        .model()
+        .peek()
+        .lists
+        .orgs
+        .iter()
+        .find(|o| o.name == "ひだまり食堂")
+        .cloned()
+        .unwrap();
+    assert_eq!(added.activities, ["ibasho", "food"]);
+    let all = w.model().peek().directory(&Default::default()).len();
+    let community = w
+        .model()
+        .peek()
+        .directory(&super::model::OrgFilter {
+            sector: "community".into(),
+            ..Default::default()
+        })
+        .len();
+    assert!(community >= 1 && community < all);
+    // A bad date is refused in the form, naming the field.
+    w.with(|m| {
+        m.open_org(Some(&added.id));
+        m.org_form
+            .as_mut()
+            .unwrap()
+            .values
+            .insert("surveyed_on", "昨日".into());
+        assert!(!m.save_org().unwrap());
+        assert_eq!(
+            m.org_form.as_ref().unwrap().error.as_ref().unwrap().field,
+            "surveyed_on"
+        );
+    });
+}

@@ -346,6 +346,24 @@ impl Replica {
         Ok(after)
     }
 
+    /// Saves an edited record (from a form): what the app sets stays as stored, the record is
+    /// checked whole, and only the fields that differ are written.
+    pub fn update<R: Record>(&mut self, record: R) -> Result<R> {
+        let (doc_id, before) = self.record_in::<R>(record.id())?;
+        let mut fields = before.to_fields();
+        for f in R::FIELDS
+            .iter()
+            .filter(|f| f.set_by == crate::domain::schema::SetBy::Person)
+        {
+            fields.insert(f.name.to_string(), (f.get)(&record));
+        }
+        let mut after = R::from_fields(record.id(), &fields);
+        after.edited(&before, now_jst().date());
+        after.validate(now_jst())?;
+        self.apply(vec![RecordEdit::diff(doc_id, &before, &after)])?;
+        Ok(after)
+    }
+
     /// Marks a record deleted (a tombstone: it can be restored).
     pub fn delete<R: Record>(&mut self, id: &str) -> Result<()> {
         self.set_deleted::<R>(id, true)

@@ -4,12 +4,14 @@
 //! a screen draws.
 
 mod map;
+mod org_editor;
 mod place_editor;
 mod referral_editor;
 mod settings;
 mod visit_editor;
 
 pub(crate) use map::MapView;
+pub(crate) use org_editor::{OrgFilter, OrgForm, org_form_fields};
 pub(crate) use place_editor::{PlaceForm, form_fields};
 pub(crate) use referral_editor::{ReferralForm, Side};
 pub(crate) use settings::{SettingsForm, join};
@@ -118,6 +120,7 @@ pub(crate) struct AppModel {
     pub form: Option<PlaceForm>,
     pub visit_form: Option<VisitForm>,
     pub referral_form: Option<ReferralForm>,
+    pub org_form: Option<OrgForm>,
     /// The current fiscal year's figures, read when the reports screen shows.
     pub report: Option<ibasho_shared::Report>,
     pub settings: SettingsForm,
@@ -151,6 +154,7 @@ impl AppModel {
             form: None,
             visit_form: None,
             referral_form: None,
+            org_form: None,
             report: None,
             settings,
             sync: SyncState::Local,
@@ -329,6 +333,18 @@ impl AppModel {
             .map(|p| p.name)
             .unwrap_or_default()
     }
+}
+
+/// Each field a person sets of `record`, as a form shows it (lists joined by commas, yes/no as
+/// `true`/`false`).
+pub(crate) fn form_values<R: ibasho_shared::Record>(
+    record: &R,
+) -> std::collections::BTreeMap<&'static str, String> {
+    R::FIELDS
+        .iter()
+        .filter(|f| f.set_by == ibasho_shared::domain::schema::SetBy::Person)
+        .map(|f| (f.name, (f.get)(record).as_text()))
+        .collect()
 }
 
 /// An error in words for the person: the engine's and the transport's in their language.
