@@ -153,6 +153,7 @@ fn visit_counts(records: &[(String, FieldMap, Vec<String>)]) -> Vec<(String, i64
         out.push((format!("kind/{}", text("kind")), 1));
         for target in text("targets").split(',').filter(|t| !t.is_empty()) {
             out.push((format!("target/{target}"), 1));
+            out.push((format!("people_target/{target}"), people));
         }
         if !text("follow_up").is_empty() {
             let done = matches!(fields.get("follow_up_done"), Some(FieldValue::Bool(true)));

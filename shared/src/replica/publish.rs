@@ -150,7 +150,10 @@ fn tables(report: &Report) -> Vec<(String, String, Table)> {
                 .iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_i64()?)))
                 .collect();
-            let additive = !matches!(key.as_str(), "by_target" | "people_by_month");
+            let additive = !matches!(
+                key.as_str(),
+                "by_target" | "people_by_month" | "people_by_target"
+            );
             out.push((
                 section.clone(),
                 key.clone(),

@@ -66,6 +66,8 @@ pub struct VisitFigures {
     pub by_team: Counts,
     /// By target group.
     pub by_target: Counts,
+    /// People reached by target group (a visit with two groups counts its people in both).
+    pub people_by_target: Counts,
     /// By contact type.
     pub by_kind: Counts,
 }
@@ -346,6 +348,11 @@ impl Replica {
                         label(taxonomy::TARGET_GROUPS, target, lang),
                         *n,
                     ),
+                    Some(("people_target", target)) => add(
+                        &mut v.people_by_target,
+                        label(taxonomy::TARGET_GROUPS, target, lang),
+                        *n,
+                    ),
                     Some(("follow_up", state)) => {
                         f.total += n;
                         if state == "done" {
@@ -382,11 +389,9 @@ impl Replica {
                     1,
                 );
                 for target in &visit.targets {
-                    add(
-                        &mut v.by_target,
-                        label(taxonomy::TARGET_GROUPS, target, lang),
-                        1,
-                    );
+                    let target = label(taxonomy::TARGET_GROUPS, target, lang);
+                    add(&mut v.by_target, target.clone(), 1);
+                    add(&mut v.people_by_target, target, i64::from(visit.people));
                 }
                 if let Some(due) = &visit.follow_up {
                     f.total += 1;

@@ -1,5 +1,5 @@
 //! 報告: the figures of the current fiscal year as charts a coordinator would put in a slide —
-//! visits per month stacked by team, visits by target group, the referral and organization
+//! visits per month stacked by team, people reached by target group, the referral and organization
 //! funnels, places by category in the map's colours. SVG drawn here (no chart library fetched at
 //! run time), a "copy as CSV" and a print-friendly view.
 
@@ -176,7 +176,7 @@ pub(crate) fn ReportsScreen() -> Element {
                     rsx! {
                         p { class: "figures", {t::fill(t::REPORT_VISITS, lang, &[("visits", &v.total), ("people", &v.people)])} }
                         StackedMonths { title: t::CHART_MONTHS.get(lang).to_string(), months, teams }
-                        Bars { title: t::CHART_TARGETS.get(lang).to_string(), bars: bars_of(&v.by_target, "#29bf12") }
+                        Bars { title: t::CHART_TARGETS.get(lang).to_string(), bars: bars_of(&v.people_by_target, "#29bf12") }
                     }
                 }
             }
