@@ -851,7 +851,7 @@ fn the_reports_screen_draws_the_years_figures() {
     let html = w.html();
     for words in [
         "月別の訪問（チーム別）",
-        "対象別の訪問",
+        "対象別の人数",
         "団体調査の流れ",
         "カテゴリ別の居場所",
         "CSVとしてコピー",
