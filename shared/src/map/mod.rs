@@ -14,6 +14,9 @@
 //! - [`tiles`]: which raster tiles a viewport needs and where they go ([`tiles_for`]), and
 //!   reading them from an MBTiles file ([`MbTiles`]). Fetching tiles over the network and
 //!   caching them is the app's job.
+//! - [`area`]: an area to keep offline (a [`Bbox`] and [`Zooms`]) and the tiles that cover it;
+//!   [`pack`]: the device's MBTiles 1.3 pack written, with the areas downloaded into it;
+//!   [`listing`]: a source's list of its tiles with their sizes and MD5s (GSI's `mokuroku`).
 //!
 //! A frame, in the order to draw it:
 //!
@@ -41,10 +44,13 @@ use std::path::PathBuf;
 
 use crate::i18n::Lang;
 
+pub mod area;
 pub mod basemap;
 pub mod bulk;
 pub mod cluster;
 pub mod hit;
+pub mod listing;
+pub mod pack;
 pub mod projection;
 pub mod tiles;
 
@@ -52,6 +58,8 @@ pub use basemap::{Basemap, BasemapKind, BasemapPath};
 pub use cluster::{Marker, Pin, PinIndex, cluster};
 pub use hit::hit_test;
 pub use projection::{Viewport, world_px, world_to_lat_lon};
+pub use area::{AreaError, Bbox, Zooms, tile_count, tiles_of};
+pub use pack::{Area, AreaSpec, TilePack};
 pub use tiles::{MbTiles, TileRef, tiles_for};
 
 /// What can go wrong in the map engine: reading MBTiles files and decoding a basemap.
