@@ -7,3 +7,4 @@ pub mod paths;
 pub mod sync;
 #[allow(missing_docs)] // Each word's name says what it is for.
 pub mod text;
+pub mod tiles;

@@ -1,7 +1,7 @@
 //! `ibasho`: the app window (`ibasho app`) and the command line over this device's replica.
 
 mod cli;
-use ibasho_app::{paths, sync, text};
+use ibasho_app::{paths, sync, text, tiles};
 #[cfg(feature = "ui")]
 mod ui;
 

@@ -23,3 +23,8 @@ pub fn default_home() -> PathBuf {
 pub fn replica_file(home: &std::path::Path) -> PathBuf {
     home.join("replica.sqlite3")
 }
+
+/// The offline map pack inside a home directory (MBTiles).
+pub fn tile_pack(home: &std::path::Path) -> PathBuf {
+    home.join("tiles.mbtiles")
+}

@@ -98,8 +98,55 @@ pub const NOTE: Text = t("個人メモ", "Private note");
 pub const ROLE: Text = t("役割", "Role");
 pub const DELETED: Text = t("削除済み", "Deleted");
 pub const TILE_URL_SCHEME: Text = t(
-    "タイルURLは http:// か https:// で始めてください",
-    "the tile URL must start with http:// or https://",
+    "タイルURLは http:// か https:// で始め、{z}・{x}・{y} を含めてください",
+    "the tile URL must start with http:// or https:// and hold {z}, {x} and {y}",
+);
+pub const TILES_TOO_LARGE: Text = t(
+    "この範囲は {tiles} 枚のタイルになります（1回の上限は {max} 枚）。範囲を狭めるか、ズームを減らしてください。",
+    "The area has {tiles} tiles; at most {max} per download: choose a smaller area or fewer zooms.",
+);
+pub const TILES_INTERRUPTED: Text = t(
+    "{of} 枚中 {done} 枚で中断しました（{why}）。同じダウンロードをもう一度実行すると続きから再開します。",
+    "Stopped after {done} of {of} tiles ({why}); run the same download again to resume.",
+);
+pub const TILES_PLAN_EXACT: Text = t(
+    "範囲のタイル {tiles} 枚: 取得 {fetch} 枚（{bytes}）、取得済み {have} 枚、配信なし {absent} 枚 — {url}",
+    "{tiles} tiles in the area: {fetch} to fetch ({bytes}), {have} already here, {absent} not at the source — {url}",
+);
+pub const TILES_PLAN_ABOUT: Text = t(
+    "範囲のタイル {tiles} 枚: 取得 {fetch} 枚（約 {bytes}）、取得済み {have} 枚 — {url}",
+    "{tiles} tiles in the area: {fetch} to fetch (about {bytes}), {have} already here — {url}",
+);
+pub const TILES_PROGRESS: Text = t(
+    "  {done}/{of} 枚（{pct}%）{bytes}",
+    "  {done}/{of} tiles ({pct}%) {bytes}",
+);
+pub const TILES_DONE: Text = t(
+    "{fetched} 枚を保存しました（{bytes}、配信なし {absent} 枚）: {path}",
+    "Stored {fetched} tiles ({bytes}; {absent} not at the source) in {path}",
+);
+pub const TILES_DAMAGED: Text = t(
+    "{n} 枚のタイルが目録と一致しなかったため保存していません。後でもう一度実行してください。",
+    "{n} tiles did not match the source's list and were not kept; run the download again later.",
+);
+pub const TILES_NONE: Text = t(
+    "オフライン地図の範囲はまだありません（ibasho tiles download）",
+    "No offline map areas yet (ibasho tiles download)",
+);
+pub const TILES_UNIT: Text = t("枚", "tiles");
+pub const TILES_COMPLETE: Text = t("完了", "complete");
+pub const TILES_PARTIAL: Text = t("未完了（再実行で再開）", "unfinished (run again to resume)");
+pub const TILES_DELETED: Text = t(
+    "範囲 {id} を削除しました（タイル {n} 枚）",
+    "Deleted area {id} ({n} tiles)",
+);
+pub const TILES_NO_AREA: Text = t(
+    "範囲 {id} はありません（ibasho tiles list）",
+    "No area {id} (see ibasho tiles list)",
+);
+pub const TILES_LISTING: Text = t(
+    "タイル目録 {url} を読めませんでした: {why}",
+    "Could not read the tile list {url}: {why}",
 );
 pub const SETTINGS_SAVED: Text = t("設定を保存しました", "Settings saved");
 pub const ADDED_BY: Text = t("登録", "Added by");

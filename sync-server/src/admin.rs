@@ -58,6 +58,31 @@ pub fn set_case_conference(conn: &mut Connection, workspace: &str, team: &str) -
     })
 }
 
+/// Sets the workspace's basemap in the workspace document (an empty URL: the app's default).
+pub fn set_basemap(
+    conn: &mut Connection,
+    workspace: &str,
+    url: &str,
+    attribution: &str,
+) -> Result<()> {
+    if !store::workspace_exists(conn, workspace)? {
+        bail!("--workspace: no workspace {workspace:?}");
+    }
+    let url = url.trim();
+    let holes = ["{z}", "{x}", "{y}"].iter().all(|h| url.contains(h));
+    let scheme = url.starts_with("https://") || url.starts_with("http://");
+    if !(url.is_empty() || holes && scheme) {
+        bail!("--basemap-url: must start with http:// or https:// and hold {{z}}, {{x}} and {{y}}");
+    }
+    let attribution = attribution.trim();
+    if attribution.chars().count() > 200 || attribution.chars().any(char::is_control) {
+        bail!("--basemap-attribution: at most 200 characters, no control characters");
+    }
+    admin_edit(conn, workspace, &DocId::Workspace, |d| {
+        doc::write_basemap(d, url, attribution)
+    })
+}
+
 /// Creates a team in a workspace; returns its id.
 pub fn create_team(conn: &mut Connection, workspace: &str, name: &str) -> Result<String> {
     if !store::workspace_exists(conn, workspace)? {

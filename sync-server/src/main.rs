@@ -171,6 +171,14 @@ enum WorkspaceCmd {
         /// The team that is the workspace's case conference (支援会議): escalations go to it.
         #[arg(long)]
         case_conference: Option<String>,
+        /// The basemap every device uses unless its person sets another: an XYZ URL template
+        /// (https://…/{z}/{x}/{y}.png); an empty string goes back to the app's default
+        /// (国土地理院's 標準地図).
+        #[arg(long)]
+        basemap_url: Option<String>,
+        /// The attribution shown with that basemap, as its terms require (e.g. 地理院タイル).
+        #[arg(long, requires = "basemap_url")]
+        basemap_attribution: Option<String>,
     },
     /// Show a workspace's settings.
     Show {
@@ -333,7 +341,17 @@ fn main() -> Result<()> {
             workspace,
             visit_retention_months,
             case_conference,
+            basemap_url,
+            basemap_attribution,
         }) => {
+            if let Some(url) = basemap_url {
+                let attribution = basemap_attribution.unwrap_or_default();
+                admin::set_basemap(&mut conn, &workspace, &url, &attribution)?;
+                println!(
+                    "the basemap is {}",
+                    if url.is_empty() { "the default" } else { &url }
+                );
+            }
             if let Some(team) = case_conference {
                 admin::set_case_conference(&mut conn, &workspace, &team)?;
                 println!("the case conference is team {team}");

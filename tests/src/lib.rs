@@ -1,6 +1,8 @@
 //! Drivers for end-to-end tests: the real `ibasho-sync-server` on 127.0.0.1 with a temp data dir,
 //! and real `ibasho` devices, each with its own temp home.
 
+pub mod tile_server;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

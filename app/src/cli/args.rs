@@ -149,6 +149,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Street-map areas kept on this device for use without a connection.
+    #[command(subcommand)]
+    Tiles(TilesCmd),
     /// Write places or documents to files.
     #[command(subcommand)]
     Export(ExportCmd),
@@ -575,5 +578,55 @@ pub enum ImportCmd {
         /// Import the valid rows even when some are refused.
         #[arg(long)]
         skip_invalid: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TilesCmd {
+    /// Download an area of the basemap into this device's pack (HOME/tiles.mbtiles, MBTiles 1.3):
+    /// prints the tile count and size first, then progress. Run it again to resume an
+    /// interrupted download, or to fetch only the tiles that changed at the source.
+    Download {
+        /// The area as S,W,N,E in degrees (default: where the workspace's places are).
+        #[arg(long, conflicts_with = "around")]
+        bbox: Option<String>,
+        /// The area around LAT,LON, with --radius-km.
+        #[arg(long, requires = "radius_km")]
+        around: Option<String>,
+        /// How far around, in km (at most 50).
+        #[arg(long)]
+        radius_km: Option<f64>,
+        /// Zooms MIN-MAX (or one), 0 to 18.
+        #[arg(long, default_value = "10-17")]
+        zoom: String,
+        /// An XYZ URL template (default: the basemap in settings, else 国土地理院's 標準地図).
+        #[arg(long)]
+        url: Option<String>,
+        /// The attribution to show with --url's tiles.
+        #[arg(long, requires = "url")]
+        attribution: Option<String>,
+        /// A name for the area in `tiles list`.
+        #[arg(long)]
+        name: Option<String>,
+        /// Only print the tile count and size.
+        #[arg(long)]
+        estimate: bool,
+        /// Do not read the source's list of tiles (mokuroku.csv.gz) even when it has one.
+        #[arg(long)]
+        no_list: bool,
+        /// Requests per second (at most 50).
+        #[arg(long, default_value_t = crate::tiles::DEFAULT_RATE)]
+        rate: f64,
+    },
+    /// The areas on this device.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an area and its tiles that no other area holds.
+    Delete {
+        /// The area's number (see `tiles list`).
+        id: i64,
     },
 }

@@ -6,6 +6,7 @@ pub(crate) mod out;
 mod places;
 mod records;
 mod sync;
+mod tiles;
 
 use anyhow::Result;
 use args::{Cli, Command, ConflictCmd, TeamCmd};
@@ -36,8 +37,15 @@ pub fn run() -> ExitCode {
 }
 
 fn open(cli: &Cli) -> Result<Replica> {
-    let home = cli.home.clone().unwrap_or_else(crate::paths::default_home);
-    Ok(Replica::open(&crate::paths::replica_file(&home))?)
+    open_home(&home(cli))
+}
+
+fn home(cli: &Cli) -> std::path::PathBuf {
+    cli.home.clone().unwrap_or_else(crate::paths::default_home)
+}
+
+fn open_home(home: &std::path::Path) -> Result<Replica> {
+    Ok(Replica::open(&crate::paths::replica_file(home))?)
 }
 
 fn execute(cli: Cli) -> Result<()> {
@@ -169,6 +177,7 @@ fn execute(cli: Cli) -> Result<()> {
             },
             lang,
         ),
+        Command::Tiles(cmd) => tiles::run(&home(&cli), cmd, lang),
         Command::Export(cmd) => files::export(&mut open(&cli)?, cmd, lang),
         Command::Import(cmd) => files::import(&mut open(&cli)?, cmd, lang),
     }

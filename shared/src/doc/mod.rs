@@ -27,5 +27,5 @@ pub use records::{
 pub use whole::{Loaded, adopt_whole, is_document_chunk, load_whole};
 pub use workspace::{
     CASE_CONFERENCE_KEY, Team, VOUCHED_KEY, Vouched, WorkspaceInfo, read_vouched, read_workspace,
-    write_case_conference, write_team, write_vouched, write_workspace,
+    write_basemap, write_case_conference, write_team, write_vouched, write_workspace,
 };

@@ -27,6 +27,9 @@ pub struct WorkspaceInfo {
     /// The team that is the workspace's case conference (支援会議), when one is marked:
     /// escalations go to it.
     pub case_conference: Option<String>,
+    /// The basemap a coordinator set for everyone: an XYZ URL template and its attribution
+    /// (empty: the app's default). A person's own setting comes first.
+    pub basemap: Option<(String, String)>,
 }
 
 fn text(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> String {
@@ -65,6 +68,9 @@ pub fn read_workspace(doc: &AutoCommit) -> WorkspaceInfo {
         taxonomy_version,
         teams,
         case_conference: Some(text(doc, &ROOT, CASE_CONFERENCE_KEY)).filter(|t| !t.is_empty()),
+        basemap: Some(text(doc, &ROOT, BASEMAP_URL_KEY))
+            .filter(|u| !u.is_empty())
+            .map(|u| (u, text(doc, &ROOT, BASEMAP_ATTRIBUTION_KEY))),
     }
 }
 
@@ -77,6 +83,21 @@ pub fn write_case_conference(
     team: &str,
 ) -> Result<(), automerge::AutomergeError> {
     doc.put(ROOT, CASE_CONFERENCE_KEY, team)
+}
+
+/// The root key holding the workspace's basemap URL template.
+pub(crate) const BASEMAP_URL_KEY: &str = "basemap_url";
+/// The root key holding the attribution shown with the workspace's basemap.
+pub(crate) const BASEMAP_ATTRIBUTION_KEY: &str = "basemap_attribution";
+
+/// Sets the workspace's basemap (an empty URL: the app's default). The caller commits.
+pub fn write_basemap(
+    doc: &mut AutoCommit,
+    url: &str,
+    attribution: &str,
+) -> Result<(), automerge::AutomergeError> {
+    doc.put(ROOT, BASEMAP_URL_KEY, url)?;
+    doc.put(ROOT, BASEMAP_ATTRIBUTION_KEY, attribution)
 }
 
 /// Writes the workspace's id, name and taxonomy version. The caller commits.

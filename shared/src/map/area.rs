@@ -71,7 +71,7 @@ impl Bbox {
 
     /// The box around a point reaching `radius_km` each way.
     pub fn around(lat: f64, lon: f64, radius_km: f64) -> Result<Bbox, AreaError> {
-        if !(radius_km > 0.0 && radius_km <= 50.0) || !lat.is_finite() || !lon.is_finite() {
+        if !(radius_km > 0.0 && radius_km <= 50.0 && lat.is_finite() && lon.is_finite()) {
             return Err(AreaError::Around);
         }
         let dlat = radius_km / KM_PER_DEG_LAT;

@@ -47,7 +47,10 @@ pub fn read_listing(
     Ok(out)
 }
 
-fn parse_line(line: &str, wanted: &impl Fn(u8, u32, u32) -> bool) -> Option<(u8, u32, u32, Listed)> {
+fn parse_line(
+    line: &str,
+    wanted: &impl Fn(u8, u32, u32) -> bool,
+) -> Option<(u8, u32, u32, Listed)> {
     let mut cols = line.trim_end().split(',');
     let path = cols.next()?;
     let mut parts = path.splitn(3, '/');
@@ -84,7 +87,10 @@ mod tests {
             Some("https://cyberjapandata.gsi.go.jp/xyz/std/mokuroku.csv.gz")
         );
         assert_eq!(listing_url("https://t.example/{z}/{x}/{y}.png?key=1"), None);
-        assert_eq!(listing_url("https://t.example/tiles?z={z}&x={x}&y={y}"), None);
+        assert_eq!(
+            listing_url("https://t.example/tiles?z={z}&x={x}&y={y}"),
+            None
+        );
     }
 
     #[test]

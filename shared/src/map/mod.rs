@@ -54,12 +54,12 @@ pub mod pack;
 pub mod projection;
 pub mod tiles;
 
+pub use area::{AreaError, Bbox, Zooms, tile_count, tiles_of};
 pub use basemap::{Basemap, BasemapKind, BasemapPath};
 pub use cluster::{Marker, Pin, PinIndex, cluster};
 pub use hit::hit_test;
-pub use projection::{Viewport, world_px, world_to_lat_lon};
-pub use area::{AreaError, Bbox, Zooms, tile_count, tiles_of};
 pub use pack::{Area, AreaSpec, TilePack};
+pub use projection::{Viewport, world_px, world_to_lat_lon};
 pub use tiles::{MbTiles, TileRef, tiles_for};
 
 /// What can go wrong in the map engine: reading MBTiles files and decoding a basemap.

@@ -180,9 +180,10 @@ impl TilePack {
             let (x0, y0, x1, y1) = tile_span(bbox, z);
             let n = (1u64 << z) - 1;
             let (r0, r1) = (n - u64::from(y1), n - u64::from(y0));
-            let (t, b): (i64, i64) = stmt.query_row(params![z, x0, x1, r0 as i64, r1 as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+            let (t, b): (i64, i64) = stmt
+                .query_row(params![z, x0, x1, r0 as i64, r1 as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             tiles += t as u64;
             bytes += b as u64;
         }
@@ -298,11 +299,7 @@ impl TilePack {
             _ => "png",
         };
         meta.push(("format", format.to_string()));
-        if let Some(bounds) = areas
-            .iter()
-            .map(|a| a.spec.bbox)
-            .reduce(|a, b| a.union(&b))
-        {
+        if let Some(bounds) = areas.iter().map(|a| a.spec.bbox).reduce(|a, b| a.union(&b)) {
             meta.push(("bounds", bounds.mbtiles_bounds()));
             let (min, max) = areas.iter().fold((u8::MAX, 0u8), |(lo, hi), a| {
                 (lo.min(a.spec.zooms.min), hi.max(a.spec.zooms.max))
