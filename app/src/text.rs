@@ -12,7 +12,22 @@ pub const TAB_SETTINGS: Text = t("設定", "Settings");
 pub const ZOOM_IN: Text = t("拡大", "Zoom in");
 pub const ZOOM_OUT: Text = t("縮小", "Zoom out");
 pub const CENTER: Text = t("全体を表示", "Show the workspace");
-pub const LOCATE: Text = t("現在地", "Locate me");
+pub const LEGEND: Text = t("凡例", "Legend");
+pub const LEGEND_IBASHO: Text = t("居場所", "Drop-in places");
+pub const LEGEND_SHOKUDO: Text = t("子ども食堂・食堂", "Community dining");
+pub const LEGEND_SHOPS: Text = t("カフェ・お店", "Cafés and shops");
+pub const LEGEND_COMMUNITY: Text = t(
+    "地域の場・公園・図書館",
+    "Community halls, parks, libraries",
+);
+pub const LEGEND_CHILDREN: Text = t("子育て・学び", "Children and learning");
+pub const LEGEND_CULTURE: Text = t("スポーツ・文化", "Sports and arts");
+pub const LEGEND_CONSULTATION: Text = t("相談窓口", "Consultation");
+pub const LEGEND_OTHER: Text = t("その他", "Other");
+pub const LEGEND_STALE: Text = t("開所時間の再確認が必要", "Hours to re-check");
+pub const LEGEND_CONFLICT: Text = t("同時編集あり（要確認）", "Edited on two devices at once");
+pub const CLOSE: Text = t("閉じる", "Close");
+pub const DETAILS: Text = t("詳細", "Details");
 pub const MAP_HINT: Text = t(
     "地図をクリックすると、そこに場所を追加できます",
     "Click the map to add a place there",

@@ -4,7 +4,20 @@
 use super::AppModel;
 use ibasho_shared::map::{Marker, MbTiles, Pin, PinIndex, Viewport, hit_test};
 use ibasho_shared::{Lang, Place};
+use std::collections::HashMap;
 use std::path::Path;
+
+/// What the map shows of a place besides its pin: its name on hover and in the card, and marks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PinInfo {
+    pub name: String,
+    pub category: String,
+    pub hours: String,
+    /// Hours not checked for six months, or never.
+    pub stale: bool,
+    /// A field two devices changed at once, not yet resolved.
+    pub conflict: bool,
+}
 
 /// A pointer drag on the map: panning, or moving a pin.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +45,12 @@ pub(crate) struct MapView {
     pub dragged_pin: Option<(String, f64, f64)>,
     /// The device's offline tile pack (`home/tiles.mbtiles`), opened once.
     pack: Option<MbTiles>,
+    /// Names and marks of the pins, by place id.
+    pub info: HashMap<String, PinInfo>,
+    /// The place whose card is open (a tapped pin).
+    pub card: Option<String>,
+    /// Whether the legend is open (closed at first on phones).
+    pub legend_open: bool,
 }
 
 impl MapView {
@@ -46,13 +65,32 @@ impl MapView {
             drag: None,
             dragged_pin: None,
             pack: path.exists().then(|| MbTiles::open(&path).ok()).flatten(),
+            info: HashMap::new(),
+            card: None,
+            legend_open: true,
         }
     }
 
-    /// The places to draw.
-    pub(super) fn set_pins(&mut self, pins: Vec<Pin>) {
+    /// Opens the offline pack again (after a download changed it).
+    pub(crate) fn reopen_pack(&mut self, home: &Path) {
+        let path = crate::paths::tile_pack(home);
+        self.pack = path.exists().then(|| MbTiles::open(&path).ok()).flatten();
+    }
+
+    /// The attribution of the offline pack's tiles, when there is a pack.
+    pub(crate) fn pack_attribution(&self) -> Option<String> {
+        let a = self.pack.as_ref()?.metadata().get("attribution")?.clone();
+        (!a.is_empty()).then_some(a)
+    }
+
+    /// The places to draw, with what the map says of each.
+    pub(super) fn set_pins(&mut self, pins: Vec<Pin>, info: HashMap<String, PinInfo>) {
         self.pins = PinIndex::new(&pins);
         self.pin_list = pins;
+        if self.card.as_ref().is_some_and(|id| !info.contains_key(id)) {
+            self.card = None;
+        }
+        self.info = info;
     }
 
     /// Pins and clusters for the current viewport.
@@ -81,6 +119,7 @@ impl MapView {
             self.measured = true;
             if first {
                 self.center_workspace();
+                self.legend_open = width > 600.0;
             }
         }
     }
@@ -168,13 +207,13 @@ impl AppModel {
         Ok(())
     }
 
-    /// A click on the map: a pin opens its place, a cluster zooms in, elsewhere starts a new place.
+    /// A click on the map: a pin shows its card, a cluster zooms in; elsewhere closes an open card,
+    /// or else starts a new place.
     pub(crate) fn click_map(&mut self, x: f64, y: f64) -> anyhow::Result<()> {
         let markers = self.map.markers();
         match hit_test(&markers, x, y, PIN_HIT_PX) {
             Some(Marker::Pin { id, .. }) => {
-                let id = id.clone();
-                self.open_place(&id)?;
+                self.map.card = Some(id.clone());
             }
             Some(Marker::Cluster {
                 south,
@@ -190,6 +229,7 @@ impl AppModel {
                     self.map.viewport.fit(s, w, n, e);
                 }
             }
+            None if self.map.card.is_some() => self.map.card = None,
             None => {
                 let (lat, lon) = self.map.viewport.unproject(x, y);
                 self.click_map_at_empty(lat, lon);

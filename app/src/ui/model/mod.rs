@@ -4,6 +4,7 @@
 //! a screen draws.
 
 mod map;
+pub(crate) use map::PinInfo;
 mod org_editor;
 mod place_editor;
 mod referral_editor;
@@ -124,6 +125,8 @@ pub(crate) struct AppModel {
     /// The current fiscal year's figures, read when the reports screen shows.
     pub report: Option<ibasho_shared::Report>,
     pub settings: SettingsForm,
+    /// The basemap drawn when online (the person's, else the workspace's, else GSI's).
+    pub source: crate::tiles::Source,
     pub sync: SyncState,
     pub unsent: usize,
     pub role: Option<Role>,
@@ -140,6 +143,7 @@ impl AppModel {
         };
         let settings = SettingsForm {
             tile_url: replica.setting("tile_url")?.unwrap_or_default(),
+            tile_attribution: replica.setting("tile_attribution")?.unwrap_or_default(),
             person: replica.person()?,
             ..SettingsForm::default()
         };
@@ -157,6 +161,7 @@ impl AppModel {
             org_form: None,
             report: None,
             settings,
+            source: crate::tiles::Source::gsi_std(),
             sync: SyncState::Local,
             unsent: 0,
             role: None,
@@ -180,18 +185,40 @@ impl AppModel {
         if self.replica.workspace().is_err() {
             return Ok(());
         }
+        self.source = crate::tiles::source_of(&mut self.replica);
+        let conflicted: std::collections::HashSet<String> = self
+            .replica
+            .conflicts()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.record)
+            .collect();
+        let mut info = std::collections::HashMap::new();
         let pins = self
             .replica
             .places(&PlaceQuery::default())?
             .into_iter()
-            .map(|h| Pin {
-                id: h.place.id,
-                lat: h.place.lat,
-                lon: h.place.lon,
-                category: h.place.category,
+            .map(|h| {
+                let place = h.place;
+                info.insert(
+                    place.id.clone(),
+                    map::PinInfo {
+                        stale: is_stale(&place),
+                        conflict: conflicted.contains(&place.id),
+                        name: place.name,
+                        category: place.category.clone(),
+                        hours: place.hours,
+                    },
+                );
+                Pin {
+                    id: place.id,
+                    lat: place.lat,
+                    lon: place.lon,
+                    category: place.category,
+                }
             })
             .collect();
-        self.map.set_pins(pins);
+        self.map.set_pins(pins, info);
         let due = self.replica.visits(&VisitQuery {
             due_by: Some(now_jst().date()),
             ..Default::default()

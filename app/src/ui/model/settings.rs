@@ -10,6 +10,7 @@ pub(crate) struct SettingsForm {
     pub join_invite: String,
     pub person: String,
     pub tile_url: String,
+    pub tile_attribution: String,
 }
 
 impl AppModel {
@@ -20,11 +21,15 @@ impl AppModel {
         Ok(())
     }
 
-    /// Saves the display name and tile URL.
+    /// Saves the display name and the basemap (an empty URL: the workspace's, else 国土地理院's
+    /// 標準地図).
     pub(crate) fn save_settings(&mut self) -> anyhow::Result<()> {
         let url = self.settings.tile_url.trim().to_string();
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-            self.flash = Some(crate::ui::text::TILE_URL_SCHEME.get(self.lang).to_string());
+        if let Err(e) = Some(&url)
+            .filter(|u| !u.is_empty())
+            .map_or(Ok(()), |u| crate::tiles::check_url(u, self.lang))
+        {
+            self.flash = Some(e);
             return Ok(());
         }
         if let Err(e) = self.replica.set_person(&self.settings.person) {
@@ -32,6 +37,9 @@ impl AppModel {
             return Ok(());
         }
         self.replica.set_setting("tile_url", &url)?;
+        self.replica
+            .set_setting("tile_attribution", self.settings.tile_attribution.trim())?;
+        self.source = crate::tiles::source_of(&mut self.replica);
         self.flash = Some(crate::ui::text::SETTINGS_SAVED.get(self.lang).to_string());
         Ok(())
     }

@@ -1,38 +1,61 @@
-//! The map: basemap of Japan (never blank offline), raster tiles (offline MBTiles pack or a tile URL
-//! when online), pins coloured by category, clusters that split as you zoom; pan and zoom with mouse,
-//! touch and buttons; click to add a place there; drag a pin to correct it.
+//! The map: basemap of Japan (never blank offline) under raster tiles (the offline pack, else the
+//! basemap source when online) with their attribution always shown, pins coloured by category
+//! with a legend, names on hover, marks for stale hours and conflicts, a card for a tapped pin,
+//! clusters that split as you zoom; pan and zoom with mouse, touch and buttons; click to add a
+//! place there; drag a pin to correct it.
 
+use super::super::model::PinInfo;
 use super::super::text as t;
-use super::{act, category_color, use_model};
+use super::{act, category_color, label, use_model};
 use dioxus::prelude::*;
+use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::map::{BasemapKind, Marker, tiles_for};
+use ibasho_shared::taxonomy::CATEGORIES;
 
 #[component]
 pub(crate) fn MapScreen() -> Element {
     let model = use_model();
     let mut origin = use_signal(|| (0.0f64, 0.0f64));
+    // Online tiles that failed to load (no connection): not drawn again, so the outline shows
+    // through instead of a broken image.
+    let mut failed = use_signal(std::collections::HashSet::<String>::new);
     let m = model.read();
     let lang = m.lang;
     let vp = m.map.viewport;
     let (w, h) = (vp.width, vp.height);
     let basemap = ibasho_shared::map::Basemap::japan().svg_paths(&vp);
+    let mut from_pack = false;
     let tiles: Vec<(String, f64, f64, f64)> = tiles_for(&vp)
         .into_iter()
-        .filter_map(|tr| {
-            let href = m.map.pack_tile(tr.z, tr.x, tr.y).or_else(|| {
-                (!m.settings.tile_url.is_empty()).then(|| {
-                    m.settings
-                        .tile_url
-                        .replace("{z}", &tr.z.to_string())
-                        .replace("{x}", &tr.x.to_string())
-                        .replace("{y}", &tr.y.to_string())
-                })
-            })?;
-            Some((href, tr.left, tr.top, tr.size))
+        .map(|tr| {
+            let href = match m.map.pack_tile(tr.z, tr.x, tr.y) {
+                Some(data) => {
+                    from_pack = true;
+                    data
+                }
+                None => tr.url(&m.source.url),
+            };
+            (href, tr.left, tr.top, tr.size)
         })
+        .filter(|(href, ..)| !failed.read().contains(href))
         .collect();
+    let mut attribution = vec![m.source.attribution.clone()];
+    if let Some(pack) = m
+        .map
+        .pack_attribution()
+        .filter(|a| from_pack && !attribution.contains(a))
+    {
+        attribution.push(pack);
+    }
+    let attribution = attribution.join(" / ");
     let markers = m.map.markers();
     let dragged = m.map.dragged_pin.clone();
+    let info = m.map.info.clone();
+    let legend_open = m.map.legend_open;
+    let card = m.map.card.clone().and_then(|id| {
+        let i = m.map.info.get(&id)?.clone();
+        Some((id, i))
+    });
     drop(m);
     // Pointer positions relative to the map, from client coordinates (the event target may be a pin).
     let local = move |cx: f64, cy: f64| (cx - origin().0, cy - origin().1);
@@ -114,9 +137,6 @@ pub(crate) fn MapScreen() -> Element {
                     }
                 },
                 rect { class: "sea", x: "0", y: "0", width: "{w}", height: "{h}" }
-                for (href, left, top, size) in tiles {
-                    image { key: "{href}", href: "{href}", x: "{left}", y: "{top}", width: "{size}", height: "{size}" }
-                }
                 for (i, path) in basemap.into_iter().enumerate() {
                     path {
                         key: "{i}",
@@ -128,6 +148,16 @@ pub(crate) fn MapScreen() -> Element {
                         d: "{path.d}",
                     }
                 }
+                // Tiles over the outline: where one is missing (offline, outside the pack), the
+                // outline shows through.
+                for (href, left, top, size) in tiles {
+                    image { key: "{href}", class: "tile", href: "{href}", x: "{left}", y: "{top}", width: "{size}", height: "{size}",
+                        onerror: {
+                            let href = href.clone();
+                            move |_| { failed.write().insert(href.clone()); }
+                        },
+                    }
+                }
                 for marker in markers {
                     match marker {
                         Marker::Pin { id, x, y, category } => {
@@ -136,9 +166,18 @@ pub(crate) fn MapScreen() -> Element {
                                 _ => (x, y),
                             };
                             let pin_id = id.clone();
+                            let pin = info.get(&id);
+                            let name = pin.map(|p| p.name.clone()).unwrap_or_default();
+                            let stale = pin.is_some_and(|p| p.stale);
+                            let conflict = pin.is_some_and(|p| p.conflict);
                             rsx! {
+                                g { key: "{id}",
+                                if conflict {
+                                    circle { class: "mark-conflict", cx: "{x}", cy: "{y}", r: "11" }
+                                } else if stale {
+                                    circle { class: "mark-stale", cx: "{x}", cy: "{y}", r: "11" }
+                                }
                                 circle {
-                                    key: "{id}",
                                     class: "pin",
                                     "data-id": "{id}",
                                     cx: "{x}",
@@ -155,6 +194,8 @@ pub(crate) fn MapScreen() -> Element {
                                             Ok(())
                                         });
                                     },
+                                    title { "{name}" }
+                                }
                                 }
                             }
                         }
@@ -174,14 +215,61 @@ pub(crate) fn MapScreen() -> Element {
                 button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
                 button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
                 button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().map.center_workspace(); }, "⌂" }
-                button {
-                    "aria-label": t::LOCATE.get(lang),
-                    title: t::LOCATE.get(lang),
-                    onclick: move |_| { let mut m = model; m.write().map.center_workspace(); },
-                    "◎"
+            }
+            details { class: "map-legend", open: legend_open,
+                summary {
+                    onclick: move |e| { e.prevent_default(); let mut m = model; let open = m.read().map.legend_open; m.write().map.legend_open = !open; },
+                    {t::LEGEND.get(lang)}
+                }
+                ul {
+                    for (color, text) in super::LEGEND {
+                        li { span { class: "dot", style: "background: {color}" } {text.get(lang)} }
+                    }
+                    li { span { class: "ring stale" } {t::LEGEND_STALE.get(lang)} }
+                    li { span { class: "ring conflict" } {t::LEGEND_CONFLICT.get(lang)} }
                 }
             }
+            if let Some((id, pin)) = card {
+                PlaceCard { id, pin }
+            }
             p { class: "map-hint", {t::MAP_HINT.get(lang)} }
+            p { class: "map-attribution", "{attribution}" }
+        }
+    }
+}
+
+/// The card of a tapped pin: name, category, open now, marks, and the way to the details.
+#[component]
+fn PlaceCard(id: String, pin: PinInfo) -> Element {
+    let model = use_model();
+    let lang = model.read().lang;
+    let open = Hours::parse(&pin.hours)
+        .ok()
+        .filter(|_| !pin.hours.is_empty())
+        .map(|h| h.state(now_jst()));
+    rsx! {
+        div { class: "place-card", role: "dialog", "aria-label": "{pin.name}",
+            button { class: "close", "aria-label": t::CLOSE.get(lang), title: t::CLOSE.get(lang),
+                onclick: move |_| { let mut m = model; m.write().map.card = None; }, "×" }
+            h3 { "{pin.name}" }
+            p { class: "meta",
+                span { class: "dot", style: "background: {category_color(&pin.category)}" }
+                {label(CATEGORIES, &pin.category, lang)}
+                match open {
+                    Some(OpenState::Open) => rsx! { span { class: "badge open", {t::OPEN.get(lang)} } },
+                    Some(OpenState::Closed) => rsx! { span { class: "badge closed", {t::CLOSED.get(lang)} } },
+                    _ => rsx! {},
+                }
+            }
+            if pin.conflict {
+                p { class: "warn", {t::LEGEND_CONFLICT.get(lang)} }
+            } else if pin.stale {
+                p { class: "warn", {t::LEGEND_STALE.get(lang)} }
+            }
+            button { class: "primary",
+                onclick: move |_| { let id = id.clone(); act(model, |m| { m.map.card = None; m.open_place(&id) }); },
+                {t::DETAILS.get(lang)}
+            }
         }
     }
 }

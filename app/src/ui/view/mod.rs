@@ -70,6 +70,21 @@ pub(crate) fn category_color(category: &str) -> &'static str {
     }
 }
 
+/// The map's legend: each pin colour and what it stands for (see [`category_color`]).
+pub(crate) const LEGEND: [(&str, ibasho_shared::i18n::Text); 8] = {
+    use super::text as t;
+    [
+        ("#e4572e", t::LEGEND_IBASHO),
+        ("#f3a712", t::LEGEND_SHOKUDO),
+        ("#a8763e", t::LEGEND_SHOPS),
+        ("#29bf12", t::LEGEND_COMMUNITY),
+        ("#ff66b3", t::LEGEND_CHILDREN),
+        ("#8e44ad", t::LEGEND_CULTURE),
+        ("#2e86de", t::LEGEND_CONSULTATION),
+        ("#5f6c7b", t::LEGEND_OTHER),
+    ]
+};
+
 /// The target-group checkboxes of the place and visit forms.
 #[component]
 pub(crate) fn TargetsField(
