@@ -322,6 +322,12 @@ fn build_hierarchy(pins: &[IndexedPin], radius_px: f64) -> Hierarchy {
         let zoom = MIN_ZOOM + i as f64;
         let below = levels.last().map_or(&leaves[..], |l: &Level| &l.nodes[..]);
         let level = cluster_level(below, radius_px / zoom.exp2());
+        // A zero radius asks for pins at the very same spot only (see `cluster`).
+        let level = if radius_px > 0.0 {
+            separate_level(level, below, zoom.exp2())
+        } else {
+            level
+        };
         levels.push(level);
     }
     levels.reverse();
@@ -417,6 +423,96 @@ fn cluster_level(below: &[Node], r: f64) -> Level {
         level.nodes.push(node);
     }
     level
+}
+
+/// The radius, in screen pixels, a marker standing for `count` pins is drawn with, its outline
+/// (and a pin's mark ring) included. Markers of one level never overlap when drawn this size.
+pub fn marker_radius(count: usize) -> f64 {
+    if count <= 1 {
+        12.0
+    } else {
+        14.0 + (count as f64).log10() * 6.0
+    }
+}
+
+/// Merges the markers of a level whose drawn circles would overlap at its zoom (`scale` screen
+/// pixels per world pixel), until none do. A level is shown from its zoom up to the next, where
+/// distances only grow, so markers that do not overlap at the level's zoom overlap at none. A
+/// merged marker is the union of its parts, so clusters still split as one zooms in.
+fn separate_level(level: Level, below: &[Node], scale: f64) -> Level {
+    let mut nodes = level.nodes;
+    let mut members: Vec<Vec<u32>> = nodes
+        .iter()
+        .map(|n| {
+            level.children[n.child_start as usize..(n.child_start + n.child_len) as usize].to_vec()
+        })
+        .collect();
+    let radius = |n: &Node| marker_radius(n.count as usize) / scale;
+    for _pass in 0..32 {
+        let widest = nodes.iter().map(radius).fold(0.0, f64::max);
+        let grid = Grid::new(&nodes, 4.0 * widest);
+        let mut gone = vec![false; nodes.len()];
+        let mut merged = false;
+        for i in 0..nodes.len() {
+            if gone[i] {
+                continue;
+            }
+            let mut near: Vec<u32> = Vec::new();
+            grid.for_each_near(nodes[i].x, nodes[i].y, |j| {
+                let j = j as usize;
+                if j != i && !gone[j] {
+                    let (a, b) = (&nodes[i], &nodes[j]);
+                    let reach = radius(a) + radius(b);
+                    if (a.x - b.x).powi(2) + (a.y - b.y).powi(2) < reach * reach {
+                        near.push(j as u32);
+                    }
+                }
+            });
+            near.sort_unstable();
+            for j in near {
+                let j = j as usize;
+                let other = nodes[j];
+                let node = &mut nodes[i];
+                let (wa, wb) = (f64::from(node.count), f64::from(other.count));
+                node.x = (node.x * wa + other.x * wb) / (wa + wb);
+                node.y = (node.y * wa + other.y * wb) / (wa + wb);
+                node.count += other.count;
+                node.min_x = node.min_x.min(other.min_x);
+                node.min_y = node.min_y.min(other.min_y);
+                node.max_x = node.max_x.max(other.max_x);
+                node.max_y = node.max_y.max(other.max_y);
+                let taken = std::mem::take(&mut members[j]);
+                members[i].extend(taken);
+                gone[j] = true;
+                merged = true;
+            }
+        }
+        if !merged {
+            break;
+        }
+        let mut keep = gone.iter().map(|g| !g);
+        nodes.retain(|_| keep.next().unwrap_or(false));
+        let mut keep = gone.iter().map(|g| !g);
+        members.retain(|_| keep.next().unwrap_or(false));
+    }
+    let mut out = Level {
+        nodes: Vec::with_capacity(nodes.len()),
+        children: Vec::with_capacity(level.children.len()),
+    };
+    for (mut node, mut kids) in nodes.into_iter().zip(members) {
+        kids.sort_unstable();
+        if kids.len() == 1 && node.count == 1 {
+            // A lone pin keeps its own position exactly.
+            let only = below[kids[0] as usize];
+            node.x = only.x;
+            node.y = only.y;
+        }
+        node.child_start = out.children.len() as u32;
+        node.child_len = kids.len() as u32;
+        out.children.extend_from_slice(&kids);
+        out.nodes.push(node);
+    }
+    out
 }
 
 /// A uniform grid over points (cells of side `cell`), as linked lists in arrays: a point's
@@ -754,6 +850,30 @@ mod tests {
             for b in &before {
                 assert!(k == b || k.iter().all(|id| !b.contains(id)));
             }
+        }
+    }
+
+    #[test]
+    fn no_two_markers_overlap_when_drawn_at_any_zoom() {
+        let pins = osaka_pins(5000, 11);
+        let index = PinIndex::new(&pins);
+        let mut zoom = 5.0;
+        while zoom < 19.0 {
+            let vp = Viewport::new(34.7, 135.52, zoom, 1280.0, 800.0);
+            let markers = index.cluster(&vp, 22.0);
+            for (i, a) in markers.iter().enumerate() {
+                for b in &markers[i + 1..] {
+                    let ((ax, ay), (bx, by)) = (a.position(), b.position());
+                    let reach = marker_radius(a.ids().len()) + marker_radius(b.ids().len());
+                    assert!(
+                        (ax - bx).hypot(ay - by) >= reach - 1e-6,
+                        "zoom {zoom}: markers of {} and {} pins overlap",
+                        a.ids().len(),
+                        b.ids().len()
+                    );
+                }
+            }
+            zoom += 0.37;
         }
     }
 

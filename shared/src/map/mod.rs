@@ -56,7 +56,7 @@ pub mod tiles;
 
 pub use area::{AreaError, Bbox, Zooms, tile_count, tiles_of};
 pub use basemap::{Basemap, BasemapKind, BasemapPath};
-pub use cluster::{Marker, Pin, PinIndex, cluster};
+pub use cluster::{Marker, Pin, PinIndex, cluster, marker_radius};
 pub use hit::hit_test;
 pub use pack::{Area, AreaSpec, TilePack};
 pub use projection::{Viewport, world_px, world_to_lat_lon};

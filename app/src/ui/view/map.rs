@@ -200,7 +200,8 @@ pub(crate) fn MapScreen() -> Element {
                             }
                         }
                         Marker::Cluster { x, y, count, .. } => {
-                            let r = 12.0 + (count as f64).log10() * 6.0;
+                            // Drawn inside the radius the clustering keeps apart (less the outline).
+                            let r = ibasho_shared::map::marker_radius(count) - 2.0;
                             rsx! {
                                 g { key: "c{x:.0}-{y:.0}", class: "cluster",
                                     circle { cx: "{x}", cy: "{y}", r: "{r}" }
