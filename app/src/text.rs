@@ -27,6 +27,47 @@ pub const LEGEND_OTHER: Text = t("その他", "Other");
 pub const LEGEND_STALE: Text = t("開所時間の再確認が必要", "Hours to re-check");
 pub const LEGEND_CONFLICT: Text = t("同時編集あり（要確認）", "Edited on two devices at once");
 pub const CLOSE: Text = t("閉じる", "Close");
+pub const SAVE_AREA: Text = t(
+    "この範囲をオフライン用に保存",
+    "Save this area for offline use",
+);
+pub const AREA_PLANNING: Text = t(
+    "タイルの数と大きさを調べています…",
+    "Working out the tiles and their size…",
+);
+pub const AREA_ESTIMATE_EXACT: Text = t(
+    "ズーム {min}〜{max}: {fetch} 枚（{bytes}）を取得します（保存済み {have} 枚）。",
+    "Zooms {min} to {max}: {fetch} tiles ({bytes}) to fetch ({have} already saved).",
+);
+pub const AREA_ESTIMATE_ABOUT: Text = t(
+    "ズーム {min}〜{max}: {fetch} 枚（約 {bytes}）を取得します（保存済み {have} 枚）。",
+    "Zooms {min} to {max}: {fetch} tiles (about {bytes}) to fetch ({have} already saved).",
+);
+pub const AREA_START: Text = t("保存を開始", "Start saving");
+pub const AREA_STOP: Text = t("中止（取得済みは残ります）", "Stop (what is fetched stays)");
+pub const AREA_PROGRESS: Text = t(
+    "{done}/{of} 枚（{pct}%）{bytes}",
+    "{done}/{of} tiles ({pct}%) {bytes}",
+);
+pub const AREA_DONE: Text = t(
+    "{n} 枚（{bytes}）を保存しました。電波がなくてもこの範囲の地図が表示されます。",
+    "Saved {n} tiles ({bytes}). The map of this area now shows without a connection.",
+);
+pub const OFFLINE_AREAS: Text = t(
+    "オフライン用に保存した地図",
+    "Map areas saved for offline use",
+);
+pub const BASEMAP: Text = t("背景地図", "Basemap");
+pub const BASEMAP_DEFAULT: Text = t(
+    "既定（ワークスペースの設定、なければ標準地図）",
+    "Default (the workspace's, else the standard map)",
+);
+pub const BASEMAP_STD: Text = t("地理院タイル 標準地図", "GSI standard map");
+pub const BASEMAP_PALE: Text = t("地理院タイル 淡色地図", "GSI pale map");
+pub const BASEMAP_ATTRIBUTION: Text = t(
+    "出典表示（独自URLのとき）",
+    "Attribution (for your own URL)",
+);
 pub const DETAILS: Text = t("詳細", "Details");
 pub const MAP_HINT: Text = t(
     "地図をクリックすると、そこに場所を追加できます",

@@ -161,7 +161,7 @@ impl TileError {
 }
 
 /// A download worked out before it starts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// The area.
     pub spec: AreaSpec,

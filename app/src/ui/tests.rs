@@ -923,3 +923,104 @@ fn the_directory_adds_an_organization_and_filters_by_sector() {
         );
     });
 }
+
+#[test]
+fn the_map_has_a_legend_its_attribution_and_a_card_for_a_tapped_pin() {
+    let mut w = Window::open(true, None);
+    let html = w.html();
+    assert!(
+        html.contains("凡例") && html.contains("子ども食堂・食堂"),
+        "the legend"
+    );
+    assert!(
+        html.contains("地理院タイル"),
+        "the default basemap's attribution"
+    );
+    assert!(
+        !html.contains("現在地"),
+        "no locate button that cannot locate"
+    );
+    // Tap the first single pin on the screen: its card shows, and the place is not opened.
+    let (id, x, y, name) = {
+        let model = w.model();
+        let m = model.peek();
+        let pin = m
+            .map
+            .markers()
+            .into_iter()
+            .find_map(|mk| match mk {
+                ibasho_shared::map::Marker::Pin { id, x, y, .. } => Some((id, x, y)),
+                _ => None,
+            })
+            .expect("a single pin in the first view");
+        let name = m.map.info[&pin.0].name.clone();
+        (pin.0, pin.1, pin.2, name)
+    };
+    w.with(|m| m.click_map(x, y).unwrap());
+    assert_eq!(w.model().peek().map.card.as_deref(), Some(id.as_str()));
+    let html = w.html();
+    assert!(html.contains("class=\"place-card\""), "{html}");
+    assert!(html.contains(&name) && html.contains("詳細"));
+    assert!(matches!(w.model().peek().screen, Screen::Map));
+    // A tap elsewhere closes the card rather than starting a new place.
+    w.with(|m| m.click_map(2.0, 2.0).unwrap());
+    assert!(w.model().peek().map.card.is_none());
+    assert!(matches!(w.model().peek().screen, Screen::Map));
+}
+
+#[test]
+fn saving_the_view_fills_the_pack_the_map_then_draws_from() {
+    use super::model::offline_area;
+    use ibasho_tests::tile_server::TileServer;
+    let mut w = Window::open(true, None);
+    // Zoom in on the demo city so that the view is a small area.
+    w.with(|m| {
+        let vp = &mut m.map.viewport;
+        vp.width = 390.0;
+        vp.height = 600.0;
+        vp.zoom = 15.0;
+    });
+    let spec = w.model().write().view_area().unwrap();
+    assert_eq!(spec.zooms.min, 13);
+    assert_eq!(spec.zooms.max, 17, "a street-level area fits one download");
+    let server = TileServer::start(ibasho_shared::map::tiles_of(&spec.bbox, spec.zooms));
+    let spec = ibasho_shared::map::AreaSpec {
+        url: server.url(),
+        ..spec
+    };
+    let path = w.model().peek().pack_path();
+    let plan = offline_area::plan(path.clone(), spec.clone()).unwrap();
+    assert!(plan.exact, "the server's list gives the exact size");
+    assert_eq!(plan.fetch.len() as u64, plan.tiles);
+    let mut seen = Vec::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let result = offline_area::download(path, &plan, 50.0, &mut |p| seen.push(p), &stop);
+    assert!(
+        seen.last()
+            .is_some_and(|p| p.done == p.of && p.of == plan.tiles)
+    );
+    w.with(|m| m.area_download_ended(result));
+    drop(server);
+    let html = w.html();
+    assert!(html.contains("id=\"area-done\""), "{html}");
+    // The map's tiles now come from the pack, not the network.
+    let model = w.model();
+    let m = model.peek();
+    let tiles = ibasho_shared::map::tiles_for(&m.map.viewport);
+    assert!(!tiles.is_empty());
+    for t in tiles
+        .iter()
+        .filter(|t| ibasho_shared::map::area::holds(&spec.bbox, spec.zooms, t.z, t.x, t.y))
+    {
+        assert!(
+            m.map
+                .pack_tile(t.z, t.x, t.y)
+                .is_some_and(|d| d.starts_with("data:image/png;base64,"))
+        );
+    }
+    assert_eq!(m.offline_areas().len(), 1);
+    assert!(
+        html.contains("data:image/png;base64,"),
+        "tiles drawn from the pack"
+    );
+}

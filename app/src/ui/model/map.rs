@@ -51,6 +51,8 @@ pub(crate) struct MapView {
     pub card: Option<String>,
     /// Whether the legend is open (closed at first on phones).
     pub legend_open: bool,
+    /// Saving the view for use offline, when under way or just ended.
+    pub area_job: Option<super::AreaJob>,
 }
 
 impl MapView {
@@ -68,6 +70,7 @@ impl MapView {
             info: HashMap::new(),
             card: None,
             legend_open: true,
+            area_job: None,
         }
     }
 

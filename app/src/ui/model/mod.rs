@@ -5,6 +5,8 @@
 
 mod map;
 pub(crate) use map::PinInfo;
+pub(crate) mod offline_area;
+pub(crate) use offline_area::AreaJob;
 mod org_editor;
 mod place_editor;
 mod referral_editor;

@@ -4,13 +4,16 @@
 //! clusters that split as you zoom; pan and zoom with mouse, touch and buttons; click to add a
 //! place there; drag a pin to correct it.
 
-use super::super::model::PinInfo;
+use super::super::model::{AppModel, AreaJob, PinInfo, offline_area};
 use super::super::text as t;
 use super::{act, category_color, label, use_model};
+use crate::tiles::{Plan, Progress, human_bytes};
 use dioxus::prelude::*;
 use ibasho_shared::hours::{Hours, OpenState, now_jst};
 use ibasho_shared::map::{BasemapKind, Marker, tiles_for};
 use ibasho_shared::taxonomy::CATEGORIES;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[component]
 pub(crate) fn MapScreen() -> Element {
@@ -52,6 +55,7 @@ pub(crate) fn MapScreen() -> Element {
     let dragged = m.map.dragged_pin.clone();
     let info = m.map.info.clone();
     let legend_open = m.map.legend_open;
+    let area_job = m.map.area_job.clone();
     let card = m.map.card.clone().and_then(|id| {
         let i = m.map.info.get(&id)?.clone();
         Some((id, i))
@@ -216,6 +220,10 @@ pub(crate) fn MapScreen() -> Element {
                 button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
                 button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
                 button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().map.center_workspace(); }, "⌂" }
+                button { id: "save-area", "aria-label": t::SAVE_AREA.get(lang), title: t::SAVE_AREA.get(lang), onclick: move |_| plan_view(model), "⤓" }
+            }
+            if let Some(job) = area_job {
+                AreaPanel { job }
             }
             details { class: "map-legend", open: legend_open,
                 summary {
@@ -270,6 +278,132 @@ fn PlaceCard(id: String, pin: PinInfo) -> Element {
             button { class: "primary",
                 onclick: move |_| { let id = id.clone(); act(model, |m| { m.map.card = None; m.open_place(&id) }); },
                 {t::DETAILS.get(lang)}
+            }
+        }
+    }
+}
+
+/// Works out the size of saving the view, off the window's thread.
+fn plan_view(mut model: Signal<AppModel>) {
+    let spec = model.write().view_area();
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(why) => {
+            model.write().map.area_job = Some(AreaJob::Failed(why));
+            return;
+        }
+    };
+    let path = model.peek().pack_path();
+    model.write().map.area_job = Some(AreaJob::Planning);
+    spawn(async move {
+        let planned = tokio::task::spawn_blocking(move || offline_area::plan(path, spec)).await;
+        let lang = model.peek().lang;
+        let job = match planned {
+            Ok(Ok(plan)) => AreaJob::Ready(Box::new(plan)),
+            Ok(Err(e)) => AreaJob::Failed(e.message(lang)),
+            Err(e) => AreaJob::Failed(e.to_string()),
+        };
+        if matches!(model.peek().map.area_job, Some(AreaJob::Planning)) {
+            model.write().map.area_job = Some(job);
+        }
+    });
+}
+
+/// Fetches a planned area off the window's thread, showing progress as it goes.
+fn start_download(mut model: Signal<AppModel>, plan: Plan) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let path = model.peek().pack_path();
+    model.write().map.area_job = Some(AreaJob::Running {
+        progress: Progress {
+            done: 0,
+            of: plan.fetch.len() as u64,
+            bytes: 0,
+        },
+        stop: stop.clone(),
+    });
+    spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let work = tokio::task::spawn_blocking(move || {
+            offline_area::download(
+                path,
+                &plan,
+                crate::tiles::DEFAULT_RATE,
+                &mut |p| {
+                    let _ = tx.send(p);
+                },
+                &stop,
+            )
+        });
+        while let Some(p) = rx.recv().await {
+            if let Some(AreaJob::Running { progress, .. }) = &mut model.write().map.area_job {
+                *progress = p;
+            }
+        }
+        let result = match work.await {
+            Ok(result) => result,
+            Err(e) => Err(crate::tiles::TileError::Interrupted {
+                done: 0,
+                of: 0,
+                why: e.to_string(),
+            }),
+        };
+        model.write().area_download_ended(result);
+    });
+}
+
+/// The panel for saving the view: the estimate with start, the progress with stop, the end.
+#[component]
+fn AreaPanel(job: AreaJob) -> Element {
+    let model = use_model();
+    let lang = model.read().lang;
+    let close = move |_| {
+        let mut m = model;
+        m.write().map.area_job = None;
+    };
+    rsx! {
+        div { class: "area-panel", role: "dialog", "aria-label": t::SAVE_AREA.get(lang),
+            h3 { {t::SAVE_AREA.get(lang)} }
+            match job {
+                AreaJob::Planning => rsx! { p { {t::AREA_PLANNING.get(lang)} } },
+                AreaJob::Ready(plan) => {
+                    let text = t::fill(
+                        if plan.exact { t::AREA_ESTIMATE_EXACT } else { t::AREA_ESTIMATE_ABOUT },
+                        lang,
+                        &[
+                            ("min", &plan.spec.zooms.min),
+                            ("max", &plan.spec.zooms.max),
+                            ("fetch", &plan.fetch.len()),
+                            ("bytes", &human_bytes(plan.bytes)),
+                            ("have", &plan.have),
+                        ],
+                    );
+                    rsx! {
+                        p { id: "area-estimate", "{text}" }
+                        div { class: "actions",
+                            button { class: "primary", id: "area-start",
+                                onclick: move |_| start_download(model, (*plan).clone()),
+                                {t::AREA_START.get(lang)}
+                            }
+                            button { onclick: close, {t::CANCEL.get(lang)} }
+                        }
+                    }
+                }
+                AreaJob::Running { progress, stop } => {
+                    let pct = (progress.done * 100).checked_div(progress.of).unwrap_or(100);
+                    rsx! {
+                        progress { max: "{progress.of}", value: "{progress.done}" }
+                        p { {t::fill(t::AREA_PROGRESS, lang, &[("done", &progress.done), ("of", &progress.of), ("pct", &pct), ("bytes", &human_bytes(progress.bytes))])} }
+                        button { onclick: move |_| stop.store(true, Ordering::Relaxed), {t::AREA_STOP.get(lang)} }
+                    }
+                }
+                AreaJob::Done(outcome) => rsx! {
+                    p { id: "area-done", {t::fill(t::AREA_DONE, lang, &[("n", &outcome.fetched), ("bytes", &human_bytes(outcome.bytes))])} }
+                    button { onclick: close, {t::CLOSE.get(lang)} }
+                },
+                AreaJob::Failed(why) => rsx! {
+                    p { class: "warn", "{why}" }
+                    button { onclick: close, {t::CLOSE.get(lang)} }
+                },
             }
         }
     }

@@ -3,6 +3,7 @@
 use super::super::model::join;
 use super::super::text as t;
 use super::{act, use_model};
+use crate::tiles::{GSI_PALE, GSI_STD, human_bytes};
 use dioxus::prelude::*;
 use ibasho_shared::Lang;
 
@@ -54,13 +55,15 @@ pub(crate) fn JoinForm() -> Element {
 #[component]
 pub(crate) fn SettingsScreen() -> Element {
     let model = use_model();
-    let (lang, person, tile_url, role) = {
+    let (lang, person, tile_url, tile_attribution, role, areas) = {
         let m = model.read();
         (
             m.lang,
             m.settings.person.clone(),
             m.settings.tile_url.clone(),
+            m.settings.tile_attribution.clone(),
             m.role,
+            m.offline_areas(),
         )
     };
     let (stuck, erasures, retention) = {
@@ -89,8 +92,27 @@ pub(crate) fn SettingsScreen() -> Element {
                     }
                 }
                 div { class: "field",
+                    label { r#for: "settings-basemap", {t::BASEMAP.get(lang)} }
+                    select {
+                        id: "settings-basemap",
+                        onchange: move |e| {
+                            let mut m = model;
+                            let mut m = m.write();
+                            m.settings.tile_url = e.value();
+                            m.settings.tile_attribution.clear();
+                        },
+                        option { value: "", selected: tile_url.is_empty(), {t::BASEMAP_DEFAULT.get(lang)} }
+                        option { value: GSI_STD, selected: tile_url == GSI_STD, {t::BASEMAP_STD.get(lang)} }
+                        option { value: GSI_PALE, selected: tile_url == GSI_PALE, {t::BASEMAP_PALE.get(lang)} }
+                    }
+                }
+                div { class: "field",
                     label { r#for: "settings-tiles", {t::TILE_URL.get(lang)} }
-                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", initial_value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().settings.tile_url = e.value(); } }
+                    input { id: "settings-tiles", placeholder: "https://tile.example.org/{{z}}/{{x}}/{{y}}.png", value: "{tile_url}", oninput: move |e| { let mut m = model; m.write().settings.tile_url = e.value(); } }
+                }
+                div { class: "field",
+                    label { r#for: "settings-attribution", {t::BASEMAP_ATTRIBUTION.get(lang)} }
+                    input { id: "settings-attribution", value: "{tile_attribution}", oninput: move |e| { let mut m = model; m.write().settings.tile_attribution = e.value(); } }
                 }
                 if let Some(role) = role {
                     p { {t::ROLE.get(lang)} ": {role.label(lang)}" }
@@ -105,6 +127,23 @@ pub(crate) fn SettingsScreen() -> Element {
                     }
                 }
                 button { r#type: "submit", class: "primary", {t::SAVE.get(lang)} }
+            }
+            if !areas.is_empty() {
+                section { class: "areas", id: "offline-areas",
+                    h3 { {t::OFFLINE_AREAS.get(lang)} }
+                    ul {
+                        for a in areas {
+                            li { key: "{a.id}",
+                                span { "{a.spec.name} · z{a.spec.zooms} · {a.tiles} {t::TILES_UNIT.get(lang)} · {human_bytes(a.bytes)} · " }
+                                span { if a.complete { {t::TILES_COMPLETE.get(lang)} } else { {t::TILES_PARTIAL.get(lang)} } }
+                                button { class: "danger",
+                                    onclick: move |_| act(model, |m| m.delete_offline_area(a.id)),
+                                    {t::DELETE.get(lang)}
+                                }
+                            }
+                        }
+                    }
+                }
             }
             if !stuck.is_empty() {
                 section { class: "stuck", id: "stuck",
