@@ -8,3 +8,4 @@ pub mod sync;
 #[allow(missing_docs)] // Each word's name says what it is for.
 pub mod text;
 pub mod tiles;
+pub mod timing;

@@ -20,6 +20,7 @@ fn launch_app(home: std::path::PathBuf, lang: ibasho_shared::Lang) -> anyhow::Re
 
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 fn main() -> std::process::ExitCode {
+    ibasho_app::timing::process_started();
     cli::run()
 }
 

@@ -52,6 +52,7 @@ pub(crate) fn MapScreen() -> Element {
     }
     let attribution = attribution.join(" / ");
     let markers = m.map.markers();
+    let marker_count = markers.len();
     let dragged = m.map.dragged_pin.clone();
     let info = m.map.info.clone();
     let legend_open = m.map.legend_open;
@@ -61,6 +62,24 @@ pub(crate) fn MapScreen() -> Element {
         Some((id, i))
     });
     drop(m);
+    // With IBASHO_TIMING set, each drawn view is timed to the frame the webview paints it in.
+    use_effect(use_reactive!(|(w, h, marker_count)| {
+        let _ = (
+            w,
+            h,
+            model.read().map.viewport.zoom,
+            model.read().map.viewport.center_lat,
+        );
+        if ibasho_app::timing::enabled() {
+            spawn(async move {
+                let painted = document::eval(
+                    "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return 1;",
+                );
+                let _ = painted.join::<i32>().await;
+                ibasho_app::timing::shown(marker_count);
+            });
+        }
+    }));
     // Pointer positions relative to the map, from client coordinates (the event target may be a pin).
     let local = move |cx: f64, cy: f64| (cx - origin().0, cy - origin().1);
     rsx! {
@@ -96,6 +115,7 @@ pub(crate) fn MapScreen() -> Element {
                 },
                 onmousemove: move |e| {
                     if model.peek().map.drag.is_some() {
+                        ibasho_app::timing::input();
                         let c = e.data().client_coordinates();
                     let (x, y) = local(c.x, c.y);
                         let mut m = model;
@@ -109,6 +129,7 @@ pub(crate) fn MapScreen() -> Element {
                 },
                 onwheel: move |e| {
                     e.prevent_default();
+                    ibasho_app::timing::input();
                     let d = e.data().delta().strip_units();
                     let c = e.data().client_coordinates();
                     let (x, y) = local(c.x, c.y);
@@ -217,8 +238,8 @@ pub(crate) fn MapScreen() -> Element {
                 }
             }
             div { class: "map-controls",
-                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
-                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
+                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { ibasho_app::timing::input(); let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
+                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { ibasho_app::timing::input(); let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
                 button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().map.center_workspace(); }, "⌂" }
                 button { id: "save-area", "aria-label": t::SAVE_AREA.get(lang), title: t::SAVE_AREA.get(lang), onclick: move |_| plan_view(model), "⤓" }
             }
