@@ -1,7 +1,8 @@
 //! What the window reports of its own speed when `IBASHO_TIMING` is set (for `bench/map-window`):
 //! the time from the process starting to the first map with its places drawn, and the time from
 //! each pan or zoom input to the frame that shows it. "Drawn" and "shows" mean the webview has
-//! painted: the page answers after two animation frames following the change.
+//! painted: the page answers from a task queued in the animation frame that follows the change,
+//! which runs once that frame is painted.
 
 use std::sync::Mutex;
 use std::sync::OnceLock;

@@ -1,6 +1,7 @@
 //! The real app window under Xvfb: launched on a demo replica, clicked with xdotool (add a place on
 //! the map, type its name, save), checked through the replica, and photographed: map, place form,
-//! list, visit form, sync bar. Screenshots go to `target/screenshots/`.
+//! list, visit form, sync bar; and the map drawn from a saved area once its tile server is gone.
+//! Screenshots go to `target/screenshots/`.
 
 use ibasho_tests::{Device, Server, bin};
 use std::path::{Path, PathBuf};
@@ -338,4 +339,68 @@ fn the_app_stays_connected_and_is_quiet_when_nothing_happens() {
 
     let _ = app.kill();
     let _ = app.wait();
+}
+
+/// Pixels of `rgb` in a screenshot.
+fn count_pixels(path: &Path, rgb: [u8; 3]) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    buf[..info.buffer_size()]
+        .chunks(step)
+        .filter(|p| p[..3] == rgb)
+        .count()
+}
+
+#[test]
+fn an_area_saved_from_a_tile_server_is_drawn_after_the_server_is_gone() {
+    use ibasho_tests::tile_server::TileServer;
+    let device = Device::new();
+    device.ok(&["demo", "--places", "120"]);
+    // Every tile of the demo city's area from zoom 11 to 15, served from 127.0.0.1.
+    let places = device.json(&["place", "list", "--json"]);
+    let points: Vec<(f64, f64)> = places
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["lat"].as_f64().unwrap(), p["lon"].as_f64().unwrap()))
+        .collect();
+    let (s, w, n, e) = ibasho_shared::map::bulk::bulk_bounds(&points).unwrap();
+    let bbox = ibasho_shared::map::Bbox::new(s, w, n, e).unwrap();
+    let tiles: Vec<_> = ibasho_shared::map::tiles_of(&bbox, "11-15".parse().unwrap()).collect();
+    let server = TileServer::start(tiles.iter().copied());
+    let url = server.url();
+    device.ok(&[
+        "tiles",
+        "download",
+        "--zoom",
+        "11-15",
+        "--url",
+        &url,
+        "--attribution",
+        "テスト地図",
+        "--rate",
+        "50",
+    ]);
+    assert_eq!(server.tiles_requested().len(), tiles.len());
+    drop(server);
+
+    let display = Display::start();
+    let (mut app, _window) = open_app(&display, &device);
+    std::thread::sleep(Duration::from_secs(8));
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let path = shot(&display, &shots, "map-offline-pack", None);
+    let _ = app.kill();
+    let _ = app.wait();
+    // The test tiles' borders are drawn in rgb(120, 120, 130), a colour nothing else on the map
+    // uses: many of them mean the tiles are under the pins.
+    let borders = count_pixels(&path, [120, 120, 130]);
+    assert!(
+        borders > 2000,
+        "tile borders on the screen: {borders} pixels ({})",
+        path.display()
+    );
 }

@@ -117,6 +117,10 @@ impl MapView {
     pub(crate) fn resize(&mut self, width: f64, height: f64) {
         if width > 10.0 && height > 10.0 {
             let first = !self.measured;
+            if self.viewport.width > 600.0 && width <= 600.0 {
+                // Became phone-sized: the legend folds away.
+                self.legend_open = false;
+            }
             self.viewport.width = width;
             self.viewport.height = height;
             self.measured = true;

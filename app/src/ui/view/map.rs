@@ -73,7 +73,7 @@ pub(crate) fn MapScreen() -> Element {
         if ibasho_app::timing::enabled() {
             spawn(async move {
                 let painted = document::eval(
-                    "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); return 1;",
+                    "await new Promise(r => requestAnimationFrame(() => setTimeout(r, 0))); return 1;",
                 );
                 let _ = painted.join::<i32>().await;
                 ibasho_app::timing::shown(marker_count);
