@@ -20,7 +20,7 @@ pub(crate) fn MapScreen() -> Element {
     let model = use_model();
     let mut origin = use_signal(|| (0.0f64, 0.0f64));
     // Online tiles that failed to load (no connection): not drawn again, so the outline shows
-    // through instead of a broken image.
+    // through instead of a broken image, until the next zoom tries them again.
     let mut failed = use_signal(std::collections::HashSet::<String>::new);
     let m = model.read();
     let lang = m.lang;
@@ -130,6 +130,8 @@ pub(crate) fn MapScreen() -> Element {
                 onwheel: move |e| {
                     e.prevent_default();
                     ibasho_app::timing::input();
+                    // A zoom tries tiles that failed before again (the connection may be back).
+                    failed.write().clear();
                     let d = e.data().delta().strip_units();
                     let c = e.data().client_coordinates();
                     let (x, y) = local(c.x, c.y);
@@ -238,8 +240,8 @@ pub(crate) fn MapScreen() -> Element {
                 }
             }
             div { class: "map-controls",
-                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { ibasho_app::timing::input(); let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
-                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { ibasho_app::timing::input(); let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
+                button { "aria-label": t::ZOOM_IN.get(lang), title: t::ZOOM_IN.get(lang), onclick: move |_| { ibasho_app::timing::input(); failed.write().clear(); let mut m = model; m.write().map.zoom_by(1.0); }, "+" }
+                button { "aria-label": t::ZOOM_OUT.get(lang), title: t::ZOOM_OUT.get(lang), onclick: move |_| { ibasho_app::timing::input(); failed.write().clear(); let mut m = model; m.write().map.zoom_by(-1.0); }, "−" }
                 button { "aria-label": t::CENTER.get(lang), title: t::CENTER.get(lang), onclick: move |_| { let mut m = model; m.write().map.center_workspace(); }, "⌂" }
                 button { id: "save-area", "aria-label": t::SAVE_AREA.get(lang), title: t::SAVE_AREA.get(lang), onclick: move |_| plan_view(model), "⤓" }
             }
