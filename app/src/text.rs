@@ -200,6 +200,22 @@ pub const TILES_NO_AREA: Text = t(
     "範囲 {id} はありません（ibasho tiles list）",
     "No area {id} (see ibasho tiles list)",
 );
+pub const TILES_STOPPED: Text = t(
+    "{of} 枚中 {done} 枚で中止しました。取得済みのタイルは残っています。",
+    "Stopped after {done} of {of} tiles; what was fetched is kept.",
+);
+pub const TILES_OTHER_SOURCE: Text = t(
+    "この範囲は別の地図（{url}）で保存した範囲 {id} と重なります。1つの端末には1つの地図を保存します。先に削除してください（ibasho tiles delete {id}）。",
+    "The area overlaps area {id}, saved from another map ({url}); a device keeps one map's tiles. Delete it first (ibasho tiles delete {id}).",
+);
+pub const TILES_LIST_TOO_LARGE: Text = t(
+    "タイル目録（{bytes}）は大きいため使わず、大きさは推定です（--list で使います）。",
+    "The tile list ({bytes}) is large and was not read; the size is an estimate (--list reads it).",
+);
+pub const TILES_LIST_UNREADABLE: Text = t(
+    "タイル目録を読めなかったため、大きさは推定です（{why}）。",
+    "The tile list could not be read, so the size is an estimate ({why}).",
+);
 pub const TILES_LISTING: Text = t(
     "タイル目録 {url} を読めませんでした: {why}",
     "Could not read the tile list {url}: {why}",

@@ -37,6 +37,29 @@ const GUESS_TILE_BYTES: u64 = 15_000;
 const MAX_TILE_BYTES: u64 = 4 << 20;
 /// Tiles stored per transaction.
 const BATCH: usize = 32;
+/// The largest tile list read without being asked to (`ListUse::Auto`): GSI's list of the
+/// standard map is far larger than any area worth saving, and is then left alone.
+pub const MAX_AUTO_LIST_BYTES: u64 = 64 << 20;
+
+/// Whether to read the source's list of its tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListUse {
+    /// When it is at most [`MAX_AUTO_LIST_BYTES`]; a list that cannot be read is done without.
+    Auto,
+    /// Whatever its size; a list that cannot be read stops the download.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Why a plan is without the source's list although the source may have one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListSkipped {
+    /// The list is larger than [`MAX_AUTO_LIST_BYTES`] (its size in bytes).
+    TooLarge(u64),
+    /// The list could not be read (why).
+    Unreadable(String),
+}
 
 /// A basemap source: an XYZ URL template and the attribution to show with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +149,24 @@ pub enum TileError {
         /// Why.
         why: String,
     },
+    /// The download was stopped by the person; what was stored is kept.
+    #[error("stopped after {done} of {of} tiles; what was fetched is kept")]
+    Stopped {
+        /// Tiles handled.
+        done: u64,
+        /// Tiles planned.
+        of: u64,
+    },
+    /// The area overlaps one saved from another source: one pack holds one source's tiles.
+    #[error(
+        "the area overlaps area {id}, saved from {url}; delete it first (ibasho tiles delete {id})"
+    )]
+    OtherSource {
+        /// The saved area.
+        id: i64,
+        /// Its source.
+        url: String,
+    },
     /// The source's tile list could not be read.
     #[error("reading the tile list {url}: {why}")]
     Listing {
@@ -152,6 +193,12 @@ impl TileError {
                 lang,
                 &[("done", done), ("of", of), ("why", why)],
             ),
+            TileError::Stopped { done, of } => {
+                fill(t::TILES_STOPPED, lang, &[("done", done), ("of", of)])
+            }
+            TileError::OtherSource { id, url } => {
+                fill(t::TILES_OTHER_SOURCE, lang, &[("id", id), ("url", url)])
+            }
             TileError::Listing { url, why } => {
                 fill(t::TILES_LISTING, lang, &[("url", url), ("why", why)])
             }
@@ -177,6 +224,8 @@ pub struct Plan {
     pub bytes: u64,
     /// Whether `bytes` comes from the source's list.
     pub exact: bool,
+    /// Why the source's list was not used, when it has one but was left alone.
+    pub list_skipped: Option<ListSkipped>,
     listing: Option<Listing>,
 }
 
@@ -198,7 +247,8 @@ pub struct Outcome {
     pub fetched: u64,
     /// Tiles the source did not have (404).
     pub absent: u64,
-    /// Tiles received twice with bytes that did not match the list, and not kept.
+    /// Tiles received twice with bytes that did not match the list (or were not an image), and
+    /// not kept.
     pub damaged: u64,
     /// Bytes stored.
     pub bytes: u64,
@@ -208,29 +258,37 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Downloader {
     agent: ureq::Agent,
+    /// For the source's list, which may stream for minutes: no overall time limit.
+    list_agent: ureq::Agent,
     rate: f64,
 }
 
 impl Downloader {
-    /// A downloader making at most `rate` requests a second (clamped to 0.5..=[`MAX_RATE`]).
+    /// A downloader making at most `rate` requests a second (clamped to 0.5..=[`MAX_RATE`]; a
+    /// rate that is not a number is the default).
     pub fn new(rate: f64) -> Downloader {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .build()
-            .into();
+        let config = |global: Option<Duration>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .timeout_global(global)
+                .timeout_connect(Some(Duration::from_secs(15)))
+                .timeout_recv_response(Some(Duration::from_secs(30)))
+                .http_status_as_error(false)
+                .user_agent(USER_AGENT)
+                .build()
+                .into()
+        };
+        let rate = if rate.is_finite() { rate } else { DEFAULT_RATE };
         Downloader {
-            agent,
+            agent: config(Some(Duration::from_secs(60))),
+            list_agent: config(None),
             rate: rate.clamp(0.5, MAX_RATE),
         }
     }
 
-    /// Works out a download: refuses an area above [`MAX_AREA_TILES`], reads the source's list
-    /// when it has one (and `use_list`), and leaves out what the pack already holds as the list
-    /// has it (any stored tile, without a list).
-    pub fn plan(&self, pack: &TilePack, spec: AreaSpec, use_list: bool) -> Result<Plan, TileError> {
+    /// Works out a download: refuses an area above [`MAX_AREA_TILES`] or overlapping one saved
+    /// from another source, reads the source's list when it has one (as `list` says), and leaves
+    /// out what the pack already holds as the list has it (any stored tile, without a list).
+    pub fn plan(&self, pack: &TilePack, spec: AreaSpec, list: ListUse) -> Result<Plan, TileError> {
         let tiles = tile_count(&spec.bbox, spec.zooms);
         if tiles > MAX_AREA_TILES {
             return Err(TileError::TooLarge {
@@ -238,8 +296,34 @@ impl Downloader {
                 max: MAX_AREA_TILES,
             });
         }
-        let listing = match listing_url(&spec.url).filter(|_| use_list) {
-            Some(url) => self.listing(&url, &spec)?,
+        if let Some(other) = pack.areas()?.into_iter().find(|a| {
+            a.spec.url != spec.url
+                && a.spec.bbox.intersects(&spec.bbox)
+                && a.spec.zooms.min <= spec.zooms.max
+                && spec.zooms.min <= a.spec.zooms.max
+        }) {
+            return Err(TileError::OtherSource {
+                id: other.id,
+                url: other.spec.url,
+            });
+        }
+        let mut list_skipped = None;
+        let listing = match listing_url(&spec.url).filter(|_| list != ListUse::Never) {
+            Some(url) => match self.listing(&url, &spec, list) {
+                Ok(Ok(listing)) => listing,
+                Ok(Err(skipped)) => {
+                    list_skipped = Some(skipped);
+                    None
+                }
+                Err(e) if list == ListUse::Always => return Err(e),
+                Err(e) => {
+                    list_skipped = Some(ListSkipped::Unreadable(match e {
+                        TileError::Listing { why, .. } => why,
+                        other => other.to_string(),
+                    }));
+                    None
+                }
+            },
             None => None,
         };
         let (mut absent, mut have, mut bytes) = (0u64, 0u64, 0u64);
@@ -268,25 +352,39 @@ impl Downloader {
             fetch,
             bytes,
             exact: listing.is_some(),
+            list_skipped,
             listing,
         })
     }
 
-    /// The source's list, kept to the area's tiles; `None` when the source has none (404).
-    fn listing(&self, url: &str, spec: &AreaSpec) -> Result<Option<Listing>, TileError> {
+    /// The source's list, kept to the area's tiles; `None` when the source has none (404), or
+    /// why it was left alone (too large for `ListUse::Auto`).
+    fn listing(
+        &self,
+        url: &str,
+        spec: &AreaSpec,
+        list: ListUse,
+    ) -> Result<Result<Option<Listing>, ListSkipped>, TileError> {
         let fail = |why: String| TileError::Listing {
             url: url.to_string(),
             why,
         };
         let mut resp = self
-            .agent
+            .list_agent
             .get(url)
             .call()
             .map_err(|e| fail(e.to_string()))?;
         match resp.status().as_u16() {
             200 => {}
-            404 | 403 | 410 => return Ok(None),
+            404 | 403 | 410 => return Ok(Ok(None)),
             code => return Err(fail(format!("HTTP {code}"))),
+        }
+        let size = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if let Some(size) = size.filter(|s| list == ListUse::Auto && *s > MAX_AUTO_LIST_BYTES) {
+            return Ok(Err(ListSkipped::TooLarge(size)));
         }
         let body = resp.body_mut().as_reader();
         let reader: Box<dyn Read> = if url.ends_with(".gz") {
@@ -298,7 +396,7 @@ impl Downloader {
         read_listing(BufReader::new(reader), |z, x, y| {
             area::holds(&bbox, zooms, z, x, y)
         })
-        .map(Some)
+        .map(|l| Ok(Some(l)))
         .map_err(|e| fail(e.to_string()))
     }
 
@@ -318,29 +416,27 @@ impl Downloader {
         let mut outcome = Outcome::default();
         let mut batch: Vec<(u8, u32, u32, Vec<u8>)> = Vec::new();
         let mut received = 0u64;
-        let start = Instant::now();
         let gap = Duration::from_secs_f64(1.0 / self.rate);
+        // The earliest time of the next request: after a stall the pace stays the same, with no
+        // burst to make up for it.
+        let mut next = Instant::now();
         progress(Progress {
             done: 0,
             of,
             bytes: 0,
         });
         for (i, &(z, x, y)) in plan.fetch.iter().enumerate() {
-            let interrupted = |why: String, batch: &mut Vec<_>, pack: &mut TilePack| {
+            let interrupted = |why: Option<String>, batch: &mut Vec<_>, pack: &mut TilePack| {
                 pack.put(batch)?;
                 batch.clear();
-                Err(TileError::Interrupted {
-                    done: i as u64,
-                    of,
-                    why,
+                let done = i as u64;
+                Err(match why {
+                    Some(why) => TileError::Interrupted { done, of, why },
+                    None => TileError::Stopped { done, of },
                 })
             };
             if stop.load(Ordering::Relaxed) {
-                return interrupted("stopped".into(), &mut batch, pack);
-            }
-            let due = start + gap * i as u32;
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
+                return interrupted(None, &mut batch, pack);
             }
             let listed = plan.listing.as_ref().and_then(|l| l.get(&(z, x, y)));
             let url = plan
@@ -349,7 +445,7 @@ impl Downloader {
                 .replace("{z}", &z.to_string())
                 .replace("{x}", &x.to_string())
                 .replace("{y}", &y.to_string());
-            match self.fetch_checked(&url, listed.map(|l| l.md5.as_str())) {
+            match self.fetch_checked(&url, listed.map(|l| l.md5.as_str()), gap, &mut next) {
                 Ok(Fetched::Tile(bytes)) => {
                     received += bytes.len() as u64;
                     outcome.fetched += 1;
@@ -358,7 +454,7 @@ impl Downloader {
                 }
                 Ok(Fetched::Absent) => outcome.absent += 1,
                 Ok(Fetched::Damaged) => outcome.damaged += 1,
-                Err(why) => return interrupted(why, &mut batch, pack),
+                Err(why) => return interrupted(Some(why), &mut batch, pack),
             }
             if batch.len() >= BATCH {
                 pack.put(&batch)?;
@@ -376,24 +472,40 @@ impl Downloader {
     }
 
     /// One tile: retried on a server error or a failed connection (three tries, backing off),
-    /// fetched a second time when its bytes do not match the list, and never returned damaged.
-    fn fetch_checked(&self, url: &str, md5: Option<&str>) -> Result<Fetched, String> {
+    /// fetched a second time when its bytes do not match the list (or, without one, are not an
+    /// image), and never returned damaged. Every request waits for its turn at the rate.
+    fn fetch_checked(
+        &self,
+        url: &str,
+        md5: Option<&str>,
+        gap: Duration,
+        next: &mut Instant,
+    ) -> Result<Fetched, String> {
         let mut last = String::new();
         let mut mismatches = 0;
         for attempt in 0..4u32 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 * 2u64.pow(attempt)));
             }
+            let now = Instant::now();
+            if let Some(wait) = next.checked_duration_since(now) {
+                std::thread::sleep(wait);
+            }
+            *next = (*next).max(now) + gap;
             match self.fetch(url) {
-                Ok(Some(bytes)) => match md5 {
-                    Some(want) if md5_hex(&bytes) != want => {
-                        mismatches += 1;
-                        if mismatches == 2 {
-                            return Ok(Fetched::Damaged);
-                        }
+                Ok(Some(bytes)) => {
+                    let sound = match md5 {
+                        Some(want) => md5_hex(&bytes) == want,
+                        None => is_image(&bytes),
+                    };
+                    if sound {
+                        return Ok(Fetched::Tile(bytes));
                     }
-                    _ => return Ok(Fetched::Tile(bytes)),
-                },
+                    mismatches += 1;
+                    if mismatches == 2 {
+                        return Ok(Fetched::Damaged);
+                    }
+                }
                 Ok(None) => return Ok(Fetched::Absent),
                 Err(why) => last = why,
             }
@@ -421,6 +533,13 @@ enum Fetched {
     Tile(Vec<u8>),
     Absent,
     Damaged,
+}
+
+/// Whether bytes start as a PNG, JPEG or WebP image does.
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || bytes.starts_with(&[0xff, 0xd8, 0xff])
+        || (bytes.len() > 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
 }
 
 /// A byte count for people: `12.3 MB`.
@@ -472,7 +591,9 @@ mod tests {
             url: "http://127.0.0.1:9/{z}/{x}/{y}.png".into(),
             attribution: String::new(),
         };
-        let err = Downloader::new(8.0).plan(&pack, spec, true).unwrap_err();
+        let err = Downloader::new(8.0)
+            .plan(&pack, spec, ListUse::Auto)
+            .unwrap_err();
         assert!(matches!(
             err,
             TileError::TooLarge {

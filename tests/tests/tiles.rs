@@ -232,6 +232,21 @@ fn a_download_too_large_or_malformed_is_refused_before_any_request() {
         "ftp://x/{z}/{x}/{y}",
     ]);
     assert!(err.contains("--url"), "{err}");
+    let err = device.fails(&[
+        "tiles", "download", "--bbox", BBOX, "--url", &url, "--rate", "NaN",
+    ]);
+    assert!(err.contains("--rate"), "{err}");
+    let err = device.fails(&[
+        "tiles",
+        "download",
+        "--around",
+        "89,0",
+        "--radius-km",
+        "1",
+        "--url",
+        &url,
+    ]);
+    assert!(err.contains("around"), "{err}");
     assert!(server.seen().is_empty(), "nothing was asked of the source");
     assert!(!device.home.path().join("tiles.mbtiles").exists() || pack_tiles(&device).is_empty());
 }
@@ -256,4 +271,53 @@ fn without_an_area_the_download_covers_the_workspace_s_places() {
     assert!(out.contains("tiles in the area"), "{out}");
     assert!(out.contains("about"), "{out}");
     assert!(server.seen().is_empty());
+}
+
+#[test]
+fn without_a_list_a_tile_that_is_not_an_image_is_fetched_again_or_not_kept() {
+    let tiles = area();
+    let server = TileServer::start(tiles.iter().copied());
+    let device = Device::new();
+    let (healed, refused) = (tiles[3], tiles[7]);
+    server.damage(healed, 1);
+    server.damage(refused, 2);
+    let out = download(&device, &server, &["--no-list"]);
+    assert!(
+        !out.status.success(),
+        "a tile that never arrived sound is reported"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 tiles did not match"), "{err}");
+    let stored = pack_tiles(&device);
+    assert_eq!(
+        stored[&healed],
+        server.bytes_of(healed).unwrap(),
+        "the second try was kept"
+    );
+    assert!(
+        !stored.contains_key(&refused),
+        "a damaged tile is never kept"
+    );
+    assert_eq!(stored.len(), tiles.len() - 1);
+    assert_eq!(
+        device.json(&["tiles", "list", "--json"])[0]["complete"],
+        false
+    );
+    // Run again: only the missing tile is asked for, and the area is complete.
+    let before = server.tiles_requested().len();
+    assert!(download(&device, &server, &["--no-list"]).status.success());
+    assert_eq!(server.tiles_requested()[before..], [refused]);
+    assert_eq!(
+        device.json(&["tiles", "list", "--json"])[0]["complete"],
+        true
+    );
+
+    // An overlapping area from another source is refused: a device keeps one map's tiles.
+    let other = TileServer::start(tiles.iter().copied());
+    let url = other.url();
+    let err = device.fails(&[
+        "tiles", "download", "--bbox", BBOX, "--zoom", "14", "--url", &url,
+    ]);
+    assert!(err.contains("overlaps area 1"), "{err}");
+    assert!(other.seen().is_empty());
 }

@@ -612,10 +612,14 @@ pub enum TilesCmd {
         #[arg(long)]
         estimate: bool,
         /// Do not read the source's list of tiles (mokuroku.csv.gz) even when it has one.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "list")]
         no_list: bool,
-        /// Requests per second (at most 50).
-        #[arg(long, default_value_t = crate::tiles::DEFAULT_RATE)]
+        /// Read the source's list of tiles whatever its size (by default a list over 64 MB is
+        /// left alone and the size is estimated).
+        #[arg(long)]
+        list: bool,
+        /// Requests per second, above 0 and at most 50.
+        #[arg(long, default_value_t = crate::tiles::DEFAULT_RATE, value_parser = rate)]
         rate: f64,
     },
     /// The areas on this device.
@@ -629,4 +633,15 @@ pub enum TilesCmd {
         /// The area's number (see `tiles list`).
         id: i64,
     },
+}
+
+/// `--rate`: a number of requests per second above 0 and at most 50.
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= crate::tiles::MAX_RATE => Ok(r),
+        _ => Err(format!(
+            "expected a number of requests per second above 0 and at most {}",
+            crate::tiles::MAX_RATE
+        )),
+    }
 }

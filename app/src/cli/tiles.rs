@@ -4,7 +4,7 @@
 use super::args::TilesCmd;
 use super::out::line;
 use crate::text::{self as t, fill};
-use crate::tiles::{Downloader, Progress, Source, TileError, human_bytes};
+use crate::tiles::{Downloader, ListSkipped, ListUse, Progress, Source, TileError, human_bytes};
 use anyhow::{Context, Result, bail};
 use ibasho_shared::Lang;
 use ibasho_shared::map::{AreaSpec, Bbox, TilePack, Zooms};
@@ -25,6 +25,7 @@ pub(crate) fn run(home: &Path, cmd: &TilesCmd, lang: Lang) -> Result<()> {
             name,
             estimate,
             no_list,
+            list,
             rate,
         } => {
             let zooms: Zooms = zoom.parse().map_err(|e| anyhow::anyhow!("--{e}"))?;
@@ -47,7 +48,15 @@ pub(crate) fn run(home: &Path, cmd: &TilesCmd, lang: Lang) -> Result<()> {
             let mut pack = TilePack::open(&path)?;
             let downloader = Downloader::new(*rate);
             let plan = downloader
-                .plan(&pack, spec, !no_list)
+                .plan(
+                    &pack,
+                    spec,
+                    match (no_list, list) {
+                        (true, _) => ListUse::Never,
+                        (_, true) => ListUse::Always,
+                        _ => ListUse::Auto,
+                    },
+                )
                 .map_err(|e| anyhow::anyhow!(e.message(lang)))?;
             line(&fill(
                 if plan.exact {
@@ -65,6 +74,17 @@ pub(crate) fn run(home: &Path, cmd: &TilesCmd, lang: Lang) -> Result<()> {
                     ("url", &plan.spec.url),
                 ],
             ));
+            match &plan.list_skipped {
+                Some(ListSkipped::TooLarge(bytes)) => line(&fill(
+                    t::TILES_LIST_TOO_LARGE,
+                    lang,
+                    &[("bytes", &human_bytes(*bytes))],
+                )),
+                Some(ListSkipped::Unreadable(why)) => {
+                    line(&fill(t::TILES_LIST_UNREADABLE, lang, &[("why", why)]))
+                }
+                None => {}
+            }
             if *estimate {
                 return Ok(());
             }
@@ -202,8 +222,9 @@ fn area_of(
     let Some((s, w, n, e)) = ibasho_shared::map::bulk::bulk_bounds(&points) else {
         bail!("--bbox or --around: this workspace has no places to take the area from");
     };
-    Ok((
-        Bbox::new(s, w, n, e).map_err(|e| anyhow::anyhow!("{e}"))?,
-        name,
-    ))
+    // One place (or all at one spot) is a point: the area is a kilometre around it.
+    let bbox = Bbox::new(s, w, n, e)
+        .or_else(|_| Bbox::around((s + n) / 2.0, (w + e) / 2.0, 1.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((bbox, name))
 }

@@ -1023,4 +1023,16 @@ fn saving_the_view_fills_the_pack_the_map_then_draws_from() {
         html.contains("data:image/png;base64,"),
         "tiles drawn from the pack"
     );
+    // Closer than the pack goes (zoom 19), a zoom-17 tile is drawn scaled up.
+    let (lat, lon) = m.map.viewport.unproject(195.0, 300.0);
+    let n = 2f64.powi(19);
+    let (wx, wy) = ibasho_shared::map::world_px(lat, lon);
+    let (x, y) = ((wx * n / 256.0) as u32, (wy * n / 256.0) as u32);
+    let (data, part) = m.map.pack_tile_or_parent(19, x, y).expect("a parent tile");
+    assert!(data.starts_with("data:image/png;base64,"));
+    assert_eq!(
+        part.unwrap().split(' ').nth(2),
+        Some("64"),
+        "a quarter of a quarter"
+    );
 }

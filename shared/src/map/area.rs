@@ -38,7 +38,9 @@ pub enum AreaError {
     #[error("zoom: expected MIN-MAX or one zoom, each 0 to 18, MIN not above MAX, e.g. 10-17")]
     Zoom,
     /// `--around` is not `LAT,LON`, or the radius is not positive.
-    #[error("around: expected LAT,LON and a radius in km above 0 and at most 50")]
+    #[error(
+        "around: expected LAT,LON within ±85.05 and ±180, and a radius in km above 0 and at most 50"
+    )]
     Around,
 }
 
@@ -71,7 +73,8 @@ impl Bbox {
 
     /// The box around a point reaching `radius_km` each way.
     pub fn around(lat: f64, lon: f64, radius_km: f64) -> Result<Bbox, AreaError> {
-        if !(radius_km > 0.0 && radius_km <= 50.0 && lat.is_finite() && lon.is_finite()) {
+        let inside = lat.abs() <= MAX_LAT && lon.abs() <= 180.0;
+        if !(radius_km > 0.0 && radius_km <= 50.0 && inside) {
             return Err(AreaError::Around);
         }
         let dlat = radius_km / KM_PER_DEG_LAT;
@@ -92,6 +95,14 @@ impl Bbox {
             north: self.north.max(other.north),
             east: self.east.max(other.east),
         }
+    }
+
+    /// Whether the two boxes share any point.
+    pub fn intersects(&self, other: &Bbox) -> bool {
+        self.south <= other.north
+            && other.south <= self.north
+            && self.west <= other.east
+            && other.west <= self.east
     }
 
     /// As MBTiles writes `bounds`: `W,S,E,N`.
@@ -171,8 +182,13 @@ pub fn tile_span(bbox: &Bbox, z: u8) -> (u32, u32, u32, u32) {
     let scale = f64::from(n) / TILE_SIZE;
     let (x0, y0) = world_px(bbox.north, bbox.west);
     let (x1, y1) = world_px(bbox.south, bbox.east);
-    let clamp = |v: f64| (v * scale).floor().clamp(0.0, f64::from(n - 1)) as u32;
-    (clamp(x0), clamp(y0), clamp(x1), clamp(y1))
+    let first = |v: f64| (v * scale).floor().clamp(0.0, f64::from(n - 1)) as u32;
+    // An east or south edge exactly on a tile boundary does not reach into the next tile.
+    let last = |v: f64, from: u32| {
+        ((v * scale).ceil() - 1.0).clamp(f64::from(from), f64::from(n - 1)) as u32
+    };
+    let (c0, r0) = (first(x0), first(y0));
+    (c0, r0, last(x1, c0), last(y1, r0))
 }
 
 /// Every tile of the area, widest zoom first, then by row and column.
@@ -247,6 +263,20 @@ mod tests {
             let (ex, ey) = world_px(b.south, b.east);
             assert_eq!(((ex * n) as u32, (ey * n) as u32), (x1, y1));
         }
+    }
+
+    #[test]
+    fn an_edge_on_a_tile_boundary_takes_no_tile_beyond_it() {
+        // 0..90°E at zoom 2 is exactly column 2; the equator is the edge between rows 1 and 2.
+        let b = Bbox::new(0.0, 0.0, 1.0, 90.0).unwrap();
+        assert_eq!(tile_span(&b, 2), (2, 1, 2, 1));
+        assert_eq!(tile_count(&b, Zooms { min: 2, max: 2 }), 1);
+    }
+
+    #[test]
+    fn around_names_itself_when_the_point_is_off_the_map() {
+        assert_eq!(Bbox::around(89.0, 0.0, 1.0), Err(AreaError::Around));
+        assert_eq!(Bbox::around(35.0, 200.0, 1.0), Err(AreaError::Around));
     }
 
     #[test]

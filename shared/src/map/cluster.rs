@@ -448,7 +448,8 @@ fn separate_level(level: Level, below: &[Node], scale: f64) -> Level {
         })
         .collect();
     let radius = |n: &Node| marker_radius(n.count as usize) / scale;
-    for _pass in 0..32 {
+    // Each pass that merges removes at least one marker, so this ends.
+    loop {
         let widest = nodes.iter().map(radius).fold(0.0, f64::max);
         let grid = Grid::new(&nodes, 4.0 * widest);
         let mut gone = vec![false; nodes.len()];

@@ -81,8 +81,8 @@ pub enum MapError {
         /// Why.
         source: rusqlite::Error,
     },
-    /// Reading a tile failed.
-    #[error("reading a tile: {0}")]
+    /// Reading or writing tiles failed (e.g. a full disk).
+    #[error("reading or writing tiles: {0}")]
     Sql(#[from] rusqlite::Error),
     /// Basemap bytes that are not in the expected format.
     #[error("bad basemap data: {0}")]
@@ -99,7 +99,7 @@ impl MapError {
             (MapError::NotMbTiles { path, .. }, Lang::Ja) => {
                 format!("{} は MBTiles ファイルではありません。", path.display())
             }
-            (MapError::Sql(_), Lang::Ja) => "タイルを読み込めませんでした。".to_string(),
+            (MapError::Sql(e), Lang::Ja) => format!("タイルを読み書きできませんでした（{e}）。"),
             (MapError::BadBasemap(_), Lang::Ja) => "背景地図のデータが壊れています。".to_string(),
             (e, Lang::En) => e.to_string(),
         }

@@ -175,6 +175,27 @@ impl MapView {
         }
     }
 
+    /// A tile of the offline pack as a data URL, or else the part of a tile up to three zooms
+    /// wider that covers it (the pack holds areas to zoom 17; the map zooms to 19), with the
+    /// part as an SVG `viewBox` into the 256-pixel parent.
+    pub(crate) fn pack_tile_or_parent(
+        &self,
+        z: u8,
+        x: u32,
+        y: u32,
+    ) -> Option<(String, Option<String>)> {
+        if let Some(data) = self.pack_tile(z, x, y) {
+            return Some((data, None));
+        }
+        (1..=3u8).filter(|dz| *dz <= z).find_map(|dz| {
+            let data = self.pack_tile(z - dz, x >> dz, y >> dz)?;
+            let n = 1u32 << dz;
+            let part = 256.0 / f64::from(n);
+            let (ox, oy) = (f64::from(x % n) * part, f64::from(y % n) * part);
+            Some((data, Some(format!("{ox} {oy} {part} {part}"))))
+        })
+    }
+
     /// A tile of the offline pack as a data URL, when the pack has it.
     pub(crate) fn pack_tile(&self, z: u8, x: u32, y: u32) -> Option<String> {
         use base64::Engine;

@@ -118,7 +118,7 @@ impl AppModel {
 /// Plans a download (blocking: it may read the source's list over the network).
 pub(crate) fn plan(path: PathBuf, spec: AreaSpec) -> Result<Plan, TileError> {
     let pack = TilePack::open(path)?;
-    Downloader::new(crate::tiles::DEFAULT_RATE).plan(&pack, spec, true)
+    Downloader::new(crate::tiles::DEFAULT_RATE).plan(&pack, spec, crate::tiles::ListUse::Auto)
 }
 
 /// Runs a planned download (blocking), telling `progress` after each tile, until done or

@@ -28,17 +28,17 @@ pub(crate) fn MapScreen() -> Element {
     let (w, h) = (vp.width, vp.height);
     let basemap = ibasho_shared::map::Basemap::japan().svg_paths(&vp);
     let mut from_pack = false;
-    let tiles: Vec<(String, f64, f64, f64)> = tiles_for(&vp)
+    let tiles: Vec<(String, f64, f64, f64, Option<String>)> = tiles_for(&vp)
         .into_iter()
         .map(|tr| {
-            let href = match m.map.pack_tile(tr.z, tr.x, tr.y) {
-                Some(data) => {
+            let (href, part) = match m.map.pack_tile_or_parent(tr.z, tr.x, tr.y) {
+                Some(found) => {
                     from_pack = true;
-                    data
+                    found
                 }
-                None => tr.url(&m.source.url),
+                None => (tr.url(&m.source.url), None),
             };
-            (href, tr.left, tr.top, tr.size)
+            (href, tr.left, tr.top, tr.size, part)
         })
         .filter(|(href, ..)| !failed.read().contains(href))
         .collect();
@@ -177,12 +177,19 @@ pub(crate) fn MapScreen() -> Element {
                 }
                 // Tiles over the outline: where one is missing (offline, outside the pack), the
                 // outline shows through.
-                for (href, left, top, size) in tiles {
-                    image { key: "{href}", class: "tile", href: "{href}", x: "{left}", y: "{top}", width: "{size}", height: "{size}",
-                        onerror: {
-                            let href = href.clone();
-                            move |_| { failed.write().insert(href.clone()); }
-                        },
+                for (href, left, top, size, part) in tiles {
+                    if let Some(part) = part {
+                        // Part of a wider tile from the pack, scaled up.
+                        svg { key: "{left:.0}-{top:.0}-{part}", x: "{left}", y: "{top}", width: "{size}", height: "{size}", view_box: "{part}",
+                            image { class: "tile", href: "{href}", width: "256", height: "256" }
+                        }
+                    } else {
+                        image { key: "{href}", class: "tile", href: "{href}", x: "{left}", y: "{top}", width: "{size}", height: "{size}",
+                            onerror: {
+                                let href = href.clone();
+                                move |_| { failed.write().insert(href.clone()); }
+                            },
+                        }
                     }
                 }
                 for marker in markers {
