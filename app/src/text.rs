@@ -200,6 +200,14 @@ pub const TILES_NO_AREA: Text = t(
     "範囲 {id} はありません（ibasho tiles list）",
     "No area {id} (see ibasho tiles list)",
 );
+pub const NOT_A_MONTH: Text = t(
+    "{flag}: 「{text}」は年月（YYYY-MM）ではありません",
+    "{flag}: \"{text}\" is not a month (YYYY-MM)",
+);
+pub const TO_BEFORE_FROM: Text = t(
+    "--to: {to} は --from {from} より前です",
+    "--to: {to} comes before --from {from}",
+);
 pub const TILES_STOPPED: Text = t(
     "{of} 枚中 {done} 枚で中止しました。取得済みのタイルは残っています。",
     "Stopped after {done} of {of} tiles; what was fetched is kept.",

@@ -50,6 +50,9 @@ pub enum Error {
     /// A record kind that is not one (a damaged index).
     #[error(transparent)]
     UnknownKind(#[from] crate::domain::UnknownKind),
+    /// Publishing would reveal a hidden count (a table the suppression could not protect).
+    #[error("publishing {0}: a hidden count could be worked out; nothing was published")]
+    Disclosure(String),
     /// SQLite failed.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -187,6 +190,9 @@ impl Error {
             (Error::UnknownKind(e), Lang::Ja) => format!("記録の種類ではありません: {:?}", e.0),
             (Error::AlreadyJoined(url), Lang::Ja) => format!("この端末はすでに {url} と同期しています"),
             (Error::NotPermitted(why), _) => why.message(lang),
+            (Error::Disclosure(section), Lang::Ja) => {
+                format!("{section} を公表すると秘匿した数が計算で分かるため、公表していません")
+            }
             _ => self.to_string(),
         }
     }

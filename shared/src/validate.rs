@@ -58,7 +58,10 @@ pub enum Reason {
     BeforeVisit,
     /// A referral to the team that sends it.
     SameTeam,
-    /// A report period that overlaps one published before without being the same.
+    /// A report period whose last month comes before its first.
+    EndsBeforeStart,
+    /// A report period that overlaps one published before without being the same (or is the
+    /// same, published with another minimum cell or other figures).
     OverlapsPublished {
         /// The earlier period's first month.
         from: String,
@@ -87,6 +90,11 @@ pub enum Reason {
     ControlCharacter(char),
     /// Not an id as ibasho makes them (32 lowercase hex digits).
     BadId(String),
+    /// A row of an imported file repeating an earlier row (its line).
+    DuplicateRow {
+        /// The earlier row's line.
+        line: u64,
+    },
 }
 
 /// A refused field: which one and why.
@@ -182,11 +190,15 @@ impl ValidationError {
                 "the workspace marks no team as its case conference".to_string()
             }
             (Lang::Ja, Reason::OverlapsPublished { from, to }) => format!(
-                "公表済みの期間（{from}〜{to}）と重なるため公表できません。重ならない期間か同じ期間にしてください（差し引くと秘匿した数が分かるため）"
+                "公表済みの期間（{from}〜{to}）と重なるため公表できません。重ならない期間にしてください。同じ期間は、同じ最小セルで数が変わっていないときだけ公表できます（差し引くと秘匿した数が分かるため）"
             ),
             (Lang::En, Reason::OverlapsPublished { from, to }) => format!(
-                "overlaps the period {from} to {to} published before: publish the same period or one that does not overlap (subtracting the two would reveal hidden counts)"
+                "overlaps the period {from} to {to} published before: publish a period that does not overlap; the same period only with the same minimum cell and unchanged figures (subtracting the two would reveal hidden counts)"
             ),
+            (Lang::Ja, Reason::EndsBeforeStart) => "終わりの月が始まりの月より前です".to_string(),
+            (Lang::En, Reason::EndsBeforeStart) => {
+                "the last month comes before the first".to_string()
+            }
             (Lang::Ja, Reason::SameTeam) => "送り元と同じチームにはつなげません".to_string(),
             (Lang::En, Reason::SameTeam) => "cannot be the sending team itself".to_string(),
             (Lang::Ja, Reason::OneOfTwo) => {
@@ -210,6 +222,12 @@ impl ValidationError {
                     "must not contain control characters (U+{:04X})",
                     u32::from(*c)
                 )
+            }
+            (Lang::Ja, Reason::DuplicateRow { line }) => {
+                format!("{line} 行目と同じ名称・連絡先の行です")
+            }
+            (Lang::En, Reason::DuplicateRow { line }) => {
+                format!("repeats the name and contact of line {line}")
             }
             (Lang::Ja, Reason::BadId(id)) => format!("IDの形式ではありません: {id:?}"),
             (Lang::En, Reason::BadId(id)) => format!("is not an id: {id:?}"),

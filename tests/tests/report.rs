@@ -282,22 +282,29 @@ fn a_published_report_hides_small_counts_so_that_none_can_be_worked_out() {
                 }
             }
             hidden_somewhere |= hidden > 0;
-            // A table whose cells add up to the section's total: one hidden cell would be the
-            // total less the others.
-            let additive = !matches!(
-                key.as_str(),
-                "by_target" | "people_by_month" | "people_by_target"
-            );
-            if additive && hidden > 0 && figures["total"].is_i64() {
-                assert!(
-                    hidden >= 2,
-                    "{section}.{key}: one hidden cell is the total less the rest"
-                );
-                let rest = figures["total"].as_i64().unwrap() - shown;
-                assert!(
-                    rest > hidden,
-                    "{section}.{key}: hidden cells that can only be 1 each"
-                );
+            // A table whose cells add up to its total (the people reached for people's tables):
+            // each "<3" is 1 or 2 and each "x" at least 3 (only such cells are hidden), and no
+            // cell may be pinned to one value by the total less the others.
+            let total_key = if key.starts_with("people_by_") {
+                "people"
+            } else {
+                "total"
+            };
+            let additive = !matches!(key.as_str(), "by_target" | "people_by_target");
+            if additive && hidden > 0 && figures[total_key].is_i64() {
+                let rest = figures[total_key].as_i64().unwrap() - shown;
+                let marks: Vec<(i64, i64)> = map
+                    .values()
+                    .filter(|v| !v.is_i64())
+                    .map(|v| if v == "x" { (3, rest) } else { (1, 2) })
+                    .collect();
+                for (i, (lo, hi)) in marks.iter().enumerate() {
+                    let others = marks.iter().enumerate().filter(|(j, _)| *j != i);
+                    let (others_lo, others_hi) =
+                        others.fold((0, 0), |(a, b), (_, (l, h))| (a + l, b + h));
+                    let (lo, hi) = ((*lo).max(rest - others_hi), (*hi).min(rest - others_lo));
+                    assert!(lo < hi, "{section}.{key}: a hidden cell can only be {lo}");
+                }
             }
             // What is shown is what the report says.
             for (label, v) in map {

@@ -237,12 +237,16 @@ pub(super) fn erasures(replica: &Replica, json: bool, lang: Lang) -> Result<()> 
 }
 
 /// A month given as `YYYY-MM`, or the error naming the flag.
-fn month(flag: &str, text: &str) -> Result<String> {
-    let ok = chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d").is_ok();
-    if !ok {
-        anyhow::bail!("{flag}: {text:?} is not a month (YYYY-MM)");
+fn month(flag: &str, text: &str, lang: Lang) -> Result<String> {
+    match chrono::NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d") {
+        // Written back as YYYY-MM, so that 2026-4 is April (months are compared as text).
+        Ok(date) => Ok(date.format("%Y-%m").to_string()),
+        Err(_) => anyhow::bail!(crate::text::fill(
+            crate::text::NOT_A_MONTH,
+            lang,
+            &[("flag", &flag), ("text", &text)]
+        )),
     }
-    Ok(text.trim().to_string())
 }
 
 /// What `ibasho report` was asked for.
@@ -261,15 +265,22 @@ pub(super) fn report(replica: &mut Replica, args: ReportArgs<'_>, lang: Lang) ->
     let period = ibasho_shared::Period {
         from: args
             .from
-            .map(|m| month("--from", m))
+            .map(|m| month("--from", m, lang))
             .transpose()?
             .unwrap_or(fiscal.from),
         to: args
             .to
-            .map(|m| month("--to", m))
+            .map(|m| month("--to", m, lang))
             .transpose()?
             .unwrap_or(fiscal.to),
     };
+    if period.from > period.to {
+        anyhow::bail!(crate::text::fill(
+            crate::text::TO_BEFORE_FROM,
+            lang,
+            &[("to", &period.to), ("from", &period.from)]
+        ));
+    }
     let report = replica.report(&period, lang)?;
     let value = match args.min_cell {
         Some(min) => replica.publish_report(&report, min)?,

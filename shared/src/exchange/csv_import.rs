@@ -122,7 +122,7 @@ fn row_error(line: u64, e: &ValidationError) -> RowError {
 
 /// The 1-based line on which a record starting at `byte` lies (quoted fields may span lines). The
 /// csv reader puts a record's start on the `\n` of a preceding CRLF, so that byte is counted too.
-fn line_at(text: &str, byte: u64) -> u64 {
+pub(super) fn line_at(text: &str, byte: u64) -> u64 {
     let end = (byte as usize + 1).min(text.len());
     text.as_bytes()[..end]
         .iter()

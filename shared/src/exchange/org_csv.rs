@@ -98,12 +98,16 @@ pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, Im
         return (Vec::new(), report);
     }
     let mut orgs = Vec::new();
+    // Rows without an id, by name and contact, with their line: a second one is a duplicate.
+    let mut seen: HashMap<(String, String), u64> = HashMap::new();
     for (i, record) in reader.records().enumerate() {
         report.rows += 1;
-        let line = i as u64 + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
+                let line = e.position().map_or(i as u64 + 2, |p| {
+                    super::csv_import::line_at(&text, p.byte())
+                });
                 report.errors.push(RowError {
                     line,
                     field: "row".into(),
@@ -113,6 +117,10 @@ pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, Im
                 continue;
             }
         };
+        // The line the row starts on (a quoted cell may hold line breaks).
+        let line = record.position().map_or(i as u64 + 2, |p| {
+            super::csv_import::line_at(&text, p.byte())
+        });
         let get = |c: &str| {
             let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
             super::csv_export::unneutralised(cell).trim().to_string()
@@ -120,15 +128,22 @@ pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, Im
         let mut org = Org::new(&get("name"), &get("sector"));
         let id = get("id");
         let has_id = crate::validate::is_record_id(&id);
+        let mut errors = Vec::new();
         if has_id {
             org.id = id;
+        } else if !id.is_empty() {
+            // A mistyped id would otherwise add the row as a second entry.
+            errors.push(ValidationError::new("id", Reason::BadId(id)));
         }
-        let mut errors = Vec::new();
         for f in org_fields().filter(|f| !["name", "sector"].contains(&f.name)) {
             if !columns.contains_key(f.name) {
                 continue;
             }
             let mut value = get(f.name);
+            // A list typed one item a line in the cell (Alt+Enter in Excel).
+            if matches!(f.ty, crate::domain::schema::FieldType::Terms(_)) {
+                value = value.replace("\r\n", "\n").replace('\n', ",");
+            }
             // A reply given as the date it came.
             if f.name == "replied"
                 && chrono::NaiveDate::parse_from_str(&value.replace('/', "-"), "%Y-%m-%d").is_ok()
@@ -137,6 +152,33 @@ pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, Im
             }
             if let Err(e) = org.set_text(f.name, &value) {
                 errors.push(e);
+            }
+        }
+        if !has_id && !org.contact.is_empty() {
+            let key = (org.name.clone(), org.contact.clone());
+            if let Some(first) = seen.get(&key) {
+                errors.push(ValidationError::new(
+                    "name",
+                    Reason::DuplicateRow { line: *first },
+                ));
+            } else {
+                seen.insert(key, line);
+            }
+        }
+        // Every rule the row breaks: a broken name or sector is set aside and the row checked
+        // again, so that both are named.
+        let mut checked = org.clone();
+        for _ in 0..2 {
+            match checked.clone().normalized(now) {
+                Err(e) if e.field == "name" && !errors.iter().any(|x| x.field == "name") => {
+                    errors.push(e);
+                    checked.name = "-".into();
+                }
+                Err(e) if e.field == "sector" && !errors.iter().any(|x| x.field == "sector") => {
+                    errors.push(e);
+                    checked.sector = crate::taxonomy::SECTORS[0].id.into();
+                }
+                _ => break,
             }
         }
         match org.clone().normalized(now) {
@@ -201,4 +243,50 @@ pub fn orgs_geojson(orgs: &[Org], lang: Lang) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({ "type": "FeatureCollection", "features": features })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 6)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+    }
+
+    fn errors_of(csv: &str) -> Vec<(u64, String)> {
+        let (_, report) = parse_orgs_csv(csv.as_bytes(), now());
+        report
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn every_bad_row_is_named_by_the_line_it_starts_on_with_every_field() {
+        let csv = "id,名称,セクター,活動,連絡先\n\
+                   ,さがみ野自治会,地域団体,\"居場所づくり\n相談窓口\",046-1\n\
+                   ,,でたらめ,,\n\
+                   abc,南栗原商店,企業,,046-2\n\
+                   ,さがみ野自治会,地域団体,,046-1\n";
+        let errors = errors_of(csv);
+        // Line 2's quoted cell spans two lines: the next row starts on line 4.
+        assert!(errors.contains(&(4, "name".into())), "{errors:?}");
+        assert!(
+            errors.contains(&(4, "sector".into())),
+            "both rules the row breaks: {errors:?}"
+        );
+        assert!(
+            errors.contains(&(5, "id".into())),
+            "a mistyped id: {errors:?}"
+        );
+        assert!(
+            errors.contains(&(6, "name".into())),
+            "a repeated row: {errors:?}"
+        );
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
 }

@@ -71,11 +71,17 @@ impl Replica {
                     );
                 }
             }
-            let here = existing.iter().find(|o| {
-                (row.has_id && o.id == row.org.id)
-                    || (!row.org.contact.is_empty()
+            // By id first; only a row without a known id is matched by name and contact.
+            let by_id = row
+                .has_id
+                .then(|| existing.iter().find(|o| o.id == row.org.id))
+                .flatten();
+            let here = by_id.or_else(|| {
+                existing.iter().find(|o| {
+                    !row.org.contact.is_empty()
                         && o.name == row.org.name
-                        && o.contact == row.org.contact)
+                        && o.contact == row.org.contact
+                })
             });
             match here {
                 None => {

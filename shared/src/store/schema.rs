@@ -124,6 +124,9 @@ CREATE TABLE IF NOT EXISTS published_reports (
     period_from TEXT NOT NULL,
     period_to   TEXT NOT NULL,
     min_cell    INTEGER NOT NULL,
+    -- SHA-256 of the figures before suppression: the same period may be published again only
+    -- with the same figures and minimum cell.
+    figures     TEXT NOT NULL DEFAULT '',
     at          TEXT NOT NULL
 );
 -- Changes of this device's that the server refused at the last try (see `Replica::stuck`).
