@@ -90,11 +90,13 @@ pub fn rewrite(
 ) -> Result<Erasure> {
     let name = doc_id.to_string();
     let key = doc_key(ws, &name);
-    let mut old = doc_store::load(conn, &key)?.with_context(|| format!("no document {name}"))?;
+    // The write lock first: no change may be stored between reading the document and writing
+    // its new epoch (it would be neither kept nor closed).
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut old = doc_store::load(&tx, &key)?.with_context(|| format!("no document {name}"))?;
     let mut fresh = epoch::rewrite(doc_id, &mut old, leave, ActorId::random(), &erasure.by)?;
     let closed = epoch::closed_hashes(&mut old);
-    erasure.epoch = store::epoch_of(conn, ws, &name)? + 1;
-    let tx = conn.transaction()?;
+    erasure.epoch = store::epoch_of(&tx, ws, &name)? + 1;
     doc_store::write_snapshot(&tx, &key, &fresh.save())?;
     tx.execute(
         "UPDATE doc_heads SET heads = ?1 WHERE key = ?2",
@@ -119,19 +121,33 @@ pub fn rewrite(
     )?;
     tx.execute("DELETE FROM sync_states WHERE key = ?1", [&key])?;
     tx.commit()?;
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    checkpoint(conn)?;
     tracing::info!(doc = %key, epoch = erasure.epoch, "erased; the document starts a new epoch");
     Ok(erasure)
 }
 
+/// Moves the write-ahead log into the database and empties it, so that the erased pages are
+/// gone from it too. SQLite reports a checkpoint that readers held up as busy, not as an error:
+/// it is tried again for a while, then reported.
+fn checkpoint(conn: &Connection) -> Result<()> {
+    for _ in 0..50 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    anyhow::bail!("the store's write-ahead log could not be emptied (readers kept it busy)")
+}
+
 /// The first month (`YYYY-MM`) a workspace keeping visits `months` months still keeps, as of
-/// `today`: visits of earlier months are erased.
+/// `today`: visits of earlier months are erased. A span beyond the calendar keeps everything.
 pub fn first_kept_month(today: chrono::NaiveDate, months: u32) -> String {
     use chrono::Datelike;
     let first = today.with_day(1).expect("the first of a month");
     first
         .checked_sub_months(chrono::Months::new(months))
-        .unwrap_or(first)
+        .unwrap_or(chrono::NaiveDate::MIN)
         .format("%Y-%m")
         .to_string()
 }

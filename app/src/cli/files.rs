@@ -44,11 +44,18 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
         ExportCmd::Fhir { out } => {
             let workspace = replica.workspace()?;
             let orgs = replica.orgs()?;
-            let referrals: Vec<ibasho_shared::Referral> = replica
+            let referrals: Vec<(ibasho_shared::Referral, Vec<String>)> = replica
                 .referrals(&ibasho_shared::ReferralQuery::default())?
                 .into_iter()
                 .filter(|v| !v.legacy)
-                .map(|v| v.referral)
+                .map(|v| {
+                    let disputed = if v.needs_review {
+                        v.statuses
+                    } else {
+                        Vec::new()
+                    };
+                    (v.referral, disputed)
+                })
                 .collect();
             let name_of = |id: &str| {
                 workspace

@@ -63,6 +63,9 @@ pub struct Referral {
 const NEED_A_REASON: [&str; 3] = ["declined", "withdrawn", "not_connected"];
 /// Steps the sender takes; the receiver takes every other one.
 const SENDER_STEPS: [&str; 2] = ["sent", "withdrawn"];
+/// The receiver's closing steps, over which the sender may still take `withdrawn` when the two
+/// were taken offline at once (settling 要確認).
+const RECEIVER_CLOSING: [&str; 3] = ["connected", "not_connected", "declined"];
 /// Fields the receiver may change: the status and what goes with it.
 const STATUS_FIELDS: [&str; 5] = [
     "status",
@@ -348,7 +351,9 @@ impl Record for Referral {
 
     /// The sending team makes a referral and may change what it says, and takes the steps
     /// `sent` and `withdrawn`; the receiving team changes only the status, with the other steps.
-    /// Coordinators may do either.
+    /// A step follows the one before in the lifecycle, except that a side may take its own
+    /// closing step over the other side's (settling 要確認: a withdrawal against a connection,
+    /// which offline steps leave shown either way). Coordinators may do anything.
     fn writer_may(&self, before: Option<&Referral>, writer: &Writer<'_>) -> Result<(), String> {
         if writer.role == Role::Coordinator {
             return Ok(());
@@ -364,11 +369,28 @@ impl Record for Referral {
                 .map(|f| f.name)
                 .collect(),
         };
+        if let Some(b) = before.filter(|_| step_changed && (sender || receiver)) {
+            let (from, to) = (b.status.as_str(), self.status.as_str());
+            let settles = (sender && to == "withdrawn" && RECEIVER_CLOSING.contains(&from))
+                || (receiver && from == "withdrawn" && to != "sent");
+            if !follows(from, to) && !settles {
+                return Err(format!(
+                    "the step {to:?} does not follow {from:?} in the referral's lifecycle"
+                ));
+            }
+        }
         if sender {
             // A referral to an organization with no team stays with the sender, who records
             // every step.
             if self.to_team.is_none() {
                 return Ok(());
+            }
+            // The receiver's answer (its reason, note, who and when) is the receiver's.
+            if !step_changed && let Some(field) = changed.iter().find(|f| STATUS_FIELDS.contains(f))
+            {
+                return Err(format!(
+                    "the sending team does not change the receiving team's answer ({field:?})"
+                ));
             }
             if step_changed && !SENDER_STEPS.contains(&self.status.as_str()) {
                 return Err(format!(
@@ -459,6 +481,61 @@ mod tests {
             ..sent()
         };
         assert_eq!(long.validate(now_jst()).unwrap_err().field, "summary");
+    }
+
+    #[test]
+    fn a_step_follows_the_lifecycle_even_when_written_directly() {
+        let with = |status: &str, reason: &str| Referral {
+            status: status.into(),
+            status_reason: reason.into(),
+            ..sent()
+        };
+        let declined = with("declined", "not_eligible");
+        let connected = with("connected", "");
+        let withdrawn = with("withdrawn", "resolved");
+        // The receiver cannot turn a decline into a connection, nor go back to accepted.
+        assert!(
+            connected
+                .writer_may(Some(&declined), &writer("team-b"))
+                .is_err()
+        );
+        assert!(
+            with("accepted", "")
+                .writer_may(Some(&connected), &writer("team-b"))
+                .is_err()
+        );
+        // The sender cannot send again what it withdrew.
+        assert!(
+            sent()
+                .writer_may(Some(&withdrawn), &writer("team-a"))
+                .is_err()
+        );
+        // Settling 要確認: each side may take its own closing step over the other's.
+        assert!(
+            withdrawn
+                .writer_may(Some(&connected), &writer("team-a"))
+                .is_ok()
+        );
+        assert!(
+            connected
+                .writer_may(Some(&withdrawn), &writer("team-b"))
+                .is_ok()
+        );
+        // The sender does not rewrite the receiver's answer.
+        let reworded = Referral {
+            status_reason: "no_capacity".into(),
+            ..declined.clone()
+        };
+        assert!(
+            reworded
+                .writer_may(Some(&declined), &writer("team-a"))
+                .is_err()
+        );
+        assert!(
+            reworded
+                .writer_may(Some(&declined), &writer("team-b"))
+                .is_ok()
+        );
     }
 
     #[test]

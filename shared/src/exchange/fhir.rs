@@ -20,8 +20,16 @@ fn coding(list: &'static [taxonomy::Term], system: &str, id: &str, lang: Lang) -
     })
 }
 
-/// One referral as a Task. `name_of` gives a team's or organization's name by id.
-pub fn referral_task(r: &Referral, name_of: &dyn Fn(&str) -> String, lang: Lang) -> Value {
+/// One referral as a Task. `name_of` gives a team's or organization's name by id. `disputed`
+/// holds the steps the two sides took offline at once that do not fit together (要確認); the
+/// Task is then `on-hold` with the business status `needs-review` naming both, rather than
+/// whichever step happens to show.
+pub fn referral_task(
+    r: &Referral,
+    disputed: &[String],
+    name_of: &dyn Fn(&str) -> String,
+    lang: Lang,
+) -> Value {
     let reference = |kind: &str, id: &str| json!({ "identifier": { "system": format!("{CODE_SYSTEM}/{kind}"), "value": id }, "display": name_of(id) });
     let mut task = json!({
         "resourceType": "Task",
@@ -45,6 +53,26 @@ pub fn referral_task(r: &Referral, name_of: &dyn Fn(&str) -> String, lang: Lang)
         ],
     });
     let object = task.as_object_mut().expect("a task is an object");
+    if !disputed.is_empty() {
+        let steps: Vec<String> = disputed
+            .iter()
+            .map(|s| {
+                REFERRAL_STATUSES
+                    .iter()
+                    .find(|t| t.id == s.as_str())
+                    .map_or(s.clone(), |t| t.label(lang).to_string())
+            })
+            .collect();
+        object.insert("status".into(), json!("on-hold"));
+        object.insert(
+            "businessStatus".into(),
+            json!({
+                "coding": [{ "system": format!("{CODE_SYSTEM}/referral-status"), "code": "needs-review",
+                             "display": crate::i18n::t("要確認", "needs reconciliation").get(lang) }],
+                "text": steps.join(" / "),
+            }),
+        );
+    }
     if !r.status_at.is_empty() {
         object.insert(
             "lastModified".into(),
@@ -87,7 +115,7 @@ pub fn referral_task(r: &Referral, name_of: &dyn Fn(&str) -> String, lang: Lang)
 
 /// Referrals as a FHIR `Bundle` of type `collection`.
 pub fn referrals_bundle(
-    referrals: &[Referral],
+    referrals: &[(Referral, Vec<String>)],
     name_of: &dyn Fn(&str) -> String,
     lang: Lang,
 ) -> Value {
@@ -97,7 +125,7 @@ pub fn referrals_bundle(
         "timestamp": chrono::Utc::now().to_rfc3339(),
         "entry": referrals
             .iter()
-            .map(|r| json!({ "fullUrl": format!("urn:uuid:{}", r.id), "resource": referral_task(r, name_of, lang) }))
+            .map(|(r, disputed)| json!({ "fullUrl": format!("urn:uuid:{}", r.id), "resource": referral_task(r, disputed, name_of, lang) }))
             .collect::<Vec<_>>(),
     })
 }
@@ -117,7 +145,7 @@ mod tests {
             summary: "週末の居場所を希望".into(),
             ..Referral::new("t1", "isolation", now_jst())
         };
-        let task = referral_task(&r, &|id| format!("name of {id}"), Lang::Ja);
+        let task = referral_task(&r, &[], &|id| format!("name of {id}"), Lang::Ja);
         assert_eq!(task["status"], "rejected");
         assert_eq!(task["businessStatus"]["coding"][0]["code"], "declined");
         assert_eq!(task["statusReason"]["coding"][0]["code"], "no_capacity");
@@ -128,7 +156,13 @@ mod tests {
         assert_eq!(task["reasonCode"]["coding"][0]["display"], "孤立");
         assert_eq!(task["owner"]["display"], "name of t2");
         assert_eq!(task["note"][0]["text"], "週末の居場所を希望");
-        let bundle = referrals_bundle(&[r], &|id| id.to_string(), Lang::En);
+        let bundle = referrals_bundle(&[(r.clone(), Vec::new())], &|id| id.to_string(), Lang::En);
         assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "Task");
+        // Steps taken offline at once that do not fit: on hold, both named, neither chosen.
+        let disputed = ["withdrawn".to_string(), "connected".to_string()];
+        let task = referral_task(&r, &disputed, &|id| id.to_string(), Lang::Ja);
+        assert_eq!(task["status"], "on-hold");
+        assert_eq!(task["businessStatus"]["coding"][0]["code"], "needs-review");
+        assert_eq!(task["businessStatus"]["text"], "取り下げ / つながった");
     }
 }

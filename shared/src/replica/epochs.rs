@@ -398,13 +398,23 @@ impl Replica {
 
     /// After deleting what must be gone: the search index merged (its deleted entries dropped) and
     /// the write-ahead log written back and emptied, so no erased byte stays in either file.
+    /// Another connection reading (the window and its syncer) holds the checkpoint up: SQLite says
+    /// so as "busy", not as an error, and it is tried again for up to two seconds.
     pub(super) fn scrub(&mut self) -> Result<()> {
         self.conn.execute(
             "INSERT INTO places_fts (places_fts) VALUES ('optimize')",
             [],
         )?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        for _ in 0..20 {
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        tracing::warn!("the write-ahead log stayed busy; it is emptied at the next checkpoint");
         Ok(())
     }
 
