@@ -88,6 +88,8 @@ impl Replica {
                 .iter()
                 .filter(|e| e.doc == entry.doc && e.epoch > held)
                 .collect();
+            // Edits kept from an earlier epoch and not yet made again lose what this one erases.
+            self.filter_pending(&entry.doc, &closing)?;
             if doc_store::load(&self.conn, &entry.doc)?.is_some() {
                 self.replace(&doc_id, entry.epoch, &closing)?;
                 replaced.push(doc_id);
@@ -99,6 +101,39 @@ impl Replica {
             self.scrub()?;
         }
         Ok(replaced)
+    }
+
+    /// Drops from the edits kept for `doc` (see [`Replica::take_epochs`]) every field `closing`
+    /// erases, and the edits left with none.
+    fn filter_pending(&self, doc: &str, closing: &[&Erasure]) -> Result<()> {
+        if closing.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(String, String)> = self
+            .conn
+            .prepare("SELECT record, fields FROM rebase_pending WHERE doc_id = ?1")?
+            .query_map([doc], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (record, fields) in rows {
+            let mut fields: FieldMap = serde_json::from_str(&fields).unwrap_or_default();
+            fields.retain(|field, _| !closing.iter().any(|e| e.covers(&record, field)));
+            if fields.is_empty() {
+                self.conn.execute(
+                    "DELETE FROM rebase_pending WHERE doc_id = ?1 AND record = ?2",
+                    params![doc, record],
+                )?;
+            } else {
+                self.conn.execute(
+                    "UPDATE rebase_pending SET fields = ?3 WHERE doc_id = ?1 AND record = ?2",
+                    params![
+                        doc,
+                        record,
+                        serde_json::to_string(&fields).expect("fields encode")
+                    ],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// The erase log this replica was told of, newest first (coordinators see reasons and names).
@@ -423,5 +458,56 @@ impl Replica {
         self.docs.remove(doc_id);
         self.sync_states.remove(doc_id);
         self.server_heads.remove(doc_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_kept_for_later_lose_what_a_later_erasure_erases() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = Replica::open(&dir.path().join("r.sqlite3")).unwrap();
+        let doc = "visits/t1/2026-11";
+        for (record, fields) in [
+            (
+                "a",
+                r#"{"note":{"Str":"山田花子さん宅"},"people":{"Int":2}}"#,
+            ),
+            ("b", r#"{"people":{"Int":3}}"#),
+        ] {
+            replica
+                .conn
+                .execute(
+                    "INSERT INTO rebase_pending (doc_id, kind, record, created, fields)
+                     VALUES (?1, 'visit', ?2, 0, ?3)",
+                    params![doc, record, fields],
+                )
+                .unwrap();
+        }
+        let erasure = |record: &str, field: Option<&str>| Erasure {
+            doc: doc.into(),
+            epoch: 2,
+            record: Some(record.into()),
+            field: field.map(Into::into),
+            reason: "本人の申出".into(),
+            by: "佐藤".into(),
+            at: "2026-12-06T10:00:00Z".into(),
+        };
+        let (field, whole) = (erasure("a", Some("note")), erasure("b", None));
+        replica.filter_pending(doc, &[&field, &whole]).unwrap();
+        let left: Vec<(String, String)> = replica
+            .conn
+            .prepare("SELECT record, fields FROM rebase_pending")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left.len(), 1, "the erased record's edit is gone: {left:?}");
+        assert_eq!(left[0].0, "a");
+        assert!(!left[0].1.contains("山田花子"), "{left:?}");
+        assert!(left[0].1.contains("people"), "the rest is kept: {left:?}");
     }
 }
