@@ -155,6 +155,38 @@ fn an_erased_value_is_gone_from_every_file_and_offline_edits_survive() {
     assert!(refused.contains("coordinators"), "{refused}");
 }
 
+/// A file saved before an erasure (`export automerge` on a USB stick) cannot bring the erased value
+/// back: importing it after the device took the new epoch is refused, and sync carries on.
+#[test]
+fn an_export_from_before_an_erasure_cannot_bring_the_value_back() {
+    const MARKER: &str = "山田花子さん宅ERASE3";
+    let (dir, server, ws, team) = platform();
+    let coordinator = server.join(&ws, "coordinator", None, "佐藤");
+    let worker = server.join(&ws, "worker", Some(&team), "鈴木");
+    let id = visit_with(&worker, MARKER, &[]);
+    worker.ok(&["visit", "set", &id, "referral_reason", "訂正済み"]);
+    worker.sync();
+    coordinator.sync();
+    let stick = dir.path().join("usb-stick");
+    coordinator.ok(&["export", "automerge", "--out", stick.to_str().unwrap()]);
+    coordinator.ok(&["erase", &id, "referral_reason", "--reason", "本人の申出"]);
+    assert!(!device_holds(&coordinator, MARKER));
+
+    let refused = coordinator.fails(&["import", "automerge", stick.to_str().unwrap()]);
+    assert!(refused.contains("erasure"), "{refused}");
+    assert!(
+        !device_holds(&coordinator, MARKER),
+        "the old file brought nothing back"
+    );
+    coordinator.sync();
+    worker.sync();
+    assert_eq!(
+        visit(&visits(&coordinator), &id)["referral_reason"],
+        "訂正済み"
+    );
+    assert!(!device_holds(&worker, MARKER));
+}
+
 /// A change built on the closed epoch (an old client that kept its copy) is refused with a clear
 /// code, and the erased value does not come back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

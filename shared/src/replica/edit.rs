@@ -208,9 +208,15 @@ impl Replica {
     /// change nothing, and neither do changes the server's gate would refuse (damaged, or breaking
     /// the shape or rules of the records they change): this device could never send them on.
     pub fn merge_doc(&mut self, doc_id: &DocId, bytes: &[u8]) -> Result<bool> {
+        let rewritten = self.doc_epoch(doc_id)? > 0;
         let result = (|| {
             let entry = self.loaded(doc_id)?;
             let before = entry.doc.get_heads();
+            // An erasure began this document again from its genesis with one rewrite change:
+            // changes of the closed epoch start from the genesis some other way.
+            let starts_before = rewritten
+                .then(|| epoch_starts(&mut entry.doc))
+                .filter(|s| !s.is_empty());
             let damaged = |why| Error::Damaged {
                 doc: doc_id.to_string(),
                 why,
@@ -237,6 +243,15 @@ impl Replica {
                     .map_err(damaged)??;
                 }
                 return Ok(false);
+            }
+            if let Some(starts) = starts_before
+                && epoch_starts(&mut entry.doc) != starts
+            {
+                entry.doc.reset_diff_cursor();
+                return Err(Error::Refused {
+                    doc: doc_id.to_string(),
+                    fault: Box::new(Fault::ClosedEpoch),
+                });
             }
             let checked =
                 storable::guarded(|| accept::check_taken_in(&mut entry.doc, doc_id, &before));
@@ -628,5 +643,25 @@ fn index_rows(doc: &mut AutoCommit, doc_id: &DocId) -> Vec<IndexRow> {
                 conflicts,
             })
         })
+        .collect()
+}
+
+/// The changes of `doc` that start from its genesis alone (besides the genesis itself): one per
+/// epoch's beginning, so a file of an epoch an erasure closed brings a new one.
+fn epoch_starts(
+    doc: &mut automerge::AutoCommit,
+) -> std::collections::BTreeSet<automerge::ChangeHash> {
+    let genesis_actor = automerge::ActorId::from(crate::doc::GENESIS_ACTOR.as_slice());
+    let changes = doc.get_changes(&[]);
+    let genesis: Vec<automerge::ChangeHash> = changes
+        .iter()
+        .filter(|c| c.actor_id() == &genesis_actor && c.deps().is_empty())
+        .map(|c| c.hash())
+        .collect();
+    changes
+        .iter()
+        .filter(|c| c.actor_id() != &genesis_actor && !c.deps().is_empty())
+        .filter(|c| c.deps().iter().all(|d| genesis.contains(d)))
+        .map(|c| c.hash())
         .collect()
 }
