@@ -111,13 +111,84 @@ pub fn decode_text(bytes: &[u8]) -> Option<(String, &'static str)> {
     (!had_errors).then(|| (text.into_owned(), "Shift_JIS"))
 }
 
-fn row_error(line: u64, e: &ValidationError) -> RowError {
+pub(super) fn row_error(line: u64, e: &ValidationError) -> RowError {
     RowError {
         line,
         field: e.field.clone(),
         message_ja: e.message(Lang::Ja),
         message_en: e.message(Lang::En),
     }
+}
+
+/// The column of each field a file's header row names.
+pub(super) type Columns = HashMap<&'static str, usize>;
+
+/// The rows of a CSV file to import, each with the line it starts on, and its columns: the
+/// field each header names (`column_of`). The file is decoded (UTF-8 or Shift_JIS, said in the
+/// report); a file that cannot be read, a header row that cannot, a `required` column missing
+/// or a row that cannot is put in the report. `None` when the file cannot be imported at all.
+pub(super) fn read_rows(
+    bytes: &[u8],
+    column_of: fn(&str) -> Option<&'static str>,
+    required: &[&str],
+    report: &mut ImportReport,
+) -> Option<(Columns, Vec<(u64, csv::StringRecord)>)> {
+    let Some((text, encoding)) = decode_text(bytes) else {
+        report.errors.push(RowError {
+            line: 1,
+            field: "file".into(),
+            message_ja: "UTF-8 でも Shift_JIS でもない文字が含まれています".into(),
+            message_en: "the file is neither UTF-8 nor Shift_JIS text".into(),
+        });
+        return None;
+    };
+    report.encoding = encoding.to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let columns: Columns = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
+            .collect(),
+        Err(e) => {
+            report.errors.push(RowError {
+                line: 1,
+                field: "header".into(),
+                message_ja: format!("見出し行が読めません: {e}"),
+                message_en: format!("cannot read the header row: {e}"),
+            });
+            return None;
+        }
+    };
+    for field in required {
+        if !columns.contains_key(field) {
+            report
+                .errors
+                .push(row_error(1, &ValidationError::new(field, Reason::Required)));
+        }
+    }
+    if !report.errors.is_empty() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        report.rows += 1;
+        // The line a row starts on (a quoted cell may hold line breaks).
+        let line_of =
+            |p: Option<&csv::Position>| p.map_or(i as u64 + 2, |p| line_at(&text, p.byte()));
+        match record {
+            Ok(record) => rows.push((line_of(record.position()), record)),
+            Err(e) => report.errors.push(RowError {
+                line: line_of(e.position()),
+                field: "row".into(),
+                message_ja: format!("行が読めません: {e}"),
+                message_en: format!("unreadable row: {e}"),
+            }),
+        }
+    }
+    Some((columns, rows))
 }
 
 /// The 1-based line on which a record starting at `byte` lies (quoted fields may span lines). The
@@ -178,75 +249,15 @@ pub struct ImportedRow {
 /// the rows refused, every error of a row named (nothing is stored here).
 pub fn parse_places_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedRow>, ImportReport) {
     let mut report = ImportReport::default();
-    let text = match decode_text(bytes) {
-        Some((text, encoding)) => {
-            report.encoding = encoding.to_string();
-            text
-        }
-        None => {
-            report.errors.push(RowError {
-                line: 1,
-                field: "file".into(),
-                message_ja: "UTF-8 でも Shift_JIS でもない文字が含まれています".into(),
-                message_en: "the file is neither UTF-8 nor Shift_JIS text".into(),
-            });
-            return (Vec::new(), report);
-        }
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            report.errors.push(RowError {
-                line: 1,
-                field: "header".into(),
-                message_ja: format!("見出し行が読めません: {e}"),
-                message_en: format!("cannot read the header row: {e}"),
-            });
-            return (Vec::new(), report);
-        }
-    };
-    let columns: HashMap<&'static str, usize> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
-        .collect();
-    for required in super::csv_columns::place_fields()
+    let required: Vec<&str> = super::csv_columns::place_fields()
         .filter(|f| f.required)
         .map(|f| f.name)
-    {
-        if !columns.contains_key(required) {
-            report.errors.push(row_error(
-                1,
-                &ValidationError::new(required, Reason::Required),
-            ));
-        }
-    }
-    if !report.errors.is_empty() {
+        .collect();
+    let Some((columns, rows)) = read_rows(bytes, column_of, &required, &mut report) else {
         return (Vec::new(), report);
-    }
+    };
     let mut places = Vec::new();
-    for record in reader.records() {
-        report.rows += 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| line_at(&text, p.byte())).unwrap_or(0);
-                report.errors.push(RowError {
-                    line,
-                    field: "row".into(),
-                    message_ja: format!("行が読めません: {e}"),
-                    message_en: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = record
-            .position()
-            .map(|p| line_at(&text, p.byte()))
-            .unwrap_or(0);
+    for (line, record) in rows {
         let get = |c: &str| {
             let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
             super::csv_export::unneutralised(cell).to_string()

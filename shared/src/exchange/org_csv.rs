@@ -3,7 +3,7 @@
 //! 情報提供希望, 公開掲載の同意, 連絡先, 提供できること, 紹介者). UTF-8 or Shift_JIS in; every error of every
 //! bad row named by its line; Excel-ready UTF-8 with a BOM out.
 
-use super::csv_import::{ImportReport, RowError, decode_text};
+use super::csv_import::{ImportReport, read_rows, row_error};
 use crate::domain::schema::{Field, SetBy};
 use crate::domain::{FieldMap, Org, Record};
 use crate::i18n::Lang;
@@ -44,83 +44,18 @@ pub struct ImportedOrg {
     pub has_id: bool,
 }
 
-fn row_error(line: u64, e: &ValidationError) -> RowError {
-    RowError {
-        line,
-        field: e.field.clone(),
-        message_ja: e.message(Lang::Ja),
-        message_en: e.message(Lang::En),
-    }
-}
-
 /// Parses organizations from CSV bytes; every error of every bad row is named (nothing is stored
 /// here). `回答` (replied) takes yes/no in words or a date (a date: replied).
 pub fn parse_orgs_csv(bytes: &[u8], now: NaiveDateTime) -> (Vec<ImportedOrg>, ImportReport) {
     let mut report = ImportReport::default();
-    let Some((text, encoding)) = decode_text(bytes) else {
-        report.errors.push(RowError {
-            line: 1,
-            field: "file".into(),
-            message_ja: "UTF-8 でも Shift_JIS でもない文字が含まれています".into(),
-            message_en: "the file is neither UTF-8 nor Shift_JIS text".into(),
-        });
+    let Some((columns, rows)) = read_rows(bytes, column_of, &["name", "sector"], &mut report)
+    else {
         return (Vec::new(), report);
     };
-    report.encoding = encoding.to_string();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let columns: HashMap<&'static str, usize> = match reader.headers() {
-        Ok(h) => h
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
-            .collect(),
-        Err(e) => {
-            report.errors.push(RowError {
-                line: 1,
-                field: "header".into(),
-                message_ja: format!("見出し行が読めません: {e}"),
-                message_en: format!("cannot read the header row: {e}"),
-            });
-            return (Vec::new(), report);
-        }
-    };
-    for required in ["name", "sector"] {
-        if !columns.contains_key(required) {
-            report.errors.push(row_error(
-                1,
-                &ValidationError::new(required, Reason::Required),
-            ));
-        }
-    }
-    if !report.errors.is_empty() {
-        return (Vec::new(), report);
-    }
     let mut orgs = Vec::new();
     // Rows without an id, by name and contact, with their line: a second one is a duplicate.
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        report.rows += 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(i as u64 + 2, |p| {
-                    super::csv_import::line_at(&text, p.byte())
-                });
-                report.errors.push(RowError {
-                    line,
-                    field: "row".into(),
-                    message_ja: format!("行が読めません: {e}"),
-                    message_en: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        };
-        // The line the row starts on (a quoted cell may hold line breaks).
-        let line = record.position().map_or(i as u64 + 2, |p| {
-            super::csv_import::line_at(&text, p.byte())
-        });
+    for (line, record) in rows {
         let get = |c: &str| {
             let cell = columns.get(c).and_then(|&i| record.get(i)).unwrap_or("");
             super::csv_export::unneutralised(cell).trim().to_string()
