@@ -42,8 +42,7 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
             )
         }
         ExportCmd::Fhir { out } => {
-            let workspace = replica.workspace()?;
-            let orgs = replica.orgs()?;
+            let names = replica.party_names()?;
             let referrals: Vec<(ibasho_shared::Referral, Vec<String>)> = replica
                 .referrals(&ibasho_shared::ReferralQuery::default())?
                 .into_iter()
@@ -57,15 +56,7 @@ pub(super) fn export(replica: &mut Replica, cmd: &ExportCmd, lang: Lang) -> Resu
                     (v.referral, disputed)
                 })
                 .collect();
-            let name_of = |id: &str| {
-                workspace
-                    .teams
-                    .iter()
-                    .find(|t| t.id == id)
-                    .map(|t| t.name.clone())
-                    .or_else(|| orgs.iter().find(|o| o.id == id).map(|o| o.name.clone()))
-                    .unwrap_or_else(|| id.to_string())
-            };
+            let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
             let bundle = exchange::fhir::referrals_bundle(&referrals, &name_of, lang);
             let mut text = serde_json::to_string_pretty(&bundle)?;
             text.push('\n');

@@ -355,31 +355,11 @@ pub(super) fn referral(replica: &mut Replica, cmd: &ReferralCmd, lang: Lang) -> 
             let label = |list: &'static [ibasho_shared::taxonomy::Term], id: &str| {
                 lookup(list, id).map_or(id.to_string(), |t| t.label(lang).to_string())
             };
-            let teams = replica.workspace()?.teams;
-            let orgs = replica.orgs()?;
-            let name = |id: &str| {
-                teams
-                    .iter()
-                    .find(|t| t.id == id)
-                    .map(|t| t.name.clone())
-                    .or_else(|| orgs.iter().find(|o| o.id == id).map(|o| o.name.clone()))
-                    .unwrap_or_else(|| id.to_string())
-            };
+            let names = replica.party_names()?;
+            let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
             for view in &list {
                 let r = &view.referral;
-                let status = if view.needs_review {
-                    format!(
-                        "{}（{}）",
-                        text::NEEDS_REVIEW.get(lang),
-                        view.statuses
-                            .iter()
-                            .map(|s| label(REFERRAL_STATUSES, s))
-                            .collect::<Vec<_>>()
-                            .join(" / ")
-                    )
-                } else {
-                    label(REFERRAL_STATUSES, &r.status)
-                };
+                let status = view.status_text(lang);
                 let to = r.to_team.clone().or(r.to_org.clone()).unwrap_or_default();
                 outln!(
                     "{}  {}  {} → {}  {}  {}",

@@ -12,7 +12,9 @@ pub use fields::{FieldMap, FieldValue};
 pub use org::Org;
 pub use place::Place;
 pub use record::{ForKind, Record, RecordKind, UnknownKind, Writer};
-pub use referral::{MAX_SUMMARY_CHARS, Referral, fhir_status, follows, reconcile};
+pub use referral::{
+    MAX_SUMMARY_CHARS, NEEDS_REVIEW, Referral, fhir_status, follows, reconcile, steps_text,
+};
 pub use visit::Visit;
 
 /// Generates a new record id: a UUID v7 (time-ordered, random), generated on the device.

@@ -75,6 +75,23 @@ const STATUS_FIELDS: [&str; 5] = [
     "status_at",
 ];
 
+/// What a referral whose concurrent steps do not fit together shows (要確認).
+pub const NEEDS_REVIEW: crate::i18n::Text = crate::i18n::t("要確認", "needs reconciliation");
+
+/// Steps by their labels in `lang`, joined with ` / ` (an unknown id as it is).
+pub fn steps_text(steps: &[String], lang: crate::i18n::Lang) -> String {
+    steps
+        .iter()
+        .map(|s| {
+            REFERRAL_STATUSES
+                .iter()
+                .find(|t| t.id == s.as_str())
+                .map_or(s.as_str(), |t| t.label(lang))
+        })
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// Whether the lifecycle goes from `from` to `to` (in one or more steps, or none).
 pub fn follows(from: &str, to: &str) -> bool {
     let next: &[&str] = match from {

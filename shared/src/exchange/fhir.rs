@@ -54,22 +54,13 @@ pub fn referral_task(
     });
     let object = task.as_object_mut().expect("a task is an object");
     if !disputed.is_empty() {
-        let steps: Vec<String> = disputed
-            .iter()
-            .map(|s| {
-                REFERRAL_STATUSES
-                    .iter()
-                    .find(|t| t.id == s.as_str())
-                    .map_or(s.clone(), |t| t.label(lang).to_string())
-            })
-            .collect();
         object.insert("status".into(), json!("on-hold"));
         object.insert(
             "businessStatus".into(),
             json!({
                 "coding": [{ "system": format!("{CODE_SYSTEM}/referral-status"), "code": "needs-review",
-                             "display": crate::i18n::t("要確認", "needs reconciliation").get(lang) }],
-                "text": steps.join(" / "),
+                             "display": crate::domain::NEEDS_REVIEW.get(lang) }],
+                "text": crate::domain::steps_text(disputed, lang),
             }),
         );
     }

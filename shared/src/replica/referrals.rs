@@ -40,7 +40,34 @@ pub struct ReferralView {
     pub reasons: Vec<String>,
 }
 
+impl ReferralView {
+    /// Its status for a person: the step's label, or 要確認 with the steps that disagree.
+    pub fn status_text(&self, lang: crate::i18n::Lang) -> String {
+        if self.needs_review {
+            format!(
+                "{}（{}）",
+                crate::domain::NEEDS_REVIEW.get(lang),
+                crate::domain::steps_text(&self.statuses, lang)
+            )
+        } else {
+            crate::domain::steps_text(std::slice::from_ref(&self.referral.status), lang)
+        }
+    }
+}
+
 impl Replica {
+    /// The names of the workspace's teams and of the directory's organizations, by id: the two
+    /// kinds of party a referral is between.
+    pub fn party_names(&mut self) -> Result<std::collections::HashMap<String, String>> {
+        let teams = self.workspace()?.teams;
+        let orgs = self.orgs()?;
+        Ok(orgs
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .chain(teams.into_iter().map(|t| (t.id, t.name)))
+            .collect())
+    }
+
     /// Makes a referral from this device's team: labels normalised to ids, the receiving team or
     /// organization and the visit checked, sent now. Durable before returning.
     pub fn add_referral(&mut self, referral: Referral) -> Result<Referral> {

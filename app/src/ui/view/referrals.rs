@@ -159,19 +159,7 @@ fn ReferralRow(view: ReferralView, side: Side) -> Element {
         next_steps(side, &r.status)
     };
     let needs_reason = steps.iter().any(|(_, needs)| *needs);
-    let status_text = if view.needs_review {
-        format!(
-            "{}（{}）",
-            t::NEEDS_REVIEW.get(lang),
-            view.statuses
-                .iter()
-                .map(|s| label(REFERRAL_STATUSES, s, lang))
-                .collect::<Vec<_>>()
-                .join(" / ")
-        )
-    } else {
-        label(REFERRAL_STATUSES, &r.status, lang)
-    };
+    let status_text = view.status_text(lang);
     let id = r.id.clone();
     rsx! {
         li { class: if view.needs_review { "referral review" } else { "referral" },
