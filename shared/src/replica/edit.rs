@@ -501,6 +501,15 @@ impl Replica {
             .collect())
     }
 
+    /// The ids of the records with a field two devices changed at once, from the index alone
+    /// (no document is read): what a map needs to mark them.
+    pub fn conflicted_records(&self) -> Result<std::collections::HashSet<String>> {
+        Ok(crate::store::query::conflicts(&self.conn)?
+            .into_iter()
+            .map(|(record, ..)| record)
+            .collect())
+    }
+
     /// Every field that holds concurrent values, with each value and who wrote it.
     pub fn conflicts(&mut self) -> Result<Vec<Conflict>> {
         let rows = crate::store::query::conflicts(&self.conn)?;

@@ -188,13 +188,7 @@ impl AppModel {
             return Ok(());
         }
         self.source = crate::tiles::source_of(&mut self.replica);
-        let conflicted: std::collections::HashSet<String> = self
-            .replica
-            .conflicts()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.record)
-            .collect();
+        let conflicted = self.replica.conflicted_records().unwrap_or_default();
         let mut info = std::collections::HashMap::new();
         let pins = self
             .replica
