@@ -45,6 +45,9 @@ pub(crate) struct MapView {
     pub dragged_pin: Option<(String, f64, f64)>,
     /// The device's offline tile pack (`home/tiles.mbtiles`), opened once.
     pack: Option<MbTiles>,
+    /// Tiles of the pack as data URLs (or known absent), so that a pan step neither reads nor
+    /// encodes again the tiles it already drew.
+    tile_cache: std::cell::RefCell<HashMap<(u8, u32, u32), Option<String>>>,
     /// Names and marks of the pins, by place id.
     pub info: HashMap<String, PinInfo>,
     /// The place whose card is open (a tapped pin).
@@ -67,6 +70,7 @@ impl MapView {
             drag: None,
             dragged_pin: None,
             pack: path.exists().then(|| MbTiles::open(&path).ok()).flatten(),
+            tile_cache: Default::default(),
             info: HashMap::new(),
             card: None,
             legend_open: true,
@@ -78,6 +82,7 @@ impl MapView {
     pub(crate) fn reopen_pack(&mut self, home: &Path) {
         let path = crate::paths::tile_pack(home);
         self.pack = path.exists().then(|| MbTiles::open(&path).ok()).flatten();
+        self.tile_cache.borrow_mut().clear();
     }
 
     /// The attribution of the offline pack's tiles, when there is a pack.
@@ -196,20 +201,38 @@ impl MapView {
         })
     }
 
-    /// A tile of the offline pack as a data URL, when the pack has it.
+    /// A tile of the offline pack as a data URL, when the pack has it (read once, then kept).
     pub(crate) fn pack_tile(&self, z: u8, x: u32, y: u32) -> Option<String> {
-        use base64::Engine;
-        let bytes = self.pack.as_ref()?.tile(z, x, y).ok()??;
-        let mime = if bytes.starts_with(&[0xff, 0xd8]) {
-            "image/jpeg"
-        } else {
-            "image/png"
-        };
-        Some(format!(
-            "data:{mime};base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        ))
+        let pack = self.pack.as_ref()?;
+        let mut cache = self.tile_cache.borrow_mut();
+        if let Some(known) = cache.get(&(z, x, y)) {
+            return known.clone();
+        }
+        if cache.len() >= TILES_KEPT {
+            cache.clear();
+        }
+        let url = data_url(pack, z, x, y);
+        cache.insert((z, x, y), url.clone());
+        url
     }
+}
+
+/// How many tiles (or absences) of the pack [`MapView::pack_tile`] keeps: a few screens' worth.
+const TILES_KEPT: usize = 512;
+
+/// A tile of the pack as a data URL, when the pack has it.
+fn data_url(pack: &MbTiles, z: u8, x: u32, y: u32) -> Option<String> {
+    use base64::Engine;
+    let bytes = pack.tile(z, x, y).ok()??;
+    let mime = if bytes.starts_with(&[0xff, 0xd8]) {
+        "image/jpeg"
+    } else {
+        "image/png"
+    };
+    Some(format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
 }
 
 impl AppModel {
