@@ -118,9 +118,7 @@ pub fn source_of(replica: &mut ibasho_shared::Replica) -> Source {
 /// Why a URL template cannot be a basemap source, if it cannot: it must be http(s) and hold
 /// `{z}`, `{x}` and `{y}`.
 pub fn check_url(url: &str, lang: Lang) -> Result<(), String> {
-    let ok_scheme = url.starts_with("https://") || url.starts_with("http://");
-    let ok_holes = ["{z}", "{x}", "{y}"].iter().all(|h| url.contains(h));
-    if ok_scheme && ok_holes {
+    if ibasho_shared::map::tiles::is_url_template(url) {
         return Ok(());
     }
     Err(crate::text::TILE_URL_SCHEME.get(lang).to_string())

@@ -69,9 +69,7 @@ pub fn set_basemap(
         bail!("--workspace: no workspace {workspace:?}");
     }
     let url = url.trim();
-    let holes = ["{z}", "{x}", "{y}"].iter().all(|h| url.contains(h));
-    let scheme = url.starts_with("https://") || url.starts_with("http://");
-    if !(url.is_empty() || holes && scheme) {
+    if !(url.is_empty() || ibasho_shared::map::tiles::is_url_template(url)) {
         bail!("--basemap-url: must start with http:// or https:// and hold {{z}}, {{x}} and {{y}}");
     }
     let attribution = attribution.trim();

@@ -321,3 +321,57 @@ fn without_a_list_a_tile_that_is_not_an_image_is_fetched_again_or_not_kept() {
     assert!(err.contains("overlaps area 1"), "{err}");
     assert!(other.seen().is_empty());
 }
+
+#[test]
+fn a_coordinator_sets_the_basemap_for_everyone_and_a_bad_url_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let server = ibasho_tests::Server::start(&data);
+    let ws = server.admin(&["workspace", "create", "--name", "座間市PF"]);
+    let tiles = TileServer::start([]);
+    let url = tiles.url();
+    server.admin(&[
+        "workspace",
+        "set",
+        "--workspace",
+        &ws,
+        "--basemap-url",
+        &url,
+        "--basemap-attribution",
+        "テスト地図",
+    ]);
+    let refused = std::process::Command::new(ibasho_tests::bin("ibasho-sync-server"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "workspace",
+            "set",
+            "--workspace",
+            &ws,
+            "--basemap-url",
+            "ftp://x/{z}/{x}/{y}.png",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--basemap-url"), "{said}");
+
+    // A device that joins uses the workspace's basemap, not the default nor the refused one.
+    let device = server.join(&ws, "member", None, "鈴木");
+    let plan = device.ok(&[
+        "tiles",
+        "download",
+        "--bbox",
+        BBOX,
+        "--zoom",
+        "12",
+        "--estimate",
+        "--no-list",
+    ]);
+    assert!(plan.contains(&url), "{plan}");
+    assert!(
+        tiles.seen().is_empty(),
+        "an estimate without a list asks the source nothing"
+    );
+}

@@ -42,6 +42,12 @@ impl TileRef {
     }
 }
 
+/// Whether `url` can be a tile source's template: http(s), holding `{z}`, `{x}` and `{y}`.
+pub fn is_url_template(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && ["{z}", "{x}", "{y}"].iter().all(|hole| url.contains(hole))
+}
+
 /// The tile zoom used for a viewport: its zoom rounded to the nearest integer, so tiles are
 /// drawn between 0.71× and 1.41× their size.
 pub fn tile_zoom(vp: &Viewport) -> u8 {
