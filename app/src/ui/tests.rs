@@ -1018,7 +1018,7 @@ fn saving_the_view_fills_the_pack_the_map_then_draws_from() {
                 .is_some_and(|d| d.starts_with("data:image/png;base64,"))
         );
     }
-    assert_eq!(m.offline_areas().len(), 1);
+    assert_eq!(m.map.areas.len(), 1);
     assert!(
         html.contains("data:image/png;base64,"),
         "tiles drawn from the pack"

@@ -48,6 +48,8 @@ pub(crate) struct MapView {
     /// Tiles of the pack as data URLs (or known absent), so that a pan step neither reads nor
     /// encodes again the tiles it already drew.
     tile_cache: std::cell::RefCell<HashMap<(u8, u32, u32), Option<String>>>,
+    /// The areas saved in the pack, read when it is opened.
+    pub areas: Vec<ibasho_shared::map::Area>,
     /// Names and marks of the pins, by place id.
     pub info: HashMap<String, PinInfo>,
     /// The place whose card is open (a tapped pin).
@@ -61,7 +63,7 @@ pub(crate) struct MapView {
 impl MapView {
     /// Japan, before any place is known; the pack in `home` when there is one.
     pub(super) fn new(home: &Path) -> MapView {
-        let path = home.join("tiles.mbtiles");
+        let path = crate::paths::tile_pack(home);
         MapView {
             viewport: Viewport::japan(960.0, 600.0),
             measured: false,
@@ -70,6 +72,7 @@ impl MapView {
             drag: None,
             dragged_pin: None,
             pack: path.exists().then(|| MbTiles::open(&path).ok()).flatten(),
+            areas: saved_areas(&path),
             tile_cache: Default::default(),
             info: HashMap::new(),
             card: None,
@@ -82,6 +85,7 @@ impl MapView {
     pub(crate) fn reopen_pack(&mut self, home: &Path) {
         let path = crate::paths::tile_pack(home);
         self.pack = path.exists().then(|| MbTiles::open(&path).ok()).flatten();
+        self.areas = saved_areas(&path);
         self.tile_cache.borrow_mut().clear();
     }
 
@@ -215,6 +219,16 @@ impl MapView {
         cache.insert((z, x, y), url.clone());
         url
     }
+}
+
+/// The areas saved in the pack at `path` (none when there is no pack).
+fn saved_areas(path: &Path) -> Vec<ibasho_shared::map::Area> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    ibasho_shared::map::TilePack::open(path)
+        .and_then(|p| p.areas())
+        .unwrap_or_default()
 }
 
 /// How many tiles (or absences) of the pack [`MapView::pack_tile`] keeps: a few screens' worth.

@@ -87,17 +87,6 @@ impl AppModel {
         crate::paths::tile_pack(&self.home)
     }
 
-    /// The areas kept on this device.
-    pub(crate) fn offline_areas(&self) -> Vec<ibasho_shared::map::Area> {
-        let path = self.pack_path();
-        if !path.exists() {
-            return Vec::new();
-        }
-        TilePack::open(&path)
-            .and_then(|p| p.areas())
-            .unwrap_or_default()
-    }
-
     /// Deletes a kept area, and draws the map from what is left.
     pub(crate) fn delete_offline_area(&mut self, id: i64) -> anyhow::Result<()> {
         TilePack::open(self.pack_path())?.delete_area(id)?;

@@ -63,7 +63,7 @@ pub(crate) fn SettingsScreen() -> Element {
             m.settings.tile_url.clone(),
             m.settings.tile_attribution.clone(),
             m.role,
-            m.offline_areas(),
+            m.map.areas.clone(),
         )
     };
     let (stuck, erasures, retention) = {
