@@ -327,15 +327,20 @@ impl Downloader {
         let (mut absent, mut have, mut bytes) = (0u64, 0u64, 0u64);
         let mut fetch = Vec::new();
         for (z, x, y) in area::tiles_of(&spec.bbox, spec.zooms) {
-            let stored = pack.stored_md5(z, x, y)?;
             match listing.as_ref().map(|l| l.get(&(z, x, y))) {
                 Some(None) => absent += 1,
-                Some(Some(listed)) if stored.as_deref() == Some(listed.md5.as_str()) => have += 1,
+                Some(Some(listed))
+                    if pack.stored_md5(z, x, y)?.as_deref() == Some(listed.md5.as_str()) =>
+                {
+                    have += 1
+                }
                 Some(Some(listed)) => {
                     bytes += listed.size;
                     fetch.push((z, x, y));
                 }
-                None if stored.is_some() => have += 1,
+                // Without a list there is nothing to compare a stored tile with: having it is
+                // enough, and its bytes are not read.
+                None if pack.has_tile(z, x, y)? => have += 1,
                 None => {
                     bytes += GUESS_TILE_BYTES;
                     fetch.push((z, x, y));

@@ -190,6 +190,18 @@ impl TilePack {
         Ok((tiles, bytes))
     }
 
+    /// Whether the pack holds the tile (XYZ address).
+    pub fn has_tile(&self, z: u8, x: u32, y: u32) -> Result<bool, MapError> {
+        let row = ((1u64 << z) - 1 - u64::from(y)) as i64;
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tiles
+                 WHERE zoom_level = ?1 AND tile_column = ?2 AND tile_row = ?3)",
+            )?
+            .query_row(params![z, x, row], |r| r.get(0))?)
+    }
+
     /// The MD5 of the tile's bytes as stored (XYZ address), or `None` if the pack lacks it.
     /// Worked out from the bytes, so a damaged tile shows as different from the source's list.
     pub fn stored_md5(&self, z: u8, x: u32, y: u32) -> Result<Option<String>, MapError> {
@@ -380,6 +392,8 @@ mod tests {
             Some(md5_hex(data)),
             "worked out from the stored bytes"
         );
+        assert!(pack.has_tile(*z, *x, *y).unwrap());
+        assert!(!pack.has_tile(*z, *x + 100, *y).unwrap());
     }
 
     #[test]
