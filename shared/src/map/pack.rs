@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::MapError;
 use super::area::{Bbox, Zooms, holds, tile_span};
 use super::listing::md5_hex;
+use super::tiles::tms_row;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS metadata (name TEXT NOT NULL, value TEXT);
@@ -178,12 +179,9 @@ impl TilePack {
         let (mut tiles, mut bytes) = (0u64, 0u64);
         for z in zooms.min..=zooms.max {
             let (x0, y0, x1, y1) = tile_span(bbox, z);
-            let n = (1u64 << z) - 1;
-            let (r0, r1) = (n - u64::from(y1), n - u64::from(y0));
-            let (t, b): (i64, i64) = stmt
-                .query_row(params![z, x0, x1, r0 as i64, r1 as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+            let (r0, r1) = (tms_row(z, y1), tms_row(z, y0));
+            let (t, b): (i64, i64) =
+                stmt.query_row(params![z, x0, x1, r0, r1], |r| Ok((r.get(0)?, r.get(1)?)))?;
             tiles += t as u64;
             bytes += b as u64;
         }
@@ -192,7 +190,7 @@ impl TilePack {
 
     /// Whether the pack holds the tile (XYZ address).
     pub fn has_tile(&self, z: u8, x: u32, y: u32) -> Result<bool, MapError> {
-        let row = ((1u64 << z) - 1 - u64::from(y)) as i64;
+        let row = tms_row(z, y);
         Ok(self
             .conn
             .prepare_cached(
@@ -205,7 +203,7 @@ impl TilePack {
     /// The MD5 of the tile's bytes as stored (XYZ address), or `None` if the pack lacks it.
     /// Worked out from the bytes, so a damaged tile shows as different from the source's list.
     pub fn stored_md5(&self, z: u8, x: u32, y: u32) -> Result<Option<String>, MapError> {
-        let row = ((1u64 << z) - 1 - u64::from(y)) as i64;
+        let row = tms_row(z, y);
         let bytes: Option<Vec<u8>> = self
             .conn
             .prepare_cached(
@@ -227,7 +225,7 @@ impl TilePack {
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
             for (z, x, y, data) in tiles {
-                let row = ((1u64 << z) - 1 - u64::from(*y)) as i64;
+                let row = tms_row(*z, *y);
                 stmt.execute(params![z, x, row, data])?;
             }
         }
@@ -265,13 +263,12 @@ impl TilePack {
             let (bbox, zooms) = (gone.spec.bbox, gone.spec.zooms);
             for z in zooms.min..=zooms.max {
                 let (x0, y0, x1, y1) = tile_span(&bbox, z);
-                let n = (1u64 << z) - 1;
-                let (r0, r1) = ((n - u64::from(y1)) as i64, (n - u64::from(y0)) as i64);
+                let (r0, r1) = (tms_row(z, y1), tms_row(z, y0));
                 let stored: Vec<(u32, i64)> = select
                     .query_map(params![z, x0, x1, r0, r1], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<Result<_, _>>()?;
                 for (x, row) in stored {
-                    let y = (n as i64 - row) as u32;
+                    let y = tms_row(z, row as u32) as u32;
                     if !others
                         .iter()
                         .any(|o| holds(&o.spec.bbox, o.spec.zooms, z, x, y))

@@ -42,6 +42,12 @@ impl TileRef {
     }
 }
 
+/// The MBTiles (TMS) row of XYZ row `y` at zoom `z`: TMS counts rows from the south edge. The
+/// flip is its own inverse: it also gives the XYZ row of a TMS row.
+pub(super) fn tms_row(z: u8, y: u32) -> i64 {
+    ((1u64 << z) - 1 - u64::from(y)) as i64
+}
+
 /// Whether `url` can be a tile source's template: http(s), holding `{z}`, `{x}` and `{y}`.
 pub fn is_url_template(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
@@ -149,10 +155,9 @@ impl MbTiles {
         if u64::from(x) >= n || u64::from(y) >= n {
             return Ok(None);
         }
-        let row = n - 1 - u64::from(y);
         let mut stmt = self.conn.prepare_cached(TILE_SQL)?;
         let data = stmt
-            .query_row(params![z, x, row as i64], |r| r.get::<_, Vec<u8>>(0))
+            .query_row(params![z, x, tms_row(z, y)], |r| r.get::<_, Vec<u8>>(0))
             .optional()?;
         Ok(data)
     }
